@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - the main job end to end on the built-in synthetic faces
+#   make test   - the whole test suite
+# Both create .venv (Python 3.10-3.12) and install what they need into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUN    ?= runs/demo
+
+.PHONY: venv demo test system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --pre -e '.[train,edge,micro,dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# Debian packages the firmware and live-view tests use (the cross compiler and headless Chromium).
+system-deps:
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-none-eabi chromium >/dev/null; \
+	else echo "note: install gcc-arm-none-eabi and chromium (apt) to run every test; those tests skip without them"; fi
+
+demo: venv
+	$(BIN)/fer-edge data --contact-sheet $(RUN)-data.png
+
+test: venv system-deps
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

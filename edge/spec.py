@@ -1,0 +1,138 @@
+"""The input contract: class names, input shape, preprocessing parameters, int8 quantization.
+
+A ``ModelSpec`` is saved as JSON beside every model artifact (``model.keras`` ->
+``model.spec.json``), so a model file plus its spec is all a device needs. Nothing here is typed
+twice: training, quantization, firmware export and the camera loop all read it from here or from
+the spec file that travelled with the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from edge import atomic
+from edge.errors import UserError
+
+#: Class names in dataset order (FER2013 / ExpW label ids 0..6).
+LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+SPEC_FORMAT = "fer-edge-spec/1"
+INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Affine int8 quantization: real = scale * (q - zero_point)."""
+
+    scale: float
+    zero_point: int
+
+    def __post_init__(self):
+        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
+            raise UserError(f"quantization scale must be a positive number, got {self.scale!r}")
+        if not isinstance(self.zero_point, int) or not -128 <= self.zero_point <= 255:
+            raise UserError(f"quantization zero_point must be an integer in -128..255, got {self.zero_point!r}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    labels: tuple[str, ...] = LABELS
+    input_height: int = 48
+    input_width: int = 48
+    input_channels: int = 1
+    #: cv2 interpolation used to resize a face crop to the input size (fixed per model).
+    interpolation: str = "area"
+    #: model input = uint8 pixel * pixel_scale + pixel_offset
+    pixel_scale: float = 1.0 / 255.0
+    pixel_offset: float = 0.0
+    input_quant: Quant | None = None
+    output_quant: Quant | None = None
+    preset: str | None = None
+    #: free-form provenance (dataset, run name, tool version, ...); never needed to run the model.
+    meta: dict[str, Any] = field(default_factory=dict)
+    format: str = SPEC_FORMAT
+
+    def __post_init__(self):
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise UserError(f"spec labels must be at least two distinct names, got {list(self.labels)}")
+        for name in ("input_height", "input_width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 8 <= value <= 1024:
+                raise UserError(f"spec {name} must be an integer in 8..1024, got {value!r}")
+        if self.input_channels not in (1, 3):
+            raise UserError(f"spec input_channels must be 1 or 3, got {self.input_channels!r}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise UserError(f"spec interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
+        if self.format != SPEC_FORMAT:
+            raise UserError(f"spec format must be {SPEC_FORMAT!r}, got {self.format!r}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.input_height, self.input_width, self.input_channels)
+
+    def with_quant(self, input_quant: Quant | None, output_quant: Quant | None) -> "ModelSpec":
+        return replace(self, input_quant=input_quant, output_quant=output_quant)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "spec") -> "ModelSpec":
+        if not isinstance(d, dict):
+            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"{source}: unknown spec fields {unknown} (expected some of {sorted(known)})")
+        d = dict(d)
+        try:
+            for key in ("input_quant", "output_quant"):
+                if d.get(key) is not None:
+                    d[key] = Quant(**d[key])
+            return cls(**d)
+        except UserError as e:
+            raise UserError(f"{source}: {e}") from None
+        except TypeError as e:
+            raise UserError(f"{source}: malformed spec ({e})") from None
+
+    def save(self, path: str | Path) -> Path:
+        return atomic.write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelSpec":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{path}: spec file not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UserError(f"{path}: not a readable JSON spec ({e})") from None
+        return cls.from_dict(data, source=str(path))
+
+
+DEFAULT_SPEC = ModelSpec()
+
+
+def spec_path_for(model_path: str | Path) -> Path:
+    """Where the spec of ``model_path`` lives: ``<dir>/<stem>.spec.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".spec.json")
+
+
+def load_spec_for(model_path: str | Path) -> ModelSpec:
+    """Read the spec that travels with a model; a missing spec is an error, never a silent default."""
+    path = spec_path_for(model_path)
+    if not path.exists():
+        raise UserError(f"{model_path}: no spec beside the model (expected {path.name}); "
+                        "every model file needs the spec it was trained with")
+    return ModelSpec.load(path)
