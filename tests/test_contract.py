@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+
+from edge.errors import UserError
+from edge.preprocess import normalize, prepare, preprocess
+from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec, Quant, load_spec_for, spec_path_for
+
+
+def test_labels_are_in_dataset_order():
+    assert LABELS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert DEFAULT_SPEC.input_shape == (48, 48, 1)
+
+
+@pytest.mark.parametrize("shape", [(120, 90), (120, 90, 1), (120, 90, 3), (120, 90, 4), (48, 48), (20, 30, 3)])
+def test_preprocess_any_crop_to_model_input(shape):
+    crop = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    x = preprocess(crop)
+    assert x.shape == (48, 48, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_preprocess_is_prepare_then_normalize_and_gray_equals_bgr_gray():
+    gray = np.random.default_rng(1).integers(0, 256, (96, 96), dtype=np.uint8)
+    bgr = np.repeat(gray[:, :, None], 3, axis=2)
+    np.testing.assert_array_equal(preprocess(gray), preprocess(bgr))
+    np.testing.assert_array_equal(preprocess(gray), normalize(prepare(gray)))
+    # an already 48x48 crop passes through untouched: pixel p -> p/255
+    small = gray[:48, :48]
+    np.testing.assert_allclose(preprocess(small)[..., 0], small / 255.0, rtol=1e-6)
+
+
+def test_preprocess_reuses_output_buffer():
+    buf = np.empty((48, 48, 1), np.float32)
+    out = preprocess(np.zeros((60, 60), np.uint8), out=buf)
+    assert out is buf
+
+
+@pytest.mark.parametrize("bad", [np.zeros((10, 10), np.float32), np.zeros((10, 10, 2), np.uint8), np.zeros((0, 5), np.uint8)])
+def test_preprocess_rejects_bad_crops(bad):
+    with pytest.raises(UserError):
+        preprocess(bad)
+
+
+def test_spec_roundtrip_with_quant(tmp_path):
+    spec = DEFAULT_SPEC.with_quant(Quant(1 / 255, -128), Quant(1 / 256, -128))
+    path = spec_path_for(tmp_path / "m_int8.tflite")
+    assert path.name == "m_int8.spec.json"
+    spec.save(path)
+    assert load_spec_for(tmp_path / "m_int8.tflite") == spec
+
+
+@pytest.mark.parametrize("patch, needle", [
+    ({"labels": ["a"]}, "labels"),
+    ({"input_height": 0}, "input_height"),
+    ({"interpolation": "lanczos9"}, "interpolation"),
+    ({"input_quant": {"scale": -1, "zero_point": 0}}, "scale"),
+    ({"colour": "red"}, "unknown spec fields"),
+])
+def test_spec_rejects_bad_fields(tmp_path, patch, needle):
+    d = DEFAULT_SPEC.to_dict() | patch
+    path = tmp_path / "bad.spec.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(UserError, match=needle):
+        ModelSpec.load(path)
+
+
+def test_missing_spec_is_an_error(tmp_path):
+    with pytest.raises(UserError, match="no spec beside the model"):
+        load_spec_for(tmp_path / "model.tflite")
