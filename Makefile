@@ -14,7 +14,7 @@ RUN    ?= runs/demo
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --pre -e '.[train,edge,micro,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,edge,micro,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
