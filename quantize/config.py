@@ -1,0 +1,88 @@
+"""The quantize stage's one config: validated at the boundary, saved as quantize_config.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edge.errors import UserError
+
+METHODS = ("auto", "ptq", "qat")
+EVAL_SPLITS = ("val", "test", "train")
+CONFIG_NAME = "quantize_config.json"
+FORMAT = "fer-edge-quantize-config/1"
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    #: "auto" makes PTQ and QAT models and keeps the more accurate on ``eval_split``.
+    method: str = "auto"
+    #: quantization-aware fine-tuning: epochs, learning rate, batch size (None: the run's own)
+    qat_epochs: int = 3
+    qat_lr: float = 1e-4
+    qat_batch_size: int | None = None
+    #: images drawn (stratified, seeded) from the train split to calibrate the int8 ranges
+    rep_samples: int = 500
+    #: the gate: the chosen int8 model may lose at most this many accuracy points vs float
+    max_drop: float = 1.0
+    float16: bool = False
+    eval_split: str = "val"
+    seed: int = 0
+    format: str = FORMAT
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise UserError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        _check_int("qat_epochs", self.qat_epochs, 1)
+        if not _is_number(self.qat_lr) or not 0 < self.qat_lr < 1:
+            raise UserError(f"qat_lr must be a learning rate in (0, 1), got {self.qat_lr!r}")
+        if self.qat_batch_size is not None:
+            _check_int("qat_batch_size", self.qat_batch_size, 1)
+        _check_int("rep_samples", self.rep_samples, 1,
+                   hint=" (the int8 ranges are calibrated on these images; a few hundred is typical)")
+        if not _is_number(self.max_drop):
+            raise UserError(f"max_drop must be a finite number of accuracy points, got {self.max_drop!r}")
+        if not isinstance(self.float16, bool):
+            raise UserError(f"float16 must be true or false, got {self.float16!r}")
+        if self.eval_split not in EVAL_SPLITS:
+            raise UserError(f"eval_split must be one of {', '.join(EVAL_SPLITS)}, got {self.eval_split!r}")
+        _check_int("seed", self.seed, 0)
+        if self.format != FORMAT:
+            raise UserError(f"quantize config format must be {FORMAT!r}, got {self.format!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "quantize config") -> "QuantizeConfig":
+        if not isinstance(d, dict):
+            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"{source}: unknown fields {unknown} (expected some of {sorted(known)})")
+        try:
+            return cls(**d)
+        except UserError as e:
+            raise UserError(f"{source}: {e}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "QuantizeConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UserError(f"{path}: not a readable quantize config ({e})") from None
+        return cls.from_dict(data, source=str(path))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_int(name: str, value: Any, minimum: int, hint: str = "") -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
