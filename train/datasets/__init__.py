@@ -1,0 +1,123 @@
+"""Dataset loaders behind one interface: ``load_dataset(source) -> Dataset``.
+
+Formats: ``expw`` (label.lst + photos), ``fer2013-csv`` (emotion,pixels,Usage), ``folders``
+(``<split>/<class>/*.png``) and ``synthetic`` (built-in faces, the default). Every Dataset has
+``train`` and ``val`` splits (plus ``test`` where the source has one) of uint8 48x48 faces made by
+``edge.preprocess.prepare``; decoded sources are cached (see ``cache``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from edge.errors import UserError
+from edge.spec import DEFAULT_SPEC, ModelSpec
+from train.datasets import cache
+from train.datasets.base import SPLITS, Dataset, Loaded, Split, assemble, stratified_split
+
+__all__ = ["FORMATS", "SPLITS", "Dataset", "Split", "detect_format", "load_dataset", "stratified_split"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("auto", "expw", "fer2013-csv", "folders", "synthetic")
+
+
+def _synthetic_seed(source: str | None) -> int | None:
+    """The seed of a 'synthetic' / 'synthetic:SEED' source, or None for a path."""
+    if source is None or source == "synthetic":
+        return 0
+    if source.startswith("synthetic:"):
+        try:
+            return int(source.split(":", 1)[1])
+        except ValueError:
+            raise UserError(f"{source!r}: expected synthetic:SEED with an integer SEED") from None
+    return None
+
+
+def detect_format(path: Path) -> str:
+    """'fer2013-csv' for a .csv file, 'expw' for a label.lst (or a folder holding one), 'folders' for class folders."""
+    from train.datasets import folders
+
+    if not path.exists():
+        raise UserError(f"{path}: dataset path not found (expected an image folder, a FER2013 .csv file "
+                        "or an ExpW folder with label.lst)")
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            return "fer2013-csv"
+        if path.suffix.lower() == ".lst":
+            return "expw"
+        raise UserError(f"{path}: unrecognised dataset file (expected a FER2013 .csv or an ExpW label.lst)")
+    if (path / "label.lst").is_file():
+        return "expw"
+    if folders.looks_like_folders(path):
+        return "folders"
+    raise UserError(f"{path}: unrecognised dataset folder (expected <class>/ or <split>/<class>/ image folders, "
+                    "or an ExpW folder with label.lst)")
+
+
+def load_dataset(source: str | None = None, *, format: str = "auto", val_fraction: float = 0.1, seed: int = 0,
+                 expw_margin: float = 0.0, expw_min_confidence: float | None = None,
+                 synthetic_per_class: int | None = None, use_cache: bool = True,
+                 spec: ModelSpec = DEFAULT_SPEC) -> Dataset:
+    """Load a dataset (default: the built-in synthetic faces) as train/val(/test) splits."""
+    if format not in FORMATS:
+        raise UserError(f"unknown dataset format {format!r} (expected one of {', '.join(FORMATS)})")
+    start = time.monotonic()
+    synthetic_seed = _synthetic_seed(source)
+    if format == "synthetic" or (format == "auto" and synthetic_seed is not None):
+        name, label, loaded = "synthetic", f"synthetic:{synthetic_seed or 0}", _load_synthetic(
+            synthetic_seed or 0, synthetic_per_class, spec, use_cache)
+    else:
+        if source is None:
+            raise UserError(f"format {format!r} needs a dataset path")
+        path = Path(source).expanduser()
+        name = detect_format(path) if format == "auto" else format
+        if not path.exists():
+            raise UserError(f"{path}: dataset path not found (expected a {name} dataset)")
+        label = str(path)
+        loaded = _load_path(name, path, expw_margin, expw_min_confidence, spec, use_cache)
+    dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed)
+    dataset.log_skipped()
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
+    log.info("%s (%s): %s images in %.1f s", label, name, sizes, time.monotonic() - start)
+    return dataset
+
+
+def _load_synthetic(seed: int, per_class: int | None, spec: ModelSpec, use_cache: bool) -> Loaded:
+    from train.datasets import synthetic
+
+    if per_class is not None and per_class < 1:
+        raise UserError(f"synthetic_per_class must be a positive integer, got {per_class}")
+    options = {"seed": seed, "per_class": per_class, "version": synthetic.VERSION}
+    return cache.cached_load("synthetic", f"synthetic-{seed}", options, [], spec,
+                             lambda: synthetic.load(seed, per_class=per_class, spec=spec), use_cache)
+
+
+def _load_path(name: str, path: Path, expw_margin: float, expw_min_confidence: float | None,
+               spec: ModelSpec, use_cache: bool) -> Loaded:
+    if name == "folders":
+        from train.datasets import folders
+
+        if not path.is_dir():
+            raise UserError(f"{path}: expected a folder of <class>/ or <split>/<class>/ image folders")
+        return cache.cached_load(name, str(path), {}, cache.tree_signature(path), spec,
+                                 lambda: folders.load(path, spec=spec), use_cache)
+    if name == "fer2013-csv":
+        from train.datasets import fer2013_csv
+
+        if not path.is_file():
+            raise UserError(f"{path}: expected a FER2013 CSV file (emotion,pixels,Usage)")
+        return cache.cached_load(name, str(path), {}, cache.file_signature(path), spec,
+                                 lambda: fer2013_csv.load(path, spec=spec), use_cache)
+    if name == "expw":
+        from train.datasets import expw
+
+        root, photos = expw.locate(path)
+        options = {"margin": expw_margin, "min_confidence": expw_min_confidence}
+        signature = cache.file_signature(root / "label.lst") + cache.tree_signature(photos)
+        return cache.cached_load(name, str(root), options, signature, spec,
+                                 lambda: expw.load(root, photos, margin=expw_margin,
+                                                   min_confidence=expw_min_confidence, spec=spec), use_cache)
+    raise UserError(f"format {name!r} does not read a path (expected one of {', '.join(FORMATS[1:])})")

@@ -1,13 +1,20 @@
-"""What every dataset loader returns: named splits of prepared 48x48 uint8 faces, plus what it skipped."""
+"""What every dataset loader returns: named splits of prepared 48x48 uint8 faces, plus what it skipped.
+
+Loaders produce a ``Loaded`` (the source's own splits, as decoded, plus a ``Skips`` tally); that is
+what the cache stores. ``assemble`` then turns it into a ``Dataset`` with at least ``train`` and
+``val`` (carving a stratified, seeded ``val`` out of ``train`` when the source has none).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.errors import UserError
 from edge.spec import LABELS
 
 log = logging.getLogger(__name__)
@@ -15,6 +22,12 @@ log = logging.getLogger(__name__)
 #: Canonical split names. Loaders map a dataset's own names onto these
 #: (FER2013 CSV: Training -> train, PublicTest -> val, PrivateTest -> test).
 SPLITS = ("train", "val", "test")
+#: A dataset's own split names (lower case) -> canonical name.
+SPLIT_ALIASES = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val", "publictest": "val", "dev": "val",
+    "test": "test", "testing": "test", "privatetest": "test",
+}
 
 
 @dataclass
@@ -35,6 +48,38 @@ class Split:
     def class_counts(self, num_classes: int = len(LABELS)) -> list[int]:
         return np.bincount(self.labels, minlength=num_classes).tolist()
 
+    def take(self, index: np.ndarray) -> "Split":
+        return Split(self.images[index], self.labels[index])
+
+    @classmethod
+    def stack(cls, images: list[np.ndarray], labels: list[int], shape: tuple[int, int]) -> "Split":
+        array = np.stack(images) if images else np.zeros((0, *shape), np.uint8)
+        return cls(array, np.asarray(labels, dtype=np.int64))
+
+
+class Skips:
+    """Items skipped by kind; the first example of each kind is logged once, the rest only counted."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.counts: Counter = Counter()
+        self.examples: dict[str, str] = {}
+
+    def add(self, kind: str, example: str, n: int = 1) -> None:
+        if kind not in self.examples:
+            self.examples[kind] = example
+            log.info("%s: skipping: %s (further items of this kind are counted, not logged)", self.source, example)
+        self.counts[kind] += n
+
+
+@dataclass
+class Loaded:
+    """A source as decoded: its own splits (any of SPLITS) and what was skipped. The cache stores this."""
+
+    parts: dict[str, Split]
+    skipped: Counter = field(default_factory=Counter)
+    skip_examples: dict[str, str] = field(default_factory=dict)
+
 
 @dataclass
 class Dataset:
@@ -43,6 +88,7 @@ class Dataset:
     splits: dict[str, Split]
     skipped: Counter = field(default_factory=Counter)  # kind of problem -> count of items skipped
     labels: tuple[str, ...] = LABELS
+    skip_examples: dict[str, str] = field(default_factory=dict)  # kind -> first example seen
 
     def counts(self) -> dict[str, list[int]]:
         return {name: split.class_counts(len(self.labels)) for name, split in self.splits.items()}
@@ -50,13 +96,14 @@ class Dataset:
     def log_skipped(self) -> None:
         """One line per kind of skipped item: never silent, never a crash mid-way."""
         for kind, n in sorted(self.skipped.items()):
-            log.warning("%s: skipped %d item(s): %s", self.source, n, kind)
+            example = self.skip_examples.get(kind)
+            log.warning("%s: skipped %d item(s): %s%s", self.source, n, kind, f" (first: {example})" if example else "")
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded stratified split of indices into (keep, held_out) with ~fraction of each class held out."""
     rng = np.random.default_rng(seed)
-    keep, held = [], []
+    keep, held = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         rng.shuffle(idx)
@@ -68,3 +115,45 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         held.append(idx[:n_held])
         keep.append(idx[n_held:])
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
+
+
+def assemble(name: str, source: str, loaded: Loaded, *, val_fraction: float, seed: int) -> Dataset:
+    """The source's splits as a Dataset with train and val; a missing val is carved out of train."""
+    parts = {k: v for k, v in loaded.parts.items() if len(v)}
+    if not parts:
+        raise UserError(f"{source}: no usable images found in this {name} dataset"
+                        + (f" (skipped: {dict(loaded.skipped)})" if loaded.skipped else ""))
+    if "train" not in parts:
+        raise UserError(f"{source}: no training images (found only the {'/'.join(parts)} split); "
+                        "expected a train split or unsplit data")
+    splits = dict(parts)
+    if "val" not in splits:
+        if not 0.0 < val_fraction < 1.0:
+            raise UserError(f"val_fraction must be in (0, 1) for a source without a validation split, got {val_fraction}")
+        keep, held = stratified_split(parts["train"].labels, val_fraction, seed)
+        splits["train"], splits["val"] = parts["train"].take(keep), parts["train"].take(held)
+    ordered = {k: splits[k] for k in SPLITS if k in splits}
+    for split_name, split in ordered.items():
+        empty = [LABELS[c] for c, n in enumerate(split.class_counts()) if n == 0]
+        if empty:
+            log.warning("%s: split %s has no images of class %s", source, split_name, ", ".join(empty))
+    return Dataset(name, source, ordered, Counter(loaded.skipped), skip_examples=dict(loaded.skip_examples))
+
+
+class Progress:
+    """Logs 'what: done/total (pct)' at most every ``every`` seconds, and once at the end."""
+
+    def __init__(self, what: str, total: int, every: float = 3.0):
+        self.what, self.total, self.every = what, total, every
+        self.done = 0
+        self.start = self._last = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            log.info("%s: %d/%d (%.0f%%)", self.what, self.done, self.total, 100.0 * self.done / max(self.total, 1))
+
+    def finish(self) -> None:
+        log.info("%s: %d done in %.1f s", self.what, self.done, time.monotonic() - self.start)

@@ -1,0 +1,250 @@
+"""Built-in synthetic faces: procedurally drawn grayscale faces showing the seven expressions.
+
+Each face is drawn with OpenCV polygons in a face coordinate system (unit = half the face width,
+y down) and then posed: a yaw turns the features around a vertical cylinder, an in-plane rotation,
+scale and shift place the head. Expressions move the brows, eyes and mouth (and add folds and
+wrinkles) by a random intensity; identity (feature placement, tones, hair) varies per face, and
+lighting, background, blur and noise vary per image. Seeded: the same seed gives identical arrays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from edge.preprocess import prepare
+from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from train.datasets.base import Loaded, Split
+
+NAME = "synthetic"
+VERSION = 1  # bump when the drawing changes: it is part of the cache key
+DEFAULT_PER_CLASS = {"train": 1000, "val": 200, "test": 200}
+DRAW_SIZE = 96  # dataset faces are drawn at this size, then go through edge.preprocess.prepare
+_SHIFT = 4  # cv2 sub-pixel bits
+_ONE = 1 << _SHIFT
+
+# Expression targets; a face moves from NEUTRAL towards its target by an intensity in [0.6, 1].
+# bi/bo: inner/outer brow height, bix: inner brow x, arch: brow middle raise (negative = up),
+# eye_h: eye opening, lift: lower-lid raise, droop: outer eye-corner drop, mw: mouth half-width,
+# corner: mouth-corner drop (negative = up), open: mouth opening, upper: one-sided upper-lip raise,
+# folds: nose-to-mouth folds, teeth: how much of the opening shows teeth.
+NEUTRAL = dict(bi=-0.42, bo=-0.43, bix=0.17, arch=-0.04, eye_h=0.085, lift=0.0, droop=0.0,
+               mw=0.30, corner=0.0, open=0.0, upper=0.0, folds=0.0, teeth=0.0)
+TARGETS = {
+    "angry": dict(bi=-0.27, bo=-0.47, bix=0.11, arch=0.0, eye_h=0.055, mw=0.25, corner=0.04, folds=0.3),
+    "disgust": dict(bi=-0.33, bo=-0.38, bix=0.14, eye_h=0.045, lift=0.02, corner=0.03, open=0.03,
+                    upper=0.12, folds=0.9, teeth=0.5),
+    "fear": dict(bi=-0.6, bo=-0.52, bix=0.13, arch=-0.01, eye_h=0.15, mw=0.40, corner=0.05, open=0.08, teeth=0.5),
+    "happy": dict(bi=-0.46, bo=-0.47, eye_h=0.045, lift=0.035, mw=0.42, corner=-0.13, open=0.07, folds=1.0, teeth=0.7),
+    "sad": dict(bi=-0.58, bo=-0.35, bix=0.15, arch=0.03, eye_h=0.065, droop=0.05, mw=0.29, corner=0.11),
+    "surprise": dict(bi=-0.66, bo=-0.6, arch=-0.13, eye_h=0.16, mw=0.16, open=0.21),
+    "neutral": {},
+}
+
+
+def _curve(p0, pm, p1, n: int = 10) -> np.ndarray:
+    """Quadratic Bezier from p0 to p1 passing through pm at its middle."""
+    p0, pm, p1 = (np.asarray(p, np.float64) for p in (p0, pm, p1))
+    c = 2 * pm - (p0 + p1) / 2
+    t = np.linspace(0, 1, n)[:, None]
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * c + t ** 2 * p1
+
+
+def _ellipse(cx, cy, ax, ay, n: int = 28) -> np.ndarray:
+    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    return np.stack([cx + ax * np.cos(t), cy + ay * np.sin(t)], axis=1)
+
+
+class _Pen:
+    """Draws face-coordinate shapes onto a canvas through the head pose."""
+
+    def __init__(self, canvas, mask, cx, cy, r, angle, yaw):
+        self.canvas, self.mask, self.r, self.yaw = canvas, mask, r, yaw
+        c, s = math.cos(angle), math.sin(angle)
+        self.m = np.array([[c * r, -s * r, cx], [s * r, c * r, cy]])
+
+    def px(self, pts, interior: bool = True) -> np.ndarray:
+        pts = np.array(pts, np.float64).reshape(-1, 2)
+        if interior:  # features sit on a vertical cylinder that the yaw turns
+            pts[:, 0] = np.sin(np.arcsin(np.clip(pts[:, 0], -1, 1)) + self.yaw)
+        xy = pts @ self.m[:, :2].T + self.m[:, 2]
+        return np.round(xy * _ONE).astype(np.int32)
+
+    def fill(self, pts, tone, interior=True, mask=False):
+        p = [self.px(pts, interior)]
+        cv2.fillPoly(self.canvas, p, int(np.clip(tone, 0, 255)), cv2.LINE_AA, _SHIFT)
+        if mask:
+            cv2.fillPoly(self.mask, p, 255, cv2.LINE_AA, _SHIFT)
+
+    def line(self, pts, tone, width, interior=True):
+        th = max(1, int(round(width * self.r)))
+        cv2.polylines(self.canvas, [self.px(pts, interior)], False, int(np.clip(tone, 0, 255)), th, cv2.LINE_AA, _SHIFT)
+
+
+def _expression(label: str, t: float) -> dict:
+    target = {**NEUTRAL, **TARGETS[label]}
+    return {k: NEUTRAL[k] + t * (target[k] - NEUTRAL[k]) for k in NEUTRAL}
+
+
+def _draw_head(pen: _Pen, rng: np.random.Generator, label: str) -> None:
+    u = rng.uniform
+    e = _expression(label, u(0.6, 1.0))
+    skin = u(120, 235)
+    hair = u(10, min(110, skin - 50))
+    brow = min(hair + u(0, 40), skin * 0.45)
+    fh = u(1.22, 1.38)  # face half-height
+    # shoulders, neck, hair mass and ears behind the face
+    pen.fill(_ellipse(0, 2.35, u(1.8, 2.3), 0.95), u(10, 240), interior=False, mask=True)
+    pen.fill([(-0.42, 0.8), (0.42, 0.8), (0.5, 2.0), (-0.5, 2.0)], skin * u(0.7, 0.85), interior=False, mask=True)
+    long_hair = u() < 0.4
+    pen.fill(_ellipse(0, -0.3 + (0.35 if long_hair else 0), u(1.08, 1.2), fh * (1.05 if long_hair else 0.82)),
+             hair, interior=False, mask=True)
+    for side in (-1, 1):
+        pen.fill(_ellipse(side * 0.98, -0.02, 0.13, 0.22), skin * 0.85, interior=False, mask=True)
+    pen.fill(_ellipse(0, 0.05, 1.0, fh), skin, interior=False, mask=True)
+    # forehead lines (surprise) under the fringe, then the fringe
+    if label == "surprise":
+        for y in (-0.78, -0.9):
+            pen.line(_curve((-0.4, y), (0, y - 0.04), (0.4, y)), skin * 0.72, 0.025)
+    hairline = u(-0.98, -0.72)
+    pen.fill(_ellipse(0, hairline - 0.4, u(0.95, 1.05), 0.45), hair, interior=False)
+    # eyes: socket shade, white, iris, lash line, (lower lid)
+    ey, ex, ew = u(-0.2, -0.1), u(0.38, 0.46), u(0.17, 0.22)
+    gaze = u(-0.03, 0.03)
+    for side in (-1, 1):
+        cx = side * ex
+        pen.fill(_ellipse(cx, ey - 0.03, ew + 0.08, e["eye_h"] + 0.1), skin * u(0.72, 0.85))
+        inner, outer = (cx - side * ew, ey), (cx + side * ew, ey + e["droop"])
+        top = _curve(inner, (cx, ey - e["eye_h"] * 1.2), outer)
+        bottom = _curve(outer, (cx, ey + e["eye_h"] * 0.8 - e["lift"]), inner)
+        pen.fill(np.vstack([top, bottom]), min(255, skin + u(5, 30)))
+        ih = min(0.075, e["eye_h"] * 0.95)
+        pen.fill(_ellipse(cx + gaze, ey - e["eye_h"] * 0.1, 0.075, ih, 16), u(15, 60))
+        pen.line(top, brow * 0.8, u(0.03, 0.045))
+        if e["lift"] > 0.01:
+            pen.line(bottom, skin * 0.6, 0.02)
+        bi = (side * e["bix"], e["bi"])
+        bo = (side * u(0.64, 0.72), e["bo"])
+        bm = ((bi[0] + bo[0]) / 2, (bi[1] + bo[1]) / 2 + e["arch"])
+        pen.line(_curve(bi, bm, bo), brow, u(0.055, 0.09))
+    if label == "angry":
+        for side in (-1, 1):
+            pen.line([(side * 0.05, -0.42), (side * 0.07, -0.3)], skin * 0.6, 0.02)
+    # nose: side shade, bottom, nostrils, wrinkles
+    light = rng.choice((-1, 1))
+    pen.fill([(0.1 * light, -0.15), (0.16 * light, 0.28), (0.05 * light, 0.3)], skin * 0.82)
+    pen.line(_curve((-0.15, 0.3), (0, 0.37), (0.15, 0.3)), skin * 0.68, 0.03)
+    for side in (-1, 1):
+        pen.fill(_ellipse(side * 0.09, 0.33, 0.055, 0.028, 12), skin * 0.4)
+    if label == "disgust":
+        for side in (-1, 1):
+            pen.line([(side * 0.08, 0.0), (side * 0.17, 0.1)], skin * 0.6, 0.022)
+            pen.line([(side * 0.06, -0.05), (side * 0.14, -0.02)], skin * 0.6, 0.02)
+    # folds from the nose wings to the mouth corners
+    my = u(0.6, 0.7)
+    mw, corner = e["mw"] * u(0.9, 1.1), e["corner"]
+    if e["folds"] > 0.2:
+        for side in (-1, 1):
+            pen.line(_curve((side * 0.2, 0.28), (side * (mw + 0.1), my - 0.05), (side * (mw + 0.06), my + corner + 0.1)),
+                     skin * (1 - 0.35 * e["folds"]), 0.025)
+    _draw_mouth(pen, rng, label, e, my, mw, corner, skin)
+
+
+def _draw_mouth(pen, rng, label, e, my, mw, corner, skin) -> None:
+    u = rng.uniform
+    lip = skin * u(0.45, 0.7)
+    dark = u(15, 50)
+    left, right = (-mw, my + corner), (mw, my + corner)
+    opening = e["open"]
+    if label == "angry" and u() < 0.5:  # bared, clenched teeth
+        opening, e = 0.06, {**e, "teeth": 1.0}
+    if label == "surprise":
+        pen.fill(_ellipse(0, my + 0.04, mw, opening), dark)
+        pen.line(np.vstack([_ellipse(0, my + 0.04, mw, opening), _ellipse(0, my + 0.04, mw, opening)[:1]]), lip, 0.04)
+        return
+    if opening < 0.02:
+        pen.line(_curve(left, (0, my), right), lip, u(0.04, 0.06))
+        return
+    side = rng.choice((-1, 1))
+    upper_mid = (side * 0.12 * (e["upper"] > 0), my - opening * 0.5 - e["upper"])
+    top = _curve(left, upper_mid, right, 14)
+    bottom = _curve(right, (0, my + opening * 1.5), left, 14)
+    pen.fill(np.vstack([top, bottom]), dark)
+    if e["teeth"] > 0:
+        band = top.copy()
+        band[:, 1] += opening * 1.6 * e["teeth"]
+        pen.fill(np.vstack([top, band[::-1]]), u(190, 250))
+        if label == "angry":
+            pen.line(_curve(left, (0, my + 0.01), right), dark, 0.015)
+    pen.line(np.vstack([top, bottom, top[:1]]), lip, 0.035)
+
+
+def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    kind = rng.integers(4)
+    base = rng.uniform(0, 255)
+    if kind == 0:
+        bg = np.full((h, w), base, np.float32)
+    elif kind == 1:  # linear gradient
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        a = rng.uniform(0, 2 * math.pi)
+        ramp = (np.cos(a) * xx / w + np.sin(a) * yy / h)
+        bg = base + rng.uniform(-120, 120) * ramp
+    elif kind == 2:  # blotchy low-frequency texture
+        small = rng.uniform(-1, 1, (rng.integers(2, 7), rng.integers(2, 7))).astype(np.float32)
+        bg = base + rng.uniform(20, 90) * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    else:  # stripes (curtains, shelves, tiles)
+        period = rng.uniform(4, 30)
+        axis = np.arange(w if rng.random() < 0.5 else h, dtype=np.float32)
+        wave = np.sign(np.sin(2 * math.pi * axis / period)) * rng.uniform(10, 50)
+        bg = base + (wave[None, :] if len(axis) == w else wave[:, None]) + np.zeros((h, w), np.float32)
+    return np.clip(bg, 0, 255).astype(np.float32)
+
+
+def face_layer(rng: np.random.Generator, label: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(face image, alpha mask) of one posed head drawn in a size x size square, both uint8."""
+    canvas = np.zeros((size, size), np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    u = rng.uniform
+    r = size * u(0.3, 0.38)
+    cx, cy = size * (0.5 + u(-0.05, 0.05)), size * (0.5 + u(-0.04, 0.06))
+    pen = _Pen(canvas, mask, cx, cy, r, math.radians(u(-15, 15)), u(-0.3, 0.3))
+    _draw_head(pen, rng, LABELS[label])
+    # side lighting across the head
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    a = u(0, 2 * math.pi)
+    light = 1.0 + u(0, 0.45) * (math.cos(a) * xx + math.sin(a) * yy)
+    return np.clip(canvas * light, 0, 255).astype(np.uint8), mask
+
+
+def finish(image: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """Camera effects: blur and sensor noise (``scale`` = image size / DRAW_SIZE)."""
+    sigma = rng.uniform(0, 1.3) * scale
+    if sigma > 0.3:
+        image = cv2.GaussianBlur(image, (0, 0), sigma)
+    noise = rng.normal(0, rng.uniform(0, 12), image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def render_face(rng: np.random.Generator, label: int, size: int = DRAW_SIZE) -> np.ndarray:
+    """A uint8 size x size grayscale image of one synthetic face showing LABELS[label]."""
+    face, mask = face_layer(rng, label, size)
+    alpha = mask.astype(np.float32) / 255.0
+    image = _background(rng, size, size) * (1 - alpha) + face * alpha
+    return finish(image, rng, size / DRAW_SIZE)
+
+
+def generate(n_per_class: int, seed: int, split_index: int = 0, spec: ModelSpec = DEFAULT_SPEC) -> Split:
+    """n_per_class faces of every class, shuffled, through ``prepare``; (seed, split) fixes the arrays."""
+    rng = np.random.default_rng([seed, split_index, VERSION])
+    labels = rng.permutation(np.repeat(np.arange(len(LABELS)), n_per_class))
+    images = [prepare(render_face(rng, int(c), DRAW_SIZE), spec) for c in labels]
+    return Split.stack(images, labels.tolist(), (spec.input_height, spec.input_width))
+
+
+def load(seed: int = 0, *, per_class: int | None = None, spec: ModelSpec = DEFAULT_SPEC) -> Loaded:
+    sizes = dict(DEFAULT_PER_CLASS)
+    if per_class is not None:
+        sizes["train"] = per_class
+    return Loaded({name: generate(n, seed, i, spec) for i, (name, n) in enumerate(sizes.items())})
