@@ -114,10 +114,10 @@ def _load_path(name: str, path: Path, expw_margin: float, expw_min_confidence: f
     if name == "expw":
         from train.datasets import expw
 
-        root, photos = expw.locate(path)
+        label_file, photos = expw.locate(path)
         options = {"margin": expw_margin, "min_confidence": expw_min_confidence}
-        signature = cache.file_signature(root / "label.lst") + cache.tree_signature(photos)
-        return cache.cached_load(name, str(root), options, signature, spec,
-                                 lambda: expw.load(root, photos, margin=expw_margin,
+        signature = cache.file_signature(label_file) + cache.tree_signature(photos)
+        return cache.cached_load(name, str(label_file.parent), options, signature, spec,
+                                 lambda: expw.load(label_file, photos, margin=expw_margin,
                                                    min_confidence=expw_min_confidence, spec=spec), use_cache)
     raise UserError(f"format {name!r} does not read a path (expected one of {', '.join(FORMATS[1:])})")

@@ -44,17 +44,25 @@ TARGETS = {
 }
 
 
+_T = {n: np.linspace(0, 1, n)[:, None] for n in (10, 14)}
+_UNIT = {n: (np.cos(a), np.sin(a)) for n in (12, 16, 28) for a in [np.linspace(0, 2 * math.pi, n, endpoint=False)]}
+
+
 def _curve(p0, pm, p1, n: int = 10) -> np.ndarray:
     """Quadratic Bezier from p0 to p1 passing through pm at its middle."""
-    p0, pm, p1 = (np.asarray(p, np.float64) for p in (p0, pm, p1))
+    p0, pm, p1 = np.asarray(p0, np.float64), np.asarray(pm, np.float64), np.asarray(p1, np.float64)
     c = 2 * pm - (p0 + p1) / 2
-    t = np.linspace(0, 1, n)[:, None]
+    t = _T[n]
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * c + t ** 2 * p1
 
 
 def _ellipse(cx, cy, ax, ay, n: int = 28) -> np.ndarray:
-    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    return np.stack([cx + ax * np.cos(t), cy + ay * np.sin(t)], axis=1)
+    cos, sin = _UNIT[n]
+    return np.stack([cx + ax * cos, cy + ay * sin], axis=1)
+
+
+def _tone(value: float) -> int:
+    return int(min(255.0, max(0.0, value)))
 
 
 class _Pen:
@@ -68,19 +76,21 @@ class _Pen:
     def px(self, pts, interior: bool = True) -> np.ndarray:
         pts = np.array(pts, np.float64).reshape(-1, 2)
         if interior:  # features sit on a vertical cylinder that the yaw turns
-            pts[:, 0] = np.sin(np.arcsin(np.clip(pts[:, 0], -1, 1)) + self.yaw)
+            x = pts[:, 0]
+            np.clip(x, -1.0, 1.0, out=x)
+            pts[:, 0] = np.sin(np.arcsin(x) + self.yaw)
         xy = pts @ self.m[:, :2].T + self.m[:, 2]
         return np.round(xy * _ONE).astype(np.int32)
 
     def fill(self, pts, tone, interior=True, mask=False):
         p = [self.px(pts, interior)]
-        cv2.fillPoly(self.canvas, p, int(np.clip(tone, 0, 255)), cv2.LINE_AA, _SHIFT)
+        cv2.fillPoly(self.canvas, p, _tone(tone), cv2.LINE_AA, _SHIFT)
         if mask:
             cv2.fillPoly(self.mask, p, 255, cv2.LINE_AA, _SHIFT)
 
     def line(self, pts, tone, width, interior=True):
         th = max(1, int(round(width * self.r)))
-        cv2.polylines(self.canvas, [self.px(pts, interior)], False, int(np.clip(tone, 0, 255)), th, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(self.canvas, [self.px(pts, interior)], False, _tone(tone), th, cv2.LINE_AA, _SHIFT)
 
 
 def _expression(label: str, t: float) -> dict:

@@ -1,0 +1,161 @@
+"""Expression in-the-Wild (ExpW): ``label.lst`` plus a photo folder (``origin/`` or ``Images/``).
+
+Each ``label.lst`` line is ``image_name face_id top left right bottom confidence label`` and a photo
+can hold several faces: each photo is decoded once and every face box is cropped from it (grown by
+an optional margin, clipped to the photo) and passed through ``edge.preprocess.prepare``. ExpW has
+no official split: val is carved out by ``base.assemble``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+
+import numpy as np
+
+from edge.errors import UserError
+from edge.preprocess import prepare
+from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from train.datasets.base import Loaded, Skips, Split
+from train.datasets.decode import parallel_map, read_gray
+
+log = logging.getLogger(__name__)
+
+NAME = "expw"
+PHOTO_DIRS = ("origin", "Images", "images", "image")
+FIELDS = 8
+
+
+@dataclass(frozen=True)
+class Face:
+    line: int
+    top: float
+    left: float
+    right: float
+    bottom: float
+    confidence: float
+    label: int
+
+
+def locate(path: Path) -> tuple[Path, Path]:
+    """(label.lst, photo folder) of an ExpW folder (or of its label.lst)."""
+    label_file = path if path.is_file() else path / "label.lst"
+    root = label_file.parent
+    if not label_file.is_file():
+        raise UserError(f"{root}: no label.lst (expected an ExpW folder with label.lst and origin/ or Images/)")
+    for name in PHOTO_DIRS:
+        if (root / name).is_dir():
+            return label_file, root / name
+    raise UserError(f"{root}: no photo folder beside {label_file.name} (expected {' or '.join(PHOTO_DIRS[:2])}/)")
+
+
+def escapes(name: str) -> bool:
+    """True for a name that would leave the photo folder: absolute, a drive, or a '..' part."""
+    return any(p.is_absolute() or p.drive or ".." in p.parts for p in (PurePosixPath(name), PureWindowsPath(name)))
+
+
+def parse_line(text: str, line: int, skips: Skips, min_confidence: float | None) -> tuple[str, Face] | None:
+    fields = text.split()
+    where = f"label.lst line {line}"
+    if len(fields) != FIELDS:
+        skips.add("label.lst line with the wrong number of fields",
+                  f"{where}: expected {FIELDS} fields, got {len(fields)}")
+        return None
+    name = fields[0]
+    if escapes(name):
+        skips.add("image name escapes the dataset folder", f"{where}: {name!r}")
+        return None
+    try:
+        top, left, right, bottom, confidence = (float(v) for v in fields[2:7])
+        if not all(math.isfinite(v) for v in (top, left, right, bottom, confidence)):
+            raise ValueError
+    except ValueError:
+        skips.add("non-numeric face box or confidence", f"{where}: {' '.join(fields[2:7])!r}")
+        return None
+    try:
+        label = int(fields[7])
+    except ValueError:
+        label = -1
+    if not 0 <= label < len(LABELS):
+        skips.add(f"label outside 0..{len(LABELS) - 1}", f"{where}: label {fields[7]!r}")
+        return None
+    if right <= left or bottom <= top:
+        skips.add("empty face box (right <= left or bottom <= top)", f"{where}: {' '.join(fields[2:6])}")
+        return None
+    if min_confidence is not None and confidence < min_confidence:
+        skips.add(f"face confidence below {min_confidence:g}", f"{where}: confidence {confidence:g}")
+        return None
+    return name, Face(line, top, left, right, bottom, confidence, label)
+
+
+def read_label_lst(label_file: Path, skips: Skips, min_confidence: float | None) -> dict[str, list[Face]]:
+    """Photo name -> its faces, in file order; bad lines are skipped and counted."""
+    photos: dict[str, list[Face]] = {}
+    try:
+        text = label_file.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as e:
+        raise UserError(f"{label_file}: cannot read ({e.strerror})") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        parsed = parse_line(raw, number, skips, min_confidence)
+        if parsed:
+            photos.setdefault(parsed[0], []).append(parsed[1])
+    return photos
+
+
+def crop_box(face: Face, shape: tuple[int, ...], margin: float) -> tuple[tuple[int, int, int, int] | None, bool]:
+    """((top, left, bottom, right) grown by margin * box size and clipped to the photo, or None if
+    nothing is left), and whether clipping changed the box."""
+    dy, dx = (face.bottom - face.top) * margin, (face.right - face.left) * margin
+    want = (round(face.top - dy), round(face.left - dx), round(face.bottom + dy), round(face.right + dx))
+    box = (max(0, want[0]), max(0, want[1]), min(shape[0], want[2]), min(shape[1], want[3]))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return None, True
+    return box, box != want
+
+
+def load(label_file: str | os.PathLike, photos_dir: str | os.PathLike, *, margin: float = 0.0,
+         min_confidence: float | None = None, spec: ModelSpec = DEFAULT_SPEC) -> Loaded:
+    label_file, photos_dir = Path(label_file), Path(photos_dir)
+    if not 0.0 <= margin <= 2.0:
+        raise UserError(f"ExpW margin must be a fraction of the box size in 0..2, got {margin}")
+    skips = Skips(str(label_file.parent))
+    photos = read_label_lst(label_file, skips, min_confidence)
+
+    def crop_faces(item: tuple[str, list[Face]]) -> list[tuple[Face, np.ndarray | str, bool]]:
+        """Each face of one photo as (face, prepared crop or the kind of problem, clipped)."""
+        name, faces = item
+        try:
+            photo = read_gray(photos_dir / PurePath(name))
+        except FileNotFoundError:
+            return [(f, "missing image file", False) for f in faces]
+        if photo is None:
+            return [(f, "corrupt or unreadable image", False) for f in faces]
+        out = []
+        for f in faces:
+            box, clipped = crop_box(f, photo.shape, margin)
+            if box is None:
+                out.append((f, "face box outside the image", True))
+            else:
+                top, left, bottom, right = box
+                out.append((f, prepare(photo[top:bottom, left:right], spec), clipped))
+        return out
+
+    images, labels, clipped = [], [], 0
+    items = list(photos.items())
+    for (name, _), result in zip(items, parallel_map(crop_faces, items, f"cropping faces from {photos_dir}", chunk=16)):
+        for face, image, was_clipped in result:
+            if isinstance(image, str):
+                skips.add(image, f"label.lst line {face.line}: {name}")
+                continue
+            images.append(image)
+            labels.append(face.label)
+            clipped += was_clipped
+    if clipped:
+        log.info("%s: %d face box(es) reached past the photo edge and were clipped", label_file, clipped)
+    split = Split.stack(images, labels, (spec.input_height, spec.input_width))
+    return Loaded({"train": split}, skips.counts, skips.examples)
