@@ -1,0 +1,42 @@
+"""``fer-edge export-firmware``: TensorFlow Lite Micro sources for a full-int8 model.
+
+Standard library only at import time; the stage is imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR",
+                        help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
+                             "model_int8.tflite (written by 'fer-edge quantize')")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist or be empty)")
+    parser.add_argument("--name", default="fer_model",
+                        help="C identifier prefixing the files and symbols (default: fer_model)")
+    parser.add_argument("--board", metavar="BOARD|all",
+                        help="refuse the export if model + arena + TFLM runtime do not fit this board; 'all' prints "
+                             "the table for every board (nano33ble, pico, esp32s3, stm32f746disco, stm32h747)")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
+    parser.add_argument("--parity-samples", type=int, default=100, metavar="N",
+                        help="synthetic inputs for the TFLM-vs-LiteRT parity check (default: 100)")
+    parser.add_argument("--parity-data", metavar="FOLDER",
+                        help="also check parity on up to N face-crop images (png/jpg/...) from this folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from firmware_export import boards
+    from firmware_export.config import ExportConfig
+    from firmware_export.export import export_firmware
+
+    config = ExportConfig(model=str(args.model), out=str(args.out), name=args.name, board=args.board,
+                          parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force)
+    result = export_firmware(config)
+    info, arena, parity = result.info, result.arena, result.parity
+    print(f"model:  {result.model_path} ({info.size} bytes, {info.macs:,} MACs, ops: {', '.join(info.ops)})")
+    print(f"arena:  {arena.recommended} bytes recommended ({arena.note})")
+    print(f"parity: TFLM vs LiteRT on {parity.summary()}")
+    print(boards.text_table(boards.fit_table(result.fits)))
+    print(f"wrote {len(result.files)} files to {result.out}/ (see {result.out}/README.md)")
+    return 0

@@ -1,0 +1,114 @@
+"""The export pipeline: a full-int8 ``.tflite`` + its spec -> a directory of TFLM sources.
+
+Every check runs before anything is written (model format and ops, spec agreement, arena
+measurement, board budget, TFLM-vs-LiteRT parity); the directory is then built under a temporary
+name and moved into place, so a failed export leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.atomic import atomic_dir
+from edge.errors import UserError
+from edge.spec import ModelSpec, Quant, load_spec_for
+from firmware_export import arena as arena_mod
+from firmware_export import boards as boards_mod
+from firmware_export import parity as parity_mod
+from firmware_export.config import ExportConfig, resolve_model_path
+from firmware_export.ops import resolver_methods
+from firmware_export.render import export_record, render_files
+from firmware_export.settings import settings_from
+from firmware_export.tflite_model import ModelInfo, TensorInfo, read_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    model_path: Path
+    info: ModelInfo
+    arena: arena_mod.ArenaMeasurement
+    parity: parity_mod.ParityReport
+    fits: list[boards_mod.Fit]  # the boards asked for (all of them without --board)
+    files: list[str]
+
+
+def _check_quant(source: Path, what: str, model_quant: Quant, spec_quant: Quant | None) -> None:
+    if spec_quant is None:
+        log.warning("%s: its spec records no %s quantization; using the model's (%s)", source, what, model_quant)
+        return
+    same_scale = abs(spec_quant.scale - model_quant.scale) <= 1e-6 * model_quant.scale
+    if not same_scale or spec_quant.zero_point != model_quant.zero_point:
+        raise UserError(f"{source}: the model's {what} quantization (scale {model_quant.scale:.9g}, zero point "
+                        f"{model_quant.zero_point}) differs from its spec's (scale {spec_quant.scale:.9g}, zero point "
+                        f"{spec_quant.zero_point}); the spec does not belong to this model: re-run 'fer-edge quantize'")
+
+
+def check_spec(source: Path, info: ModelInfo, spec: ModelSpec) -> None:
+    """The spec that travelled with the model must describe it: shape, classes, quantization."""
+    inp, out = info.input, info.output
+    if inp.shape != (1, *spec.input_shape):
+        raise UserError(f"{source}: model input is {_shape(inp)}, its spec says 1x{'x'.join(map(str, spec.input_shape))}")
+    if out.shape not in ((1, spec.num_classes), (spec.num_classes,)):
+        raise UserError(f"{source}: model output is {_shape(out)}, its spec lists {spec.num_classes} classes "
+                        f"({', '.join(spec.labels)})")
+    _check_quant(source, "input", inp.quant, spec.input_quant)
+    _check_quant(source, "output", out.quant, spec.output_quant)
+
+
+def _shape(t: TensorInfo) -> str:
+    return "x".join(map(str, t.shape))
+
+
+def _check_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise UserError(f"--out {out}: already exists and is not empty (pass --force to replace it)")
+
+
+def export_firmware(config: ExportConfig) -> ExportResult:
+    model_path = resolve_model_path(config.model)
+    all_boards = boards_mod.load_boards()
+    wanted = boards_mod.select_boards(config.board, all_boards)
+    out = Path(config.out)
+    _check_out_dir(out, config.force)
+
+    data = model_path.read_bytes()
+    info = read_model(data, str(model_path))
+    resolver_methods(info.ops, str(model_path))
+    spec = load_spec_for(model_path)
+    check_spec(model_path, info, spec)
+
+    log.info("measuring the tensor arena in TensorFlow Lite Micro")
+    probe = info.activation_bytes * 2 + info.size * 2 + 256 * 1024  # generous: the measurement does not depend on it
+    arena = arena_mod.measure_arena(data, probe, arena_mod.optimized_scratch_bytes(info.layers),
+                                    info.input.shape, str(model_path))
+    fits = [boards_mod.fit_board(b, info.size, arena.recommended, info.macs) for b in all_boards.values()]
+    if config.board not in (None, "all"):
+        boards_mod.refuse_if_not_fitting(next(f for f in fits if f.board.id == config.board))
+
+    crops = parity_mod.synthetic_crops(config.parity_samples)
+    user = parity_mod.load_image_folder(config.parity_data, config.parity_samples) if config.parity_data else []
+    log.info("parity: %d inputs through TFLM (arena %d bytes) and LiteRT", len(crops) + len(user), arena.recommended)
+    parity = parity_mod.run_parity(model_path, data, spec, arena.recommended, crops + user)
+    if not parity.passed:
+        raise UserError(f"{model_path}: TFLM and LiteRT disagree beyond {parity.tolerance} LSB or on the top-1 class "
+                        f"({parity.summary()}); first: {parity.failures[0]}")
+
+    settings = settings_from(spec, info.input.quant, info.output.quant, arena.recommended, arena.note)
+    files = render_files(config.name, data, info, model_path.name, settings, arena, parity, fits, len(user))
+    record = export_record(config.to_dict(), info, model_path.name, settings, arena, parity, fits)
+    with atomic_dir(out, overwrite=config.force) as tmp:
+        for rel, text in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(text, encoding="utf-8")
+        (tmp / "export.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    log.info("wrote %d files to %s", len(files) + 1, out)
+    return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],
+                        sorted([*files, "export.json"]))

@@ -1,0 +1,84 @@
+${banner}
+// Portable example: quantize one 48x48 grayscale frame, run the model, print the label and score.
+// Build it with your TensorFlow Lite Micro project (see README.md); replace make_test_frame() with
+// your camera's face crop, already resized to ${NAME}_INPUT_COLS x ${NAME}_INPUT_ROWS.
+
+#include <cstdint>
+#include <cmath>
+
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_log.h"
+#include "tensorflow/lite/micro/system_setup.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+#include "${name}_data.h"
+#include "${name}_ops.h"
+#include "${name}_settings.h"
+
+namespace {
+
+constexpr int kFramePixels = ${NAME}_INPUT_ROWS * ${NAME}_INPUT_COLS;
+alignas(16) uint8_t tensor_arena[${name}::kTensorArenaSize];
+uint8_t frame[kFramePixels];
+int8_t pixel_to_input[256];  // the preprocessing + input quantization of every pixel value
+
+// A stand-in for a camera frame: a diagonal gradient.
+void make_test_frame(uint8_t* pixels) {
+  for (int y = 0; y < ${NAME}_INPUT_ROWS; ++y) {
+    for (int x = 0; x < ${NAME}_INPUT_COLS; ++x) {
+      pixels[y * ${NAME}_INPUT_COLS + x] =
+          static_cast<uint8_t>((x + y) * 255 / (${NAME}_INPUT_ROWS + ${NAME}_INPUT_COLS - 2));
+    }
+  }
+}
+
+void build_input_table() {
+  for (int p = 0; p < 256; ++p) {
+    const float x = static_cast<float>(p) * ${NAME}_PIXEL_SCALE + ${NAME}_PIXEL_OFFSET;
+    long q = std::lround(x / ${NAME}_INPUT_SCALE) + ${NAME}_INPUT_ZERO_POINT;
+    q = q < -128 ? -128 : (q > 127 ? 127 : q);
+    pixel_to_input[p] = static_cast<int8_t>(q);
+  }
+}
+
+}  // namespace
+
+int main() {
+  tflite::InitializeTarget();
+  const tflite::Model* model = tflite::GetModel(${name}_data);
+  if (model->version() != TFLITE_SCHEMA_VERSION) {
+    MicroPrintf("model schema version %d, this TFLM expects %d", static_cast<int>(model->version()),
+                TFLITE_SCHEMA_VERSION);
+    return 1;
+  }
+  static ${name}::OpResolver resolver;
+  if (${name}::RegisterOps(resolver) != kTfLiteOk) {
+    MicroPrintf("registering the model's ops failed");
+    return 1;
+  }
+  static tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, sizeof(tensor_arena));
+  if (interpreter.AllocateTensors() != kTfLiteOk) {
+    MicroPrintf("AllocateTensors failed: the arena (%d bytes) is too small", ${name}::kTensorArenaSize);
+    return 1;
+  }
+  MicroPrintf("arena: %d of %d bytes used", static_cast<int>(interpreter.arena_used_bytes()),
+              ${name}::kTensorArenaSize);
+
+  build_input_table();
+  make_test_frame(frame);
+  TfLiteTensor* input = interpreter.input(0);
+  for (int i = 0; i < kFramePixels; ++i) input->data.int8[i] = pixel_to_input[frame[i]];
+
+  if (interpreter.Invoke() != kTfLiteOk) {
+    MicroPrintf("Invoke failed");
+    return 1;
+  }
+  const int8_t* scores = interpreter.output(0)->data.int8;
+  int best = 0;
+  for (int i = 1; i < ${NAME}_NUM_CLASSES; ++i) {
+    if (scores[i] > scores[best]) best = i;
+  }
+  const float score = (scores[best] - ${NAME}_OUTPUT_ZERO_POINT) * ${NAME}_OUTPUT_SCALE;
+  MicroPrintf("%s %d%%", ${name}_label(best), static_cast<int>(score * 100.0f + 0.5f));
+  return 0;
+}
