@@ -1,0 +1,151 @@
+"""``fer-edge train``: train a CNN preset into a run directory (or ``--resume`` one).
+
+Only the standard library is imported here; TensorFlow loads inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from edge.errors import UserError
+
+# option name -> TrainConfig field, for the options that map one to one
+_CONFIG_OPTIONS = {
+    "data": "data", "format": "data_format", "val_fraction": "val_fraction", "expw_margin": "expw_margin",
+    "expw_min_confidence": "expw_min_confidence", "synthetic_per_class": "synthetic_per_class",
+    "preset": "preset", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "schedule": "schedule",
+    "plateau_patience": "plateau_patience", "min_lr": "min_lr", "patience": "early_stopping_patience",
+    "monitor": "monitor", "label_smoothing": "label_smoothing", "class_balance": "class_balance",
+    "seed": "seed", "strategy": "strategy", "jit": "jit_compile",
+}
+_PRESET_OPTIONS = ("width", "depth", "dropout")
+_AUGMENT_OPTIONS = ("flip", "rotate", "shift", "zoom", "brightness", "contrast", "erase")
+_RESUMABLE = {"epochs", "max_flash", "max_ram"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS  # unset options stay absent: defaults live in TrainConfig, --resume can tell
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=S, metavar="SOURCE",
+                   help="dataset: an image folder (<split>/<class>/), a FER2013 .csv, an ExpW folder, "
+                        "or 'synthetic[:SEED]' (default: the built-in synthetic faces)")
+    g.add_argument("--format", default=S, help="dataset format (default: auto)")
+    g.add_argument("--val-fraction", type=float, default=S, help="held-out fraction when the data has no val split (0.1)")
+    g.add_argument("--synthetic-per-class", type=int, default=S, metavar="N", help="synthetic training faces per class")
+    g.add_argument("--expw-margin", type=float, default=S, help="ExpW: margin around each face box (fraction)")
+    g.add_argument("--expw-min-confidence", type=float, default=S, help="ExpW: drop face boxes below this confidence")
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", default=S, help="model preset: micro (default, microcontrollers), seed, pi (Raspberry Pi)")
+    g.add_argument("--width", type=int, default=S, help="preset base width (channels of the first stage)")
+    g.add_argument("--depth", type=int, default=S, help="preset convolutions per stage")
+    g.add_argument("--dropout", type=float, default=S, help="preset dropout before the classifier")
+    g.add_argument("--max-flash", default=None, metavar="BYTES",
+                   help="refuse a model whose int8 weights exceed this (e.g. 150KB, 256KiB, 2MB)")
+    g.add_argument("--max-ram", default=None, metavar="BYTES",
+                   help="refuse a model whose peak int8 activations exceed this (e.g. 64KiB)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int, default=S, help="maximum epochs (50)")
+    g.add_argument("--batch-size", type=int, default=S, help="global batch size (32)")
+    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (0.001)")
+    g.add_argument("--schedule", choices=("plateau", "cosine", "constant"), default=S,
+                   help="LR schedule (plateau: halve after --plateau-patience epochs without progress)")
+    g.add_argument("--plateau-patience", type=int, default=S, help="epochs without progress before halving the LR (4)")
+    g.add_argument("--min-lr", type=float, default=S, help="lowest learning rate (1e-5)")
+    g.add_argument("--patience", type=int, default=S, help="early stopping patience in epochs, 0 = off (10)")
+    g.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=S,
+                   help="validation metric choosing the best checkpoint (val_accuracy)")
+    g.add_argument("--label-smoothing", type=float, default=S, help="label smoothing (0)")
+    g.add_argument("--class-balance", choices=("none", "weights", "sqrt-weights", "sampler"), default=S,
+                   help="imbalanced classes: loss weights, square-root weights, or a class-balanced sampler (none)")
+    g = p.add_argument_group("augmentation (training batches only)")
+    g.add_argument("--no-augment", action="store_true", help="switch every augmentation off")
+    g.add_argument("--flip", action=argparse.BooleanOptionalAction, default=S, help="random horizontal flip (on)")
+    g.add_argument("--rotate", type=float, default=S, metavar="DEG", help="max rotation in degrees, 0 = off (10)")
+    g.add_argument("--shift", type=float, default=S, metavar="FRAC", help="max shift, fraction of the size (0.1)")
+    g.add_argument("--zoom", type=float, default=S, metavar="FRAC", help="max zoom in/out (0.1)")
+    g.add_argument("--brightness", type=float, default=S, metavar="FRAC", help="max brightness change (0.1)")
+    g.add_argument("--contrast", type=float, default=S, metavar="FRAC", help="max contrast change (0.2)")
+    g.add_argument("--erase", type=float, default=S, metavar="P", help="random-erasing probability (0.25)")
+    g = p.add_argument_group("run")
+    g.add_argument("--name", default=None, help="run name (default: <preset>_<data>, numbered if taken)")
+    g.add_argument("--runs-dir", default="runs", help="where run directories go (runs)")
+    g.add_argument("--force", action="store_true", help="replace an existing run of the same name")
+    g.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its last completed epoch (--epochs may raise its limit)")
+    g.add_argument("--seed", type=int, default=S, help="random seed (0)")
+    g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default=S,
+                   help="tf.distribute strategy: mirrored = this machine's GPUs; multiworker reads TF_CONFIG")
+    g.add_argument("--jit", action=argparse.BooleanOptionalAction, default=S, help="XLA-compile the train step")
+
+
+def _config(args):
+    from train.config import AugmentConfig, TrainConfig
+
+    given = vars(args)
+    kwargs = {field: given[opt] for opt, field in _CONFIG_OPTIONS.items() if opt in given}
+    preset_options = {k: given[k] for k in _PRESET_OPTIONS if k in given}
+    augment = AugmentConfig.off() if args.no_augment else AugmentConfig()
+    changes = {k: given[k] for k in _AUGMENT_OPTIONS if k in given}
+    return TrainConfig(**kwargs, preset_options=preset_options, augment=AugmentConfig(**{**augment.__dict__, **changes}))
+
+
+def _fmt_seconds(s: float) -> str:
+    m, s = divmod(int(round(s)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+
+
+def summary(result) -> str:
+    from train.evaluate import format_report
+
+    st, cfg, b = result.fit.state, result.cfg, result.budget
+    sizes = ", ".join(f"{k} {v}" for k, v in result.data["sizes"].items())
+    rows = [
+        ("run", str(result.run_dir)),
+        ("model", f"{cfg.preset} {cfg.preset_options or ''}".strip()),
+        ("budget", f"{b.params:,} params, {b.macs / 1e6:.1f} M MACs, int8 weights {b.int8_weight_bytes / 1024:.1f} KiB, "
+                   f"peak activations {b.peak_activation_bytes / 1024:.1f} KiB"),
+        ("data", f"{result.data['source']} ({result.data['format']}: {sizes})"),
+        ("epochs", f"{st.epoch} of {cfg.epochs}" + (f" ({st.stop_reason})" if st.stop_reason else "")),
+        ("best epoch", f"{st.best_epoch} ({cfg.monitor} {st.best:.4f})" if st.best is not None else "-"),
+        ("replicas", str(result.replicas)),
+        ("train time", f"{_fmt_seconds(st.seconds)} in total, {st.seconds / max(st.epoch, 1):.1f} s/epoch"),
+    ]
+    lines = [f"{k:<11} {v}" for k, v in rows]
+    if result.metrics:
+        lines += ["", format_report(result.metrics["val"], title="best model on val:")]
+        if "test" in result.metrics:
+            t = result.metrics["test"]
+            lines += ["", f"best model on test: accuracy {t['accuracy']:.4f}   macro-F1 {t['macro_f1']:.4f}   (n={t['n']})"]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's per-epoch sharding chatter
+    from train.budget import parse_bytes
+    from train.session import resume_run, start_run
+
+    limits = {"max_flash": parse_bytes(args.max_flash) if args.max_flash else None,
+              "max_ram": parse_bytes(args.max_ram) if args.max_ram else None}
+    if args.resume:
+        extra = sorted(set(vars(args)) & (set(_CONFIG_OPTIONS) | set(_PRESET_OPTIONS) | set(_AUGMENT_OPTIONS))
+                       - _RESUMABLE)
+        if extra or args.no_augment or args.name or args.force:
+            raise UserError(f"--resume continues a run with its own train_config.json; only --epochs may change "
+                            f"(got {', '.join('--' + e.replace('_', '-') for e in extra) or 'other options'})")
+        result = resume_run(args.resume, epochs=getattr(args, "epochs", None), **limits)
+    else:
+        result = start_run(_config(args), runs_dir=args.runs_dir, name=args.name, force=args.force, **limits)
+    if result.fit.interrupted:
+        st = result.fit.state
+        print(f"\ntraining stopped by {result.fit.interrupted} after {st.epoch} completed epoch(s); "
+              f"everything up to epoch {st.epoch} is saved.\nresume with: fer-edge train --resume {result.run_dir}",
+              file=sys.stderr)
+        return 143 if result.fit.interrupted == "SIGTERM" else 130
+    print()
+    print(summary(result))
+    print(f"\nnext: fer-edge evaluate {result.run_dir} --data SOURCE --split test   |   fer-edge quantize {result.run_dir}")
+    return 0

@@ -1,0 +1,146 @@
+"""The train stage's one config dataclass, validated and saved as ``train_config.json`` in the run dir."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from edge import atomic
+from edge.errors import UserError
+
+CONFIG_NAME = "train_config.json"
+SCHEDULES = ("plateau", "cosine", "constant")
+CLASS_BALANCE = ("none", "weights", "sqrt-weights", "sampler")
+STRATEGIES = ("default", "mirrored", "multiworker")
+MONITORS = ("val_accuracy", "val_loss")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation applied in the tf.data pipeline to training batches only; 0 switches one off."""
+
+    flip: bool = True  # horizontal flip with probability 1/2
+    rotate: float = 10.0  # max rotation, degrees
+    shift: float = 0.1  # max shift, fraction of the image size
+    zoom: float = 0.1  # max zoom in/out, fraction
+    brightness: float = 0.1  # max brightness change, fraction of the pixel range
+    contrast: float = 0.2  # max contrast change factor (1 +/- contrast)
+    erase: float = 0.25  # probability of erasing a random rectangle (random erasing)
+
+    def __post_init__(self):
+        for name in ("rotate", "shift", "zoom", "brightness", "contrast", "erase"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise UserError(f"augmentation {name} must be a number >= 0, got {value!r}")
+        for name, limit in (("rotate", 45), ("shift", 0.5), ("zoom", 0.5), ("brightness", 1.0), ("contrast", 1.0), ("erase", 1.0)):
+            if getattr(self, name) > limit:
+                raise UserError(f"augmentation {name} must be at most {limit}, got {getattr(self, name)!r}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.flip or any(getattr(self, f.name) for f in fields(self) if f.name != "flip")
+
+    @classmethod
+    def off(cls) -> "AugmentConfig":
+        return cls(flip=False, rotate=0, shift=0, zoom=0, brightness=0, contrast=0, erase=0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data (passed as-is to train.datasets.load_dataset; None = the built-in synthetic faces)
+    data: str | None = None
+    data_format: str = "auto"
+    val_fraction: float = 0.1
+    expw_margin: float = 0.0
+    expw_min_confidence: float | None = None
+    synthetic_per_class: int | None = None
+    # model
+    preset: str = "micro"
+    preset_options: dict[str, Any] = field(default_factory=dict)  # width/depth/dropout/...
+    # optimisation (the seed's defaults: Adam 1e-3, batch 32, 50 epochs, categorical cross-entropy)
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 1e-3
+    schedule: str = "plateau"  # plateau: halve the LR after plateau_patience epochs without progress
+    plateau_patience: int = 4
+    min_lr: float = 1e-5
+    early_stopping_patience: int = 10  # 0 = never stop early
+    monitor: str = "val_accuracy"  # picks the best checkpoint and drives early stopping
+    label_smoothing: float = 0.0
+    class_balance: str = "none"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # execution
+    seed: int = 0
+    strategy: str = "default"
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.augment, dict):
+            object.__setattr__(self, "augment", AugmentConfig(**self.augment))
+        checks = [
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
+            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
+            ("lr", _positive(self.lr), "a positive number"),
+            ("min_lr", _positive(self.min_lr) and self.min_lr <= self.lr, "a positive number <= lr"),
+            ("plateau_patience", isinstance(self.plateau_patience, int) and self.plateau_patience >= 1, "an integer >= 1"),
+            ("early_stopping_patience", isinstance(self.early_stopping_patience, int) and self.early_stopping_patience >= 0,
+             "an integer >= 0"),
+            ("label_smoothing", isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("val_fraction", isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1, "in (0, 1)"),
+            ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            ("class_balance", self.class_balance in CLASS_BALANCE, f"one of {CLASS_BALANCE}"),
+            ("strategy", self.strategy in STRATEGIES, f"one of {STRATEGIES}"),
+            ("monitor", self.monitor in MONITORS, f"one of {MONITORS}"),
+            ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer >= 0"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise UserError(f"train option {name} must be {expected}, got {getattr(self, name)!r}")
+
+    @property
+    def loader_options(self) -> dict[str, Any]:
+        """Keyword arguments for train.datasets.load_dataset that reproduce this run's data."""
+        return {"source": self.data, "format": self.data_format, "val_fraction": self.val_fraction,
+                "seed": self.seed, "expw_margin": self.expw_margin,
+                "expw_min_confidence": self.expw_min_confidence, "synthetic_per_class": self.synthetic_per_class}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_epochs(self, epochs: int) -> "TrainConfig":
+        return replace(self, epochs=epochs)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "train config") -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise UserError(f"{source}: unknown fields {unknown}")
+        try:
+            return cls(**d)
+        except UserError as e:
+            raise UserError(f"{source}: {e}") from None
+        except TypeError as e:
+            raise UserError(f"{source}: malformed config ({e})") from None
+
+    def save(self, run_dir: str | Path) -> Path:
+        return atomic.write_json(Path(run_dir) / CONFIG_NAME, self.to_dict())
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "TrainConfig":
+        path = Path(run_dir) / CONFIG_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{run_dir}: not a run directory (no {CONFIG_NAME})") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UserError(f"{path}: not a readable JSON config ({e})") from None
+        return cls.from_dict(data, source=str(path))
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0

@@ -1,0 +1,61 @@
+"""tf.distribute strategies by name, seeding, and who writes the run directory.
+
+``default``: one device. ``mirrored``: synchronous data parallelism over this machine's GPUs (or its
+logical CPU devices when it has no GPU). ``multiworker``: the same across machines, configured by
+the ``TF_CONFIG`` environment variable as TensorFlow documents; the chief writes the run directory,
+the other workers write their (required) checkpoint copies to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from edge.errors import UserError  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """Create the strategy first thing: MultiWorkerMirroredStrategy must exist before other TF ops."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    elif name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise UserError("--strategy multiworker needs the TF_CONFIG environment variable "
+                            "(cluster and task, see tf.distribute.MultiWorkerMirroredStrategy)")
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except ValueError as e:
+            raise UserError(f"TF_CONFIG is not valid JSON ({e})") from None
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        raise UserError(f"unknown strategy {name!r} (expected default, mirrored or multiworker)")
+    log.info("%s strategy with %d replica(s)", name, strategy.num_replicas_in_sync)
+    return strategy
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds, and deterministic TensorFlow ops."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

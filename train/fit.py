@@ -1,0 +1,210 @@
+"""The training loop: Keras ``fit`` plus the state that makes a run resumable and its result reproducible.
+
+After every completed epoch the run directory gets, in this order: a TensorFlow checkpoint of the
+model and optimizer (``checkpoints/ckpt-<epoch>``), ``model.keras`` if validation improved, then
+``checkpoints/state.json`` (epoch, best score, early-stopping and LR-schedule counters, history;
+the commit point: it names the checkpoint it belongs to) and ``history.csv``. A run killed at any
+moment therefore resumes from its last completed epoch with the optimizer state, LR and counters it
+had; the data order and augmentation of each epoch come from stateless seeds, so the resumed epochs
+see the same batches. SIGINT/SIGTERM stop after the current batch and leave the run resumable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from edge import atomic  # noqa: E402
+from edge.errors import UserError  # noqa: E402
+from edge.spec import ModelSpec, spec_path_for  # noqa: E402
+from train import rundir  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "state.json"
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+
+class TrainingInterrupted(Exception):
+    """Raised inside fit when SIGINT/SIGTERM asked training to stop."""
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # completed epochs
+    lr: float = 1e-3
+    best: float | None = None
+    best_epoch: int = 0
+    wait: int = 0  # epochs since the monitored metric last improved (early stopping)
+    plateau_wait: int = 0  # the same, reset when the LR is reduced
+    finished: bool = False
+    stop_reason: str = ""
+    checkpoint: str = ""  # checkpoint prefix (relative to checkpoints/) holding epoch `epoch`
+    seconds: float = 0.0  # training wall time so far, over all sessions
+    history: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, run_dir: Path, cfg: TrainConfig) -> "TrainState":
+        path = run_dir / rundir.CHECKPOINT_DIR / STATE_NAME
+        if not path.exists():
+            return cls(lr=cfg.lr)
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as e:
+            raise UserError(f"{path}: unreadable training state ({e}); the run cannot be resumed") from None
+
+    def save(self, run_dir: Path) -> None:
+        atomic.write_json(run_dir / rundir.CHECKPOINT_DIR / STATE_NAME, asdict(self))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic.write_text(run_dir / rundir.HISTORY_NAME, buf.getvalue())
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGINT/SIGTERM set a flag (checked after every batch); a second Ctrl-C aborts at once."""
+    flag = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["signal"] = signal.Signals(signum).name
+        log.warning("%s received: stopping after the current batch (Ctrl-C again aborts at once)", flag["signal"])
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class _RunCallback(keras.callbacks.Callback):
+    """Schedules the LR, keeps the best model, stops early and checkpoints every completed epoch."""
+
+    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, flag: dict):
+        super().__init__()
+        self.cfg, self.state, self.run_dir, self.manager, self.spec, self.flag = cfg, state, run_dir, manager, spec, flag
+        self._start = 0.0
+
+    def _set_lr(self, lr: float) -> None:
+        self.model.optimizer.learning_rate.assign(lr)
+        self.state.lr = float(lr)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.monotonic()
+        if self.cfg.schedule == "cosine":
+            c = self.cfg
+            self._set_lr(c.min_lr + 0.5 * (c.lr - c.min_lr) * (1 + math.cos(math.pi * epoch / c.epochs)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.flag["signal"]:
+            raise TrainingInterrupted(self.flag["signal"])
+
+    def _improved(self, value: float) -> bool:
+        if self.state.best is None:
+            return True
+        return value > self.state.best if self.cfg.monitor == "val_accuracy" else value < self.state.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs, st, cfg = dict(logs or {}), self.state, self.cfg
+        seconds = time.monotonic() - self._start
+        row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:5] if k in logs},
+               "lr": st.lr, "seconds": round(seconds, 2)}
+        value = float(logs[cfg.monitor])
+        st.epoch, st.seconds = epoch + 1, st.seconds + seconds
+        st.history.append(row)
+        if self._improved(value):
+            st.best, st.best_epoch, st.wait, st.plateau_wait = value, epoch + 1, 0, 0
+            improved = True
+        else:
+            st.wait, st.plateau_wait = st.wait + 1, st.plateau_wait + 1
+            improved = False
+        if cfg.schedule == "plateau" and st.plateau_wait >= cfg.plateau_patience and st.lr > cfg.min_lr:
+            self._set_lr(max(st.lr * 0.5, cfg.min_lr))
+            st.plateau_wait = 0
+            log.info("%s has not improved for %d epochs: learning rate -> %.2g", cfg.monitor, cfg.plateau_patience, st.lr)
+        if cfg.early_stopping_patience and st.wait >= cfg.early_stopping_patience:
+            st.finished, st.stop_reason = True, f"early stopping: no {cfg.monitor} gain for {st.wait} epochs"
+            self.model.stop_training = True
+        elif st.epoch >= cfg.epochs:
+            st.finished, st.stop_reason = True, f"reached {cfg.epochs} epochs"
+        st.checkpoint = Path(self.manager.save(checkpoint_number=st.epoch)).name
+        if improved:
+            save_model(self.model, self.run_dir / rundir.MODEL_NAME, self.spec)
+        st.save(self.run_dir)
+
+
+def save_model(model, path: Path, spec: ModelSpec) -> None:
+    """Write a .keras model and its spec, each atomically (the spec first: a model never lacks one)."""
+    spec.save(spec_path_for(path))
+    with atomic.atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def compile_model(model, cfg: TrainConfig, lr: float) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                  metrics=["accuracy"], jit_compile=cfg.jit_compile)
+
+
+@dataclass
+class FitResult:
+    state: TrainState
+    interrupted: str | None  # the signal name when training was stopped by one
+
+
+def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy) -> FitResult:
+    """Train ``model`` (built in ``strategy.scope()``) in ``run_dir``, resuming from its state if any."""
+    train_split, val_split = dataset.splits["train"], dataset.splits["val"]
+    state = TrainState.load(run_dir, cfg)
+    if state.finished and state.epoch < cfg.epochs and state.stop_reason.startswith("reached"):
+        state.finished = False  # resumed with more epochs
+    with strategy.scope():
+        compile_model(model, cfg, state.lr)
+        model.optimizer.build(model.trainable_variables)
+        ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / rundir.CHECKPOINT_DIR), max_to_keep=2)
+    if state.checkpoint:
+        ckpt.restore(str(run_dir / rundir.CHECKPOINT_DIR / state.checkpoint)).assert_existing_objects_matched()
+        model.optimizer.learning_rate.assign(state.lr)
+        log.info("resuming %s after epoch %d/%d (best %s %.4f at epoch %d)", run_dir, state.epoch, cfg.epochs,
+                 cfg.monitor, state.best or 0.0, state.best_epoch)
+    if state.finished:
+        log.info("%s: training already finished (%s)", run_dir, state.stop_reason)
+        return FitResult(state, None)
+    train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch)
+    val_ds = eval_dataset(val_split, spec)
+    verbose = 1 if sys.stderr.isatty() and sys.stdout.isatty() else 2
+    with stop_on_signals() as flag:
+        callback = _RunCallback(cfg, state, run_dir, manager, spec, flag)
+        try:
+            model.fit(train_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
+                      steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),
+                      validation_data=val_ds, callbacks=[callback], verbose=verbose)
+        except TrainingInterrupted as e:
+            return FitResult(state, str(e))
+    return FitResult(state, flag["signal"])

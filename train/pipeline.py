@@ -1,0 +1,108 @@
+"""tf.data input pipelines built from in-memory dataset splits.
+
+The loaders already decoded and cached every face as uint8 48x48; ``edge.preprocess.normalize``
+turns a split into model input once, and the arrays stay in memory (the pipeline's cache). Each
+epoch's order (a shuffle, or a class-balanced draw) and augmentation come from stateless seeds
+derived from (seed, epoch, batch), so training is reproducible and a resumed run continues with the
+very batches the interrupted one would have seen. Batches are prefetched while the model trains.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from edge.preprocess import normalize  # noqa: E402
+from edge.spec import ModelSpec  # noqa: E402
+from train.augment import augment_batch, value_range  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+
+AUTOTUNE = tf.data.AUTOTUNE
+EVAL_BATCH = 256
+
+
+def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
+    """Per-class loss weights, mean 1 over the training samples.
+
+    ``weights``: n / (k * count) (sklearn's "balanced"); ``sqrt-weights``: its square root, a milder
+    correction; ``none`` / ``sampler``: all ones. A class with no samples gets weight 0.
+    """
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    if mode in ("none", "sampler"):
+        return np.ones(num_classes, np.float32)
+    present = counts > 0
+    w = np.zeros(num_classes)
+    w[present] = len(labels) / (present.sum() * counts[present])
+    if mode == "sqrt-weights":
+        w = np.sqrt(w)
+    w *= len(labels) / float((w[labels]).sum())  # mean sample weight 1: the loss scale stays comparable
+    return w.astype(np.float32)
+
+
+def _epoch_order(labels: tf.Tensor, n: int, seed: tf.Tensor, balanced: bool, num_classes: int) -> tf.Tensor:
+    """Indices for one epoch: a permutation, or n draws that pick a class uniformly then a sample of it."""
+    if not balanced:
+        return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=seed)
+    order = tf.argsort(labels, stable=True)
+    counts = tf.math.bincount(tf.cast(labels, tf.int32), minlength=num_classes, dtype=tf.int64)
+    present = tf.boolean_mask(tf.range(num_classes, dtype=tf.int64), counts > 0)
+    offsets = tf.cumsum(counts, exclusive=True)
+    s = tf.random.experimental.stateless_split(seed, 2)
+    pick = tf.random.stateless_uniform([n], seed=s[0], maxval=tf.shape(present, out_type=tf.int64)[0], dtype=tf.int64)
+    cls = tf.gather(present, pick)
+    within = tf.cast(tf.random.stateless_uniform([n], seed=s[1]) * tf.cast(tf.gather(counts, cls), tf.float32), tf.int64)
+    return tf.gather(order, tf.gather(offsets, cls) + tf.minimum(within, tf.gather(counts, cls) - 1))
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)
+
+
+def training_dataset(split, spec: ModelSpec, cfg: TrainConfig, start_epoch: int = 0) -> tf.data.Dataset:
+    """(images, one-hot labels, sample weights) batches for epochs start_epoch..cfg.epochs-1, in order.
+
+    Each epoch is exactly ``steps_per_epoch(len(split), cfg.batch_size)`` batches (the last may be
+    short), so Keras epochs line up with the seeded epochs.
+    """
+    x = tf.constant(normalize(split.images, spec))
+    labels = tf.constant(split.labels, tf.int64)
+    y = tf.one_hot(labels, spec.num_classes)
+    w = tf.constant(class_weights(split.labels, spec.num_classes, cfg.class_balance))
+    n, num_classes, balanced = len(split), spec.num_classes, cfg.class_balance == "sampler"
+    lo, hi = value_range(spec)
+    aug = cfg.augment
+
+    def batch(epoch, step, idx):
+        seed = tf.stack([tf.constant(cfg.seed, tf.int64), epoch * 1_000_003 + step])
+        images = tf.gather(x, idx)
+        if aug.enabled:
+            images = augment_batch(images, seed, aug, lo, hi)
+        return images, tf.gather(y, idx), tf.gather(w, tf.gather(labels, idx))
+
+    def epoch_batches(epoch):
+        order = _epoch_order(labels, n, tf.stack([tf.constant(cfg.seed, tf.int64), epoch]), balanced, num_classes)
+        return (tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).enumerate()
+                .map(lambda step, idx: batch(epoch, step, idx), num_parallel_calls=AUTOTUNE, deterministic=True))
+
+    ds = tf.data.Dataset.range(start_epoch, cfg.epochs).flat_map(epoch_batches)
+    return ds.with_options(_options()).prefetch(AUTOTUNE)
+
+
+def eval_dataset(split, spec: ModelSpec, batch_size: int = EVAL_BATCH) -> tf.data.Dataset:
+    """(images, one-hot labels) batches of a split in order, cached after the first pass."""
+    x = normalize(split.images, spec)
+    y = np.eye(spec.num_classes, dtype=np.float32)[split.labels]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+    return ds.with_options(_options()).prefetch(AUTOTUNE)
+
+
+def _options() -> tf.data.Options:
+    opts = tf.data.Options()
+    opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    opts.deterministic = True
+    return opts

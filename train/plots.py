@@ -1,0 +1,62 @@
+"""PNG plots a person would rather look at than a CSV: training curves and the confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from edge import atomic  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_curves(history: Sequence[dict], path: str | Path, best_epoch: int | None = None) -> Path:
+    """Loss and accuracy per epoch, train vs validation, with the learning rate and the best epoch."""
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, title in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
+        ax.plot(epochs, [row.get(key) for row in history], label="train")
+        ax.plot(epochs, [row.get(f"val_{key}") for row in history], label="validation")
+        if best_epoch:
+            ax.axvline(best_epoch, color="gray", linestyle=":", label=f"best (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
+    lr_ax = ax_loss.twinx()
+    lr_ax.plot(epochs, [row.get("lr") for row in history], color="tab:green", alpha=0.4, linestyle="--")
+    lr_ax.set_yscale("log")
+    lr_ax.set_ylabel("learning rate (dashed)", color="tab:green")
+    return _save(fig, Path(path))
+
+
+def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """Row-normalised confusion matrix (recall per true class) annotated with counts."""
+    cm = np.asarray(confusion, dtype=np.int64)
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{rates[i, j]:.2f}\n{cm[i, j]}", ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    if title:
+        ax.set_title(title)
+    return _save(fig, Path(path))

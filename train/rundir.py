@@ -1,0 +1,97 @@
+"""The run directory ``runs/<name>/``: what a training run leaves behind, and how later stages read it.
+
+    train_config.json   the resolved TrainConfig (data, preset, optimisation, augmentation, seed)
+    model.keras         the best float model on validation (tf_keras)
+    model.spec.json     its edge.spec.ModelSpec (preset and provenance in ``meta``)
+    history.csv         one row per completed epoch
+    metrics.json        final evaluation of model.keras (val, and test when the data has one)
+    curves.png          loss/accuracy curves; confusion.png: the validation confusion matrix
+    checkpoints/        resume state: TensorFlow checkpoints (model + optimizer) and state.json
+
+A run directory is never replaced silently: a new run refuses an existing non-empty one unless
+asked to (--force), and ``--resume`` continues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from edge.errors import UserError
+from edge.spec import ModelSpec, load_spec_for
+from train.config import CONFIG_NAME, TrainConfig
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "model.keras"
+MODEL_FILES = {"float": MODEL_NAME, "int8": "model_int8.tflite"}
+HISTORY_NAME = "history.csv"
+METRICS_NAME = "metrics.json"
+CURVES_NAME = "curves.png"
+CONFUSION_NAME = "confusion.png"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:
+    """``<preset>_<data>``, numbered ``_2``, ``_3``... so an existing run is never reused."""
+    data = Path(cfg.data).name if cfg.data else "synthetic"
+    base = f"{cfg.preset}_{data}"
+    name, i = base, 1
+    while (runs_dir / name).exists():
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
+def create_run_dir(runs_dir: str | Path, name: str, *, force: bool = False) -> Path:
+    """Make ``runs_dir/name``; an existing non-empty directory is an error unless ``force``."""
+    path = Path(runs_dir) / name
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not force:
+            raise UserError(f"{path}: a run with this name already exists; continue it with --resume {path}, "
+                            "pick another --name, or pass --force to replace it")
+        log.warning("replacing existing run %s (--force)", path)
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require_run_dir(run_dir: str | Path) -> Path:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"{path}: not a directory (expected a run directory made by fer-edge train)")
+    if not (path / CONFIG_NAME).is_file():
+        raise UserError(f"{path}: not a run directory (no {CONFIG_NAME}; expected one made by fer-edge train)")
+    return path
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / CONFIG_NAME).is_file()
+
+
+def run_model_path(run_dir: str | Path, which: str = "float") -> Path:
+    """The model file of a run: ``float`` -> model.keras, ``int8`` -> model_int8.tflite."""
+    run_dir = require_run_dir(run_dir)
+    if which not in MODEL_FILES:
+        raise UserError(f"unknown model kind {which!r} (expected one of {', '.join(MODEL_FILES)})")
+    path = run_dir / MODEL_FILES[which]
+    if not path.is_file():
+        hint = "run fer-edge quantize on it first" if which == "int8" else "training has not finished an epoch yet"
+        raise UserError(f"{run_dir}: no {path.name} ({hint})")
+    return path
+
+
+def load_run(run_dir: str | Path) -> tuple[TrainConfig, ModelSpec, Path]:
+    """(train config, model spec, path of model.keras) of a finished or in-progress run."""
+    run_dir = require_run_dir(run_dir)
+    model_path = run_model_path(run_dir, "float")
+    return TrainConfig.load(run_dir), load_spec_for(model_path), model_path
+
+
+def load_run_dataset(run_dir: str | Path):
+    """The run's own data, reloaded with exactly the loader options it was trained with."""
+    from train.datasets import load_dataset
+
+    cfg = TrainConfig.load(require_run_dir(run_dir))
+    return load_dataset(**cfg.loader_options)

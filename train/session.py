@@ -1,0 +1,137 @@
+"""A training run from start to finish: budget check, data, fit, then the final evaluation and plots.
+
+``start_run`` makes a new run directory, ``resume_run`` continues one; both return a ``RunResult``
+the CLI prints. The model is built and checked against --max-flash/--max-ram before any data is
+loaded or anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge import atomic
+from edge.errors import UserError
+from edge.spec import DEFAULT_SPEC, ModelSpec
+from train import rundir
+from train.budget import Budget, check_fits, model_budget
+from train.config import TrainConfig
+from train.distribute import is_chief, make_strategy, seed_everything
+from train.fit import FitResult, fit
+from train.models import build_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    cfg: TrainConfig
+    budget: Budget
+    fit: FitResult
+    replicas: int
+    data: dict  # source, format and split sizes
+    metrics: dict | None  # metrics.json content once training finished
+    seconds: float  # wall time of this session
+
+
+def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None):
+    strategy = make_strategy(cfg.strategy)
+    seed_everything(cfg.seed)
+    with strategy.scope():
+        model = build_model(cfg.preset, DEFAULT_SPEC, **cfg.preset_options)
+    budget = model_budget(model)
+    for name, value in budget.rows():
+        log.info("%s %s: %s", cfg.preset, name, value)
+    check_fits(budget, f"preset {cfg.preset}", max_flash, max_ram)
+    return strategy, model, budget
+
+
+def _load(cfg: TrainConfig):
+    from train.datasets import load_dataset
+
+    dataset = load_dataset(**cfg.loader_options)
+    missing = [s for s in ("train", "val") if s not in dataset.splits or len(dataset.splits[s]) == 0]
+    if missing:
+        raise UserError(f"{dataset.source}: no {' or '.join(missing)} images to train on")
+    if tuple(dataset.labels) != DEFAULT_SPEC.labels:
+        raise UserError(f"{dataset.source}: labels {list(dataset.labels)} differ from {list(DEFAULT_SPEC.labels)}")
+    return dataset
+
+
+def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
+    meta = {"run": run_dir.name, "data": dataset.source, "data_format": dataset.name,
+            "preset_options": dict(cfg.preset_options), "train_config": "train_config.json"}
+    return dataclasses.replace(DEFAULT_SPEC, labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
+
+
+def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | None = None, force: bool = False,
+              max_flash: int | None = None, max_ram: int | None = None) -> RunResult:
+    """Train a new run in ``runs_dir/name`` (default name: ``<preset>_<data>``, numbered if taken)."""
+    strategy, model, budget = _build(cfg, max_flash, max_ram)
+    dataset = _load(cfg)
+    runs_dir = Path(runs_dir)
+    name = name or rundir.default_run_name(cfg, runs_dir)
+    if is_chief(strategy):
+        run_dir = rundir.create_run_dir(runs_dir, name, force=force)
+    else:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))
+    cfg.save(run_dir)
+    return _train(cfg, run_dir, strategy, model, budget, dataset)
+
+
+def resume_run(run_dir: str | Path, *, epochs: int | None = None,
+               max_flash: int | None = None, max_ram: int | None = None) -> RunResult:
+    """Continue a run from its last completed epoch (or finish its final evaluation)."""
+    run_dir = rundir.require_run_dir(run_dir)
+    cfg = TrainConfig.load(run_dir)
+    if epochs is not None and epochs != cfg.epochs:
+        cfg = cfg.with_epochs(epochs)
+        cfg.save(run_dir)
+        log.info("%s: epochs changed to %d", run_dir, epochs)
+    strategy, model, budget = _build(cfg, max_flash, max_ram)
+    if not is_chief(strategy):
+        worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
+        shutil.copytree(run_dir, worker_dir, dirs_exist_ok=True)
+        run_dir = worker_dir
+    return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
+
+
+def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunResult:
+    start = time.monotonic()
+    spec = _spec(cfg, run_dir, dataset)
+    data = {"source": dataset.source, "format": dataset.name, "sizes": {k: len(v) for k, v in dataset.splits.items()}}
+    result = fit(model, dataset, spec, cfg, run_dir, strategy)
+    metrics = None
+    if result.state.finished and is_chief(strategy):
+        metrics = finalize(run_dir, dataset, result, budget, strategy.num_replicas_in_sync, data)
+    return RunResult(run_dir, cfg, budget, result, strategy.num_replicas_in_sync, data, metrics,
+                     time.monotonic() - start)
+
+
+def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas: int, data: dict) -> dict:
+    """Evaluate the best model on val (and test), write metrics.json, curves.png and confusion.png."""
+    from edge.spec import load_spec_for
+    from train.evaluate import evaluate_model
+    from train.plots import plot_confusion, plot_curves
+
+    model_path = run_dir / rundir.MODEL_NAME
+    spec = load_spec_for(model_path)
+    state = result.state
+    metrics = {"model": rundir.MODEL_NAME, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
+               "stop_reason": state.stop_reason, "train_seconds": round(state.seconds, 1),
+               "replicas": replicas, "data": data, "budget": budget.to_dict()}
+    for split in ("val", "test"):
+        if split in dataset.splits and len(dataset.splits[split]):
+            metrics[split] = evaluate_model(model_path, dataset.splits[split], spec)
+    plot_curves(state.history, run_dir / rundir.CURVES_NAME, state.best_epoch)
+    val = metrics["val"]
+    plot_confusion(val["confusion"], val["labels"], run_dir / rundir.CONFUSION_NAME,
+                   title=f"{run_dir.name}: val accuracy {val['accuracy']:.3f}, macro-F1 {val['macro_f1']:.3f}")
+    atomic.write_json(run_dir / rundir.METRICS_NAME, metrics)
+    return metrics
