@@ -9,6 +9,7 @@ lighting, background, blur and noise vary per image. Seeded: the same seed gives
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -19,7 +20,7 @@ from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets.base import Loaded, Split
 
 NAME = "synthetic"
-VERSION = 1  # bump when the drawing changes: it is part of the cache key
+VERSION = 2  # bump when the drawing changes: it is part of the cache key
 DEFAULT_PER_CLASS = {"train": 1000, "val": 200, "test": 200}
 DRAW_SIZE = 96  # dataset faces are drawn at this size, then go through edge.preprocess.prepare
 _SHIFT = 4  # cv2 sub-pixel bits
@@ -36,8 +37,8 @@ TARGETS = {
     "angry": dict(bi=-0.27, bo=-0.47, bix=0.11, arch=0.0, eye_h=0.055, mw=0.25, corner=0.04, folds=0.3),
     "disgust": dict(bi=-0.33, bo=-0.38, bix=0.14, eye_h=0.045, lift=0.02, corner=0.03, open=0.03,
                     upper=0.12, folds=0.9, teeth=0.5),
-    "fear": dict(bi=-0.6, bo=-0.52, bix=0.13, arch=-0.01, eye_h=0.15, mw=0.40, corner=0.05, open=0.08, teeth=0.5),
-    "happy": dict(bi=-0.46, bo=-0.47, eye_h=0.045, lift=0.035, mw=0.42, corner=-0.13, open=0.07, folds=1.0, teeth=0.7),
+    "fear": dict(bi=-0.6, bo=-0.52, bix=0.13, arch=-0.01, eye_h=0.15, mw=0.40, corner=0.05, open=0.11, teeth=0.5),
+    "happy": dict(bi=-0.46, bo=-0.47, eye_h=0.045, lift=0.035, mw=0.42, corner=-0.13, open=0.1, folds=1.0, teeth=0.7),
     "sad": dict(bi=-0.58, bo=-0.35, bix=0.15, arch=0.03, eye_h=0.065, droop=0.05, mw=0.29, corner=0.11),
     "surprise": dict(bi=-0.66, bo=-0.6, arch=-0.13, eye_h=0.16, mw=0.16, open=0.21),
     "neutral": {},
@@ -61,36 +62,50 @@ def _ellipse(cx, cy, ax, ay, n: int = 28) -> np.ndarray:
     return np.stack([cx + ax * cos, cy + ay * sin], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates scaled to [-0.5, 0.5): (y, x), each (h, w) float32."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return yy / h - 0.5, xx / w - 0.5
+
+
 def _tone(value: float) -> int:
     return int(min(255.0, max(0.0, value)))
 
 
 class _Pen:
-    """Draws face-coordinate shapes onto a canvas through the head pose."""
+    """Collects shapes in face coordinates, then draws them all through the head pose in one go."""
 
-    def __init__(self, canvas, mask, cx, cy, r, angle, yaw):
-        self.canvas, self.mask, self.r, self.yaw = canvas, mask, r, yaw
-        c, s = math.cos(angle), math.sin(angle)
-        self.m = np.array([[c * r, -s * r, cx], [s * r, c * r, cy]])
-
-    def px(self, pts, interior: bool = True) -> np.ndarray:
-        pts = np.array(pts, np.float64).reshape(-1, 2)
-        if interior:  # features sit on a vertical cylinder that the yaw turns
-            x = pts[:, 0]
-            np.clip(x, -1.0, 1.0, out=x)
-            pts[:, 0] = np.sin(np.arcsin(x) + self.yaw)
-        xy = pts @ self.m[:, :2].T + self.m[:, 2]
-        return np.round(xy * _ONE).astype(np.int32)
+    def __init__(self):
+        self.ops: list[tuple[np.ndarray, float, float, bool, bool]] = []  # points, tone, width (0 = fill), interior, mask
 
     def fill(self, pts, tone, interior=True, mask=False):
-        p = [self.px(pts, interior)]
-        cv2.fillPoly(self.canvas, p, _tone(tone), cv2.LINE_AA, _SHIFT)
-        if mask:
-            cv2.fillPoly(self.mask, p, 255, cv2.LINE_AA, _SHIFT)
+        self.ops.append((np.asarray(pts, np.float64).reshape(-1, 2), tone, 0.0, interior, mask))
 
     def line(self, pts, tone, width, interior=True):
-        th = max(1, int(round(width * self.r)))
-        cv2.polylines(self.canvas, [self.px(pts, interior)], False, _tone(tone), th, cv2.LINE_AA, _SHIFT)
+        self.ops.append((np.asarray(pts, np.float64).reshape(-1, 2), tone, width, interior, False))
+
+    def draw(self, canvas, mask, cx, cy, r, angle, yaw) -> None:
+        pts = np.concatenate([op[0] for op in self.ops])
+        interior = np.concatenate([np.full(len(op[0]), op[3]) for op in self.ops])
+        # interior features sit on a vertical cylinder that the yaw turns; the outline stays
+        turned = np.sin(np.arcsin(np.clip(pts[:, 0], -1.0, 1.0)) + yaw)
+        pts[:, 0] = np.where(interior, turned, pts[:, 0])
+        c, s = math.cos(angle) * r * _ONE, math.sin(angle) * r * _ONE
+        xy = np.empty_like(pts)
+        xy[:, 0] = c * pts[:, 0] - s * pts[:, 1] + cx * _ONE
+        xy[:, 1] = s * pts[:, 0] + c * pts[:, 1] + cy * _ONE
+        xy = np.round(xy).astype(np.int32)
+        start = 0
+        for points, tone, width, _, to_mask in self.ops:
+            poly = [xy[start:start + len(points)]]
+            start += len(points)
+            if width:
+                cv2.polylines(canvas, poly, False, _tone(tone), max(1, round(width * r)), cv2.LINE_AA, _SHIFT)
+            else:
+                cv2.fillPoly(canvas, poly, _tone(tone), cv2.LINE_AA, _SHIFT)
+                if to_mask:
+                    cv2.fillPoly(mask, poly, 255, cv2.LINE_AA, _SHIFT)
 
 
 def _expression(label: str, t: float) -> dict:
@@ -197,9 +212,9 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     if kind == 0:
         bg = np.full((h, w), base, np.float32)
     elif kind == 1:  # linear gradient
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        yy, xx = _grid(h, w)
         a = rng.uniform(0, 2 * math.pi)
-        ramp = (np.cos(a) * xx / w + np.sin(a) * yy / h)
+        ramp = np.cos(a) * xx + np.sin(a) * yy
         bg = base + rng.uniform(-120, 120) * ramp
     elif kind == 2:  # blotchy low-frequency texture
         small = rng.uniform(-1, 1, (rng.integers(2, 7), rng.integers(2, 7))).astype(np.float32)
@@ -212,19 +227,29 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(bg, 0, 255).astype(np.float32)
 
 
-def face_layer(rng: np.random.Generator, label: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+#: Face half-width as a share of the image: a Haar frontal-face box is about 2.4 half-widths wide,
+#: so dataset crops (0.34..0.46) frame faces the way the edge pipeline's detector crops them.
+CROP_SCALE = (0.34, 0.46)
+HEAD_SCALE = (0.27, 0.3)  # the whole head with hair and shoulders, for compositing into frames
+
+
+def face_layer(rng: np.random.Generator, label: int, size: int,
+               scale: tuple[float, float] = CROP_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """(face image, alpha mask) of one posed head drawn in a size x size square, both uint8."""
     canvas = np.zeros((size, size), np.uint8)
     mask = np.zeros((size, size), np.uint8)
     u = rng.uniform
-    r = size * u(0.3, 0.38)
+    r = size * u(*scale)
     cx, cy = size * (0.5 + u(-0.05, 0.05)), size * (0.5 + u(-0.04, 0.06))
-    pen = _Pen(canvas, mask, cx, cy, r, math.radians(u(-15, 15)), u(-0.3, 0.3))
+    angle, yaw = math.radians(u(-15, 15)), u(-0.3, 0.3)
+    pen = _Pen()
     _draw_head(pen, rng, LABELS[label])
-    # side lighting across the head
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    pen.draw(canvas, mask, cx, cy, r, angle, yaw)
+    # side lighting across the head, and shading that rounds the face towards its edges
+    yy, xx = _grid(size, size)
     a = u(0, 2 * math.pi)
-    light = 1.0 + u(0, 0.45) * (math.cos(a) * xx + math.sin(a) * yy)
+    rounding = ((xx - (cx / size - 0.5)) ** 2 + 0.6 * (yy - (cy / size - 0.5)) ** 2) * (size / r) ** 2
+    light = (1.0 + u(0, 0.45) * (math.cos(a) * xx + math.sin(a) * yy)) * (1.0 - 0.25 * np.minimum(rounding, 1.5))
     return np.clip(canvas * light, 0, 255).astype(np.uint8), mask
 
 
@@ -233,7 +258,7 @@ def finish(image: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> n
     sigma = rng.uniform(0, 1.3) * scale
     if sigma > 0.3:
         image = cv2.GaussianBlur(image, (0, 0), sigma)
-    noise = rng.normal(0, rng.uniform(0, 12), image.shape)
+    noise = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(rng.uniform(0, 12))
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
