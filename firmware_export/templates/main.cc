@@ -15,6 +15,10 @@ ${banner}
 #include "${name}_ops.h"
 #include "${name}_settings.h"
 
+#ifndef TFLITE_SCHEMA_VERSION  // defined by a different header in different TFLM trees
+#define TFLITE_SCHEMA_VERSION 3
+#endif
+
 namespace {
 
 constexpr int kFramePixels = ${NAME}_INPUT_ROWS * ${NAME}_INPUT_COLS;
