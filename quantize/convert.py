@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -44,7 +45,9 @@ def convert_float16(model, *, what: str = "model") -> bytes:
 def _convert(converter, what: str, kind: str) -> bytes:
     log.info("converting %s to %s TFLite", what, kind)
     try:
-        return converter.convert()
+        with warnings.catch_warnings():  # the converter reads the input range from the model itself
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+            return converter.convert()
     except Exception as e:  # ConverterError and friends: an op without an int8 kernel, mostly
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
         detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else type(e).__name__)

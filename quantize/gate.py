@@ -60,9 +60,11 @@ class GateResult:
     def message(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         rel = "<=" if self.passed else ">"
-        return (f"accuracy gate {verdict}: {self.method} int8 {100 * self.int8_accuracy:.2f}% vs float "
-                f"{100 * self.float_accuracy:.2f}% is a drop of {self.drop_points:.2f} point(s) "
-                f"{rel} --max-drop {self.max_drop:g}")
+        change = (f"a drop of {self.drop_points:.2f} point(s)" if self.drop_points >= 0
+                  else f"a gain of {-self.drop_points:.2f} point(s)")
+        return (f"accuracy gate {verdict}: {self.method.upper()} int8 {100 * self.int8_accuracy:.2f}% vs float "
+                f"{100 * self.float_accuracy:.2f}% is {change} (drop {self.drop_points:.2f} {rel} --max-drop "
+                f"{self.max_drop:g})")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "message": self.message}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -63,21 +64,24 @@ def make_qat_model(model):
                         "use --method ptq") from None
 
 
-def fine_tune(qat_model, train_data, *, epochs: int, lr: float, val_data=None, loss=None, verbose: int = 1):
+def fine_tune(qat_model, train_data, *, epochs: int, lr: float, steps_per_epoch: int | None = None,
+              val_data=None, loss=None, verbose: int = 1):
     """Fine-tune a QAT model at a low learning rate; returns the Keras History.
 
-    ``train_data``/``val_data`` are what ``Model.fit`` takes (a tf.data.Dataset of (x, one-hot y),
-    typically the train stage's own pipeline). ``loss`` defaults to categorical cross-entropy.
+    ``train_data``/``val_data`` are what ``Model.fit`` takes (a tf.data.Dataset of (x, one-hot y[, weight])
+    batches, typically the train stage's own pipeline). ``loss`` defaults to categorical cross-entropy.
     """
     qat_model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
                       loss=loss or keras.losses.CategoricalCrossentropy(),
                       metrics=["accuracy"])
     log.info("QAT fine-tuning: %d epoch(s) at learning rate %g", epochs, lr)
-    return qat_model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=verbose)
+    return qat_model.fit(train_data, validation_data=val_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                         verbose=verbose)
 
 
 def save_qat_model(model, path: str | Path) -> Path:
-    with atomic.atomic_path(path) as tmp:
+    with atomic.atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*HDF5 file.*legacy", category=UserWarning)  # deliberate, see above
         model.save(tmp, save_format="h5")
     return Path(path)
 

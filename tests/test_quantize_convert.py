@@ -20,7 +20,7 @@ MAX_PROB_DIFF = 0.05
 MEAN_PROB_DIFF = 0.01
 
 
-def patterned_faces(n_per_class: int, seed: int):
+def patterned_faces(n_per_class: int, seed: int, noise: float = 25, min_amplitude: float = 90):
     """uint8 48x48 images whose class is a texture (stripes of one orientation and period) over noise."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(7), n_per_class)
@@ -29,9 +29,10 @@ def patterned_faces(n_per_class: int, seed: int):
                 for a, period in [(0, 4), (0, 10), (np.pi / 2, 4), (np.pi / 2, 10), (np.pi / 4, 6), (-np.pi / 4, 6)]]
     textures.append(np.zeros((48, 48)))
     phase = rng.integers(0, 10, len(labels))
-    noise = rng.normal(0, 25, (len(labels), 48, 48))
-    images = np.stack([127 + 90 * np.roll(textures[c], p, axis=(0, 1)) for c, p in zip(labels, phase)]) + noise
-    return np.clip(images, 0, 255).astype(np.uint8), labels
+    amplitude = rng.uniform(min_amplitude, 90, len(labels))
+    pixels = rng.normal(0, noise, (len(labels), 48, 48))
+    pixels += [127 + a * np.roll(textures[c], p, axis=(0, 1)) for c, p, a in zip(labels, phase, amplitude)]
+    return np.clip(pixels, 0, 255).astype(np.uint8), labels
 
 
 @pytest.fixture(scope="module")
