@@ -3,7 +3,8 @@ measurement; nothing typed by hand.
 
 Macros (``<NAME>_INPUT_ROWS`` ...) work from C and C++; C++ code also gets the same values as
 ``constexpr`` in ``namespace <name>`` (``kTensorArenaSize`` ...), and both get
-``<name>_label(index)`` for the class names.
+``<name>_quantize_pixel(p)`` (the spec's pixel scaling and the input quantization of one pixel),
+``<name>_top_class(scores)`` and ``<name>_label(index)`` for the class names.
 """
 
 from __future__ import annotations
@@ -79,6 +80,23 @@ def emit_settings_header(name: str, s: Settings, banner: str) -> str:
 
 // Recommended tensor arena in bytes: {s.arena_note}
 #define {N}_TENSOR_ARENA_SIZE {s.arena_size}
+
+// One pixel (0..255) of the resized grayscale crop -> the model's int8 input value.
+static inline signed char {name}_quantize_pixel(unsigned char pixel) {{
+  const float r = ((float)pixel * {N}_PIXEL_SCALE + {N}_PIXEL_OFFSET) / {N}_INPUT_SCALE;
+  const long q = (long)(r >= 0.0f ? r + 0.5f : r - 0.5f) + {N}_INPUT_ZERO_POINT;
+  return (signed char)(q < -128 ? -128 : (q > 127 ? 127 : q));
+}}
+
+// Index of the highest of the {N}_NUM_CLASSES int8 output scores (the first one on a tie).
+static inline int {name}_top_class(const signed char* scores) {{
+  int best = 0;
+  int i;
+  for (i = 1; i < {N}_NUM_CLASSES; ++i) {{
+    if (scores[i] > scores[best]) best = i;
+  }}
+  return best;
+}}
 
 // Class name of output index 0..{N}_NUM_CLASSES-1 ("?" outside that range).
 static inline const char* {name}_label(int index) {{

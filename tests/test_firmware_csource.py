@@ -80,12 +80,15 @@ SETTINGS_PROBE = r"""
 #include <stdio.h>
 #include "fer_model_settings.h"
 int main(void) {
+  static const signed char scores[FER_MODEL_NUM_CLASSES] = {-128, 5, 7, 7, -3, 0, 1};
   int i;
   printf("%d %d %d %.9g %d %.9g %d %.9g %.9g %d %d\n", FER_MODEL_INPUT_ROWS, FER_MODEL_INPUT_COLS,
          FER_MODEL_INPUT_CHANNELS, FER_MODEL_INPUT_SCALE, FER_MODEL_INPUT_ZERO_POINT, FER_MODEL_OUTPUT_SCALE,
          FER_MODEL_OUTPUT_ZERO_POINT, FER_MODEL_PIXEL_SCALE, FER_MODEL_PIXEL_OFFSET, FER_MODEL_NUM_CLASSES,
          FER_MODEL_TENSOR_ARENA_SIZE);
   for (i = 0; i <= FER_MODEL_NUM_CLASSES; ++i) printf("%s\n", fer_model_label(i));
+  for (i = 0; i < 256; ++i) printf("%d ", fer_model_quantize_pixel((unsigned char)i));
+  printf("\n%d\n", fer_model_top_class(scores));
   return 0;
 }
 """
@@ -102,7 +105,7 @@ def test_settings_header_compiles_and_holds_the_models_values(exported, tiny_mod
     probe.write_text(SETTINGS_PROBE + ("static_assert(fer_model::kTensorArenaSize % 16 == 0, \"aligned\");\n"
                                        if ext == "cc" else ""))
     run([require_tool(compiler), std, *WARN, "-I", exported, probe, "-o", tmp_path / "probe"])
-    first, *labels = run([tmp_path / "probe"]).splitlines()
+    first, *labels, pixels, top = run([tmp_path / "probe"]).splitlines()
     values = first.split()
     clf, spec = TFLiteClassifier(tiny_models["int8"]), load_spec_for(tiny_models["int8"])
     record = json.loads((exported / "export.json").read_text())
@@ -113,6 +116,12 @@ def test_settings_header_compiles_and_holds_the_models_values(exported, tiny_mod
     assert int(values[9]) == spec.num_classes
     assert int(values[10]) == record["arena"]["recommended"] and int(values[10]) % 16 == 0
     assert labels == [*spec.labels, "?"]
+    # the firmware's pixel -> int8 input is exactly edge.preprocess + TFLiteClassifier.quantize_input
+    from edge.preprocess import normalize
+
+    expected = clf.quantize_input(normalize(np.arange(256, dtype=np.uint8), spec)).reshape(-1)
+    assert [int(v) for v in pixels.split()] == expected.tolist()
+    assert int(top) == 2
 
 
 def resolver_stub(root: Path) -> Path:
@@ -232,3 +241,21 @@ def test_data_file_cross_compiles_for_cortex_m4(exported, tiny_models, tmp_path)
     align = re.search(rf"\.rodata\.{NAME}_data\s.*?\s2\*\*(\d+)", headers)
     assert align and int(align.group(1)) >= 4, headers  # 2**4 = 16-byte alignment
     print(f"arm-none-eabi sections of {NAME}_data.o: {sections} (model {model} bytes), alignment 2**{align.group(1)}")
+
+
+def test_settings_header_escapes_any_label(tmp_path):
+    """Labels come from the spec as free text: quotes, backslashes, trigraphs and UTF-8 survive."""
+    from edge.spec import ModelSpec, Quant
+    from firmware_export.settings import emit_settings_header, settings_from
+
+    labels = ('say "hi"', "back\\slash", "what??=", "naïve", "😀")
+    spec = ModelSpec(labels=labels)
+    header = emit_settings_header("odd", settings_from(spec, Quant(0.5, 3), Quant(0.25, -1), 1024, "test"), "// t")
+    (tmp_path / "odd_settings.h").write_text(header)
+    probe = tmp_path / "probe.c"
+    probe.write_text('#include <stdio.h>\n#include "odd_settings.h"\n'
+                     'int main(void) { int i; for (i = 0; i < ODD_NUM_CLASSES; ++i) printf("%s\\n", odd_label(i)); '
+                     "return 0; }\n")
+    run([require_tool("gcc"), "-std=c99", *WARN, "-I", tmp_path, probe, "-o", tmp_path / "probe"])
+    out = subprocess.run([tmp_path / "probe"], capture_output=True, check=True).stdout.decode("utf-8")
+    assert out.splitlines() == list(labels)

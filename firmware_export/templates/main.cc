@@ -4,7 +4,6 @@ ${banner}
 // your camera's face crop, already resized to ${NAME}_INPUT_COLS x ${NAME}_INPUT_ROWS.
 
 #include <cstdint>
-#include <cmath>
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_log.h"
@@ -24,7 +23,6 @@ namespace {
 constexpr int kFramePixels = ${NAME}_INPUT_ROWS * ${NAME}_INPUT_COLS;
 alignas(16) uint8_t tensor_arena[${name}::kTensorArenaSize];
 uint8_t frame[kFramePixels];
-int8_t pixel_to_input[256];  // the preprocessing + input quantization of every pixel value
 
 // A stand-in for a camera frame: a diagonal gradient.
 void make_test_frame(uint8_t* pixels) {
@@ -33,15 +31,6 @@ void make_test_frame(uint8_t* pixels) {
       pixels[y * ${NAME}_INPUT_COLS + x] =
           static_cast<uint8_t>((x + y) * 255 / (${NAME}_INPUT_ROWS + ${NAME}_INPUT_COLS - 2));
     }
-  }
-}
-
-void build_input_table() {
-  for (int p = 0; p < 256; ++p) {
-    const float x = static_cast<float>(p) * ${NAME}_PIXEL_SCALE + ${NAME}_PIXEL_OFFSET;
-    long q = std::lround(x / ${NAME}_INPUT_SCALE) + ${NAME}_INPUT_ZERO_POINT;
-    q = q < -128 ? -128 : (q > 127 ? 127 : q);
-    pixel_to_input[p] = static_cast<int8_t>(q);
   }
 }
 
@@ -68,20 +57,16 @@ int main() {
   MicroPrintf("arena: %d of %d bytes used", static_cast<int>(interpreter.arena_used_bytes()),
               ${name}::kTensorArenaSize);
 
-  build_input_table();
   make_test_frame(frame);
   TfLiteTensor* input = interpreter.input(0);
-  for (int i = 0; i < kFramePixels; ++i) input->data.int8[i] = pixel_to_input[frame[i]];
+  for (int i = 0; i < kFramePixels; ++i) input->data.int8[i] = ${name}_quantize_pixel(frame[i]);
 
   if (interpreter.Invoke() != kTfLiteOk) {
     MicroPrintf("Invoke failed");
     return 1;
   }
   const int8_t* scores = interpreter.output(0)->data.int8;
-  int best = 0;
-  for (int i = 1; i < ${NAME}_NUM_CLASSES; ++i) {
-    if (scores[i] > scores[best]) best = i;
-  }
+  const int best = ${name}_top_class(scores);
   const float score = (scores[best] - ${NAME}_OUTPUT_ZERO_POINT) * ${NAME}_OUTPUT_SCALE;
   MicroPrintf("%s %d%%", ${name}_label(best), static_cast<int>(score * 100.0f + 0.5f));
   return 0;

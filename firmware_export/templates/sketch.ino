@@ -21,7 +21,6 @@ namespace {
 constexpr int kFramePixels = ${NAME}_INPUT_ROWS * ${NAME}_INPUT_COLS;
 alignas(16) uint8_t tensor_arena[${name}::kTensorArenaSize];
 uint8_t frame[kFramePixels];
-int8_t pixel_to_input[256];
 ${name}::OpResolver resolver;
 tflite::MicroInterpreter* interpreter = nullptr;
 
@@ -49,11 +48,6 @@ void setup() {
   static tflite::MicroInterpreter static_interpreter(model, resolver, tensor_arena, sizeof(tensor_arena));
   interpreter = &static_interpreter;
   if (interpreter->AllocateTensors() != kTfLiteOk) fail("AllocateTensors failed: arena too small");
-  for (int p = 0; p < 256; ++p) {
-    const float x = p * ${NAME}_PIXEL_SCALE + ${NAME}_PIXEL_OFFSET;
-    long q = lroundf(x / ${NAME}_INPUT_SCALE) + ${NAME}_INPUT_ZERO_POINT;
-    pixel_to_input[p] = static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
-  }
   Serial.print("arena used: ");
   Serial.println(static_cast<unsigned long>(interpreter->arena_used_bytes()));
 }
@@ -62,15 +56,12 @@ void loop() {
   static int shift = 0;
   make_test_frame(frame, shift++);
   TfLiteTensor* input = interpreter->input(0);
-  for (int i = 0; i < kFramePixels; ++i) input->data.int8[i] = pixel_to_input[frame[i]];
+  for (int i = 0; i < kFramePixels; ++i) input->data.int8[i] = ${name}_quantize_pixel(frame[i]);
   const unsigned long start = micros();
   if (interpreter->Invoke() != kTfLiteOk) fail("Invoke failed");
   const unsigned long elapsed_us = micros() - start;
   const int8_t* scores = interpreter->output(0)->data.int8;
-  int best = 0;
-  for (int i = 1; i < ${NAME}_NUM_CLASSES; ++i) {
-    if (scores[i] > scores[best]) best = i;
-  }
+  const int best = ${name}_top_class(scores);
   Serial.print(${name}_label(best));
   Serial.print(" ");
   Serial.print((scores[best] - ${NAME}_OUTPUT_ZERO_POINT) * ${NAME}_OUTPUT_SCALE, 2);
