@@ -1,0 +1,43 @@
+"""``fer-edge bench``: the edge pipeline headless on a video, with per-stage timings and fps.
+
+Every frame is detected, classified, drawn and JPEG-encoded (as the live view would), nothing is
+shown or written unless ``--out`` is given. Without ``--model`` only detection is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge.run_cli import add_source_arguments
+
+    parser.add_argument("source", metavar="VIDEO", help="a video file (or an image folder)")
+    parser.add_argument("--model", help="a .tflite model or run directory (default: detection only)")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--out", metavar="VIDEO.mp4", help="also write the annotated video")
+    parser.add_argument("--json", metavar="FILE", help="write the timings as JSON")
+    parser.add_argument("--infer-runs", type=int, default=200, metavar="N",
+                        help="single-face inferences timed for the inference-only rate (default %(default)s)")
+    add_source_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge import atomic
+    from edge.loop import run_edge
+    from edge.recognize import time_inference
+    from edge.run_cli import config_from_args
+
+    config = config_from_args(args)
+    result = run_edge(config, encode_always=True)
+    summary = result.timer.summary()
+    summary.update(frames_with_faces=result.frames_with_faces, faces=result.faces)
+    print(result.timer.table())
+    print(f"faces: {result.faces} in {result.frames_with_faces} of {result.frames} frames")
+    if config.model:
+        rate = time_inference(config.model, config.threads, args.infer_runs)
+        summary["inference_only_per_s"] = round(rate, 1)
+        print(f"inference only: {rate:.0f} faces/s ({1000 / rate:.2f} ms per face)")
+    if args.json:
+        atomic.write_json(args.json, summary)
+    return 0

@@ -1,0 +1,163 @@
+"""EdgeConfig: every setting of one live run, validated once and saved beside its outputs.
+
+Standard library only, so the command modules can build it without importing OpenCV or NumPy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edge.errors import UserError
+
+DETECTORS = ("haar", "yunet")
+CONFIG_FORMAT = "fer-edge-run/1"
+
+
+def parse_size(text: str, what: str) -> tuple[int, int]:
+    """'320x240' -> (320, 240); both even and at least 16 (camera streams need even sizes)."""
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise UserError(f"{what} {text!r}: expected WIDTHxHEIGHT, e.g. 320x240") from None
+    if w < 16 or h < 16 or w % 2 or h % 2:
+        raise UserError(f"{what} {text!r}: width and height must be even and at least 16")
+    return w, h
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """'127.0.0.1:8000' -> ('127.0.0.1', 8000); ':8000' means 127.0.0.1."""
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UserError(f"--serve {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8000")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    source: str
+    #: a .tflite model or run directory; None runs detection only (``fer-edge bench`` without --model).
+    model: str | None = None
+    display: bool = False
+    out: str | None = None
+    jsonl: str | None = None
+    #: HOST:PORT of the live view; bound to loopback unless listen_network is set.
+    serve: str | None = None
+    listen_network: bool = False
+    #: required in every URL when listening on the network; never written to the saved config.
+    token: str | None = None
+    max_frames: int | None = None
+    threads: int | None = None
+    smooth: bool = True
+    #: weight of the newest probabilities in the per-face moving average (1 = no smoothing).
+    smooth_alpha: float = 0.5
+    iou_threshold: float = 0.3
+    #: frames a face may go undetected before its track (and smoothing state) is dropped.
+    max_missed: int = 5
+    max_faces: int = 8
+    detector: str = "haar"
+    detector_model: str | None = None
+    #: smallest face to look for, in pixels of the display image.
+    min_face: int = 48
+    #: detection runs on the grayscale image downscaled to at most this width.
+    detect_width: int = 320
+    #: detect on every Nth frame; in between, faces are classified in the last detected boxes.
+    detect_every: int = 1
+    main_size: tuple[int, int] = (640, 480)
+    lores_size: tuple[int, int] = (320, 240)
+    camera_fps: float = 30.0
+    #: seconds without a frame before a live camera counts as stalled.
+    camera_timeout: float = 2.0
+    retries: int = 5
+    backoff: float = 0.5
+    #: play video files at their own frame rate instead of as fast as possible.
+    realtime: bool = False
+    jpeg_quality: int = 80
+    format: str = CONFIG_FORMAT
+
+    def __post_init__(self):
+        object.__setattr__(self, "main_size", tuple(self.main_size))
+        object.__setattr__(self, "lores_size", tuple(self.lores_size))
+        if not 0.0 < self.smooth_alpha <= 1.0:
+            raise UserError(f"--smooth-alpha {self.smooth_alpha}: expected a number in (0, 1]")
+        if not 0.0 < self.iou_threshold < 1.0:
+            raise UserError(f"iou_threshold {self.iou_threshold}: expected a number in (0, 1)")
+        for name in ("max_frames", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer")
+        for name, low in (("max_faces", 1), ("min_face", 8), ("detect_width", 64), ("detect_every", 1),
+                          ("retries", 0), ("max_missed", 0)):
+            if getattr(self, name) < low:
+                raise UserError(f"{name} {getattr(self, name)}: expected an integer >= {low}")
+        if self.camera_timeout <= 0 or self.backoff < 0 or self.camera_fps <= 0:
+            raise UserError("camera timeout and fps must be positive and backoff non-negative")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise UserError(f"jpeg_quality {self.jpeg_quality}: expected 1..100")
+        if self.detector not in DETECTORS:
+            raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
+        if self.detector == "yunet" and not self.detector_model:
+            raise UserError("--detector yunet needs --detector-model FILE (OpenCV's face_detection_yunet .onnx)")
+        lw, lh = self.lores_size
+        mw, mh = self.main_size
+        if lw > mw or lh > mh:
+            raise UserError(f"--lores {lw}x{lh} may not exceed --main {mw}x{mh}")
+        if self.serve is not None:
+            host, _ = parse_hostport(self.serve)
+            if not is_loopback(host) and not self.listen_network:
+                raise UserError(f"--serve {self.serve} listens on the network: add --listen-network "
+                                "(a token is then required in the URL) or use 127.0.0.1:PORT")
+        if self.listen_network and self.serve is None:
+            raise UserError("--listen-network needs --serve HOST:PORT")
+        if self.token is not None and not self.listen_network:
+            raise UserError("--token is only used with --listen-network")
+        if self.token is not None and (len(self.token) < 8 or not self.token.isascii() or not self.token.isprintable()):
+            raise UserError("--token: expected at least 8 printable ASCII characters")
+        if self.format != CONFIG_FORMAT:
+            raise UserError(f"config format must be {CONFIG_FORMAT!r}, got {self.format!r}")
+
+    @property
+    def serve_address(self) -> tuple[str, int] | None:
+        return None if self.serve is None else parse_hostport(self.serve)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["token"] = None if self.token is None else "<hidden>"
+        d["main_size"], d["lores_size"] = list(self.main_size), list(self.lores_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EdgeConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserError(f"unknown edge config fields {unknown}")
+        return cls(**d)
+
+    def config_paths(self) -> list[Path]:
+        """Where the config is saved: ``<stem>.config.json`` beside each output file."""
+        paths = []
+        for out in (self.out, self.jsonl):
+            if out:
+                p = Path(out).with_name(Path(out).stem + ".config.json")
+                if p not in paths:
+                    paths.append(p)
+        return paths
+
+    def save_beside_outputs(self) -> list[Path]:
+        from edge import atomic
+
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        return [atomic.write_text(p, text) for p in self.config_paths()]

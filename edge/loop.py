@@ -1,0 +1,171 @@
+"""The camera loop: source -> recognizer -> overlays -> outputs, until the source ends, --max-frames,
+q in the window, or SIGINT/SIGTERM. Whatever ends it, the video is finalized, the JSON lines are
+flushed, the server is shut down and the camera is released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+
+from edge.config import EdgeConfig
+from edge.detect import make_detector
+from edge.draw import draw_faces
+from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
+from edge.recognize import Recognizer, load_classifier
+from edge.sources import open_source
+from edge.timing import StageTimer
+from edge.track import Tracker
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclass
+class RunResult:
+    timer: StageTimer
+    frames: int = 0
+    frames_with_faces: int = 0
+    faces: int = 0
+    stopped_by: str = "end of source"
+    urls: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event):
+    """SIGINT/SIGTERM set ``stop`` so the loop ends cleanly; a second signal interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("%s received: finishing the current frame and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _FpsMeter:
+    """Frames per second as an exponential average of frame-to-frame times."""
+
+    def __init__(self):
+        self.fps, self._last = 0.0, None
+
+    def tick(self) -> float:
+        now = time.perf_counter()
+        if self._last is not None and now > self._last:
+            inst = 1.0 / (now - self._last)
+            self.fps = inst if self.fps == 0 else 0.9 * self.fps + 0.1 * inst
+        self._last = now
+        return self.fps
+
+
+def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
+    from edge.serve import LiveServer
+
+    host, port = config.serve_address
+    token = config.token
+    if config.listen_network and token is None:
+        token = secrets.token_urlsafe(12)
+    server = LiveServer(host, port, token).start()
+    stack.callback(server.close)
+    level = logging.WARNING if config.listen_network else logging.INFO
+    log.log(level, "live view: %s", server.url)
+    return server
+
+
+def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None,
+             stop: threading.Event | None = None, encode_always: bool = False) -> RunResult:
+    """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks)."""
+    timer = timer or StageTimer()
+    stop = stop or threading.Event()
+    result = RunResult(timer)
+    classifier, spec = load_classifier(config.model, config.threads) if config.model else (None, None)
+    tracker = Tracker(config.smooth_alpha if config.smooth else 1.0, config.iou_threshold, config.max_missed)
+    recognize = Recognizer(make_detector(config), classifier, spec, tracker, config.min_face,
+                           config.max_faces, timer, config.detect_every)
+    source = source or open_source(config.source, config, stop)
+    jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
+    with contextlib.ExitStack() as stack, stop_on_signals(stop):
+        config.save_beside_outputs()
+        stack.callback(source.close)
+        if not source.open():
+            result.stopped_by = "signal"
+            return result
+        video = jsonl = server = display = None
+        if config.out:
+            video = VideoOutput(config.out, source.fps or config.camera_fps)
+            stack.callback(video.close)
+        if config.jsonl:
+            jsonl = JsonlOutput(config.jsonl)
+            stack.callback(jsonl.close)
+        if config.serve:
+            server = _start_server(config, stack)
+            result.urls.append(server.url)
+        if config.display:
+            display = Display()
+            stack.callback(display.close)
+        drawing = bool(video or server or display or encode_always)
+        pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
+        meter, started, next_log = _FpsMeter(), time.perf_counter(), time.monotonic() + PROGRESS_EVERY_S
+        while not stop.is_set():
+            if config.max_frames is not None and result.frames >= config.max_frames:
+                result.stopped_by = "--max-frames"
+                break
+            timer.begin()
+            frame = source.read()
+            timer.lap("capture")
+            if frame is None:
+                break
+            faces = recognize(frame)
+            fps = meter.tick()
+            record = frame_record(result.frames, frame.timestamp, faces)
+            if drawing:
+                draw_faces(frame.image, faces, fps)
+                timer.lap("draw")
+            if server is not None or encode_always:
+                jpeg = None
+                if encode_always or server.streaming:
+                    jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes()
+                    timer.lap("encode")
+                if server is not None:
+                    server.publish({**record, "fps": round(fps, 2)}, jpeg)
+            if video is not None or jsonl is not None:
+                if video is not None:
+                    video.write(frame.image)
+                if jsonl is not None:
+                    jsonl.write(record)
+                timer.lap("write")
+            if display is not None:
+                if not display.show(frame.image):
+                    result.stopped_by = "window closed"
+                    stop.set()
+                timer.lap("display")
+            result.frames += 1
+            result.faces += len(faces)
+            result.frames_with_faces += bool(faces)
+            if pace is not None:
+                stop.wait(max(0.0, started + result.frames * pace - time.perf_counter()))
+                timer.lap("pace")
+            timer.end_frame()
+            if time.monotonic() >= next_log:
+                next_log += PROGRESS_EVERY_S
+                log.info("frame %d: %.1f fps, %d face(s)", result.frames, timer.fps, len(faces))
+        if stop.is_set() and result.stopped_by == "end of source":
+            result.stopped_by = "signal"
+    log.info("stopped (%s) after %d frames", result.stopped_by, result.frames)
+    return result

@@ -1,0 +1,99 @@
+"""Where annotated frames and predictions go: a video file, JSON lines, a window.
+
+The video is written under a temporary name and moved into place when it is finalized, so the
+file at ``--out`` is always playable. JSON lines are appended and flushed frame by frame, so the
+file can be followed live and is valid whenever the run stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge import atomic
+from edge.errors import UserError
+
+log = logging.getLogger(__name__)
+FOURCC = "mp4v"
+
+
+def frame_record(index: int, timestamp: float, faces) -> dict:
+    return {"frame": index, "t": round(timestamp, 4), "faces": [f.to_json() for f in faces]}
+
+
+class VideoOutput:
+    """mp4v video opened at the first frame (its size), finalized by ``close``."""
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path, self.fps = Path(path), fps
+        self.frames = 0
+        self._writer = self._atomic = None
+
+    def write(self, image: np.ndarray) -> None:
+        if image.ndim == 3 and image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        if self._writer is None:
+            self._open(image.shape[1], image.shape[0])
+        self._writer.write(image)
+        self.frames += 1
+
+    def _open(self, width: int, height: int) -> None:
+        self._atomic = atomic.atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FOURCC), self.fps, (width, height))
+        if not self._writer.isOpened():
+            self._atomic.__exit__(None, None, None)
+            raise UserError(f"--out {self.path}: OpenCV cannot write {FOURCC} video here (use a .mp4 name)")
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        self._atomic.__exit__(None, None, None)
+        log.info("wrote %s (%d frames at %g fps)", self.path, self.frames, self.fps)
+
+
+class JsonlOutput:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w", encoding="utf-8")
+
+    def write(self, record: dict) -> None:
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+            log.info("wrote %s", self.path)
+
+
+class Display:
+    """An OpenCV window; ``show`` returns False once the user presses q or Esc."""
+
+    NAME = "fer-edge"
+
+    def __init__(self):
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UserError("--display needs a desktop session (no DISPLAY or WAYLAND_DISPLAY is set); "
+                            "use --headless --serve 127.0.0.1:8000 for a browser view")
+        try:
+            cv2.namedWindow(self.NAME, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise UserError("--display needs OpenCV with GUI support (pip install opencv-python instead of "
+                            "opencv-python-headless, and a desktop session); use --headless --serve "
+                            "127.0.0.1:8000 for a browser view") from None
+
+    def show(self, image: np.ndarray) -> bool:
+        cv2.imshow(self.NAME, image)
+        return cv2.waitKey(1) & 0xFF not in (ord("q"), 27)
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.NAME)

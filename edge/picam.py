@@ -1,0 +1,87 @@
+"""The Raspberry Pi camera through picamera2: a thin adapter, imported only when asked for.
+
+Two streams from one request: ``main`` (RGB888, which is B,G,R in memory, i.e. OpenCV's BGR) for
+display and recording, and ``lores`` (YUV420) whose Y plane is the grayscale image for detection
+and the model, with no colour conversion. A YUV420 array is ``(h*3//2, stride)`` with the row
+padding kept (stride 384 for 320 pixels on a Pi 5, 320 on a Pi 4), so the Y plane is the view
+``arr[:h, :w]``. Lores shares main's crop, so a box on lores maps to main by a plain scale.
+A camera that drops out usually stops delivering rather than raising, so every capture waits at
+most ``timeout`` seconds; a timeout is a ``SourceError`` and the caller reopens the camera.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+
+from edge.errors import UserError
+from edge.sources import Frame, SourceError
+
+log = logging.getLogger(__name__)
+INSTALL_HINT = "sudo apt install python3-picamera2 and create the venv with --system-site-packages"
+
+
+def import_picamera2():
+    try:
+        from picamera2 import Picamera2  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise UserError(f"--source picamera2: the picamera2 library is not importable here ({e}); "
+                        f"{INSTALL_HINT}") from None
+    return Picamera2
+
+
+class PicameraSource:
+    live = True
+
+    def __init__(self, main_size=(640, 480), lores_size=(320, 240), fps: float = 30.0,
+                 timeout: float = 2.0, camera_num: int = 0, factory=None):
+        self.main_size, self.lores_size = tuple(main_size), tuple(lores_size)
+        self.fps, self.timeout, self.camera_num = fps, timeout, camera_num
+        self.name = f"picamera2:{camera_num}"
+        self._factory = factory
+        self._cam = None
+        self._scale = (main_size[0] / lores_size[0], main_size[1] / lores_size[1])
+
+    def open(self) -> None:
+        factory = self._factory or import_picamera2()
+        try:
+            cam = factory(self.camera_num)
+        except IndexError:
+            raise SourceError("no camera found (is the ribbon cable seated? try: rpicam-hello --list-cameras)") from None
+        except RuntimeError as e:
+            raise SourceError(f"camera did not open ({e}); is another program using it?") from None
+        try:
+            config = cam.create_video_configuration(
+                main={"size": self.main_size, "format": "RGB888"},
+                lores={"size": self.lores_size, "format": "YUV420"},
+                controls={"FrameRate": self.fps})
+            cam.configure(config)
+        except (RuntimeError, ValueError) as e:
+            cam.close()
+            raise UserError(f"--main {self.main_size[0]}x{self.main_size[1]} --lores "
+                            f"{self.lores_size[0]}x{self.lores_size[1]}: the camera refused this configuration ({e})") from None
+        cam.start()
+        self._cam = cam
+        log.info("%s: main %dx%d RGB888, lores %dx%d YUV420 at %g fps", self.name, *self.main_size,
+                 *self.lores_size, self.fps)
+
+    def read(self) -> Frame:
+        try:
+            (main, lores), _metadata = self._cam.capture_arrays(["main", "lores"], wait=self.timeout)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            raise SourceError(f"no frame within {self.timeout:g} s") from None
+        except RuntimeError as e:
+            raise SourceError(f"capture failed ({e})") from None
+        w, h = self.lores_size
+        return Frame(main, lores[:h, :w], self._scale, time.time())
+
+    def close(self) -> None:
+        cam, self._cam = self._cam, None
+        if cam is None:
+            return
+        for step in (cam.stop, cam.close):
+            try:
+                step()
+            except Exception as e:  # a camera that has dropped out may fail to stop; it is released anyway
+                log.debug("%s: %s during close: %s", self.name, step.__name__, e)

@@ -1,0 +1,132 @@
+"""One frame -> recognised faces: detect on the gray image, preprocess each crop, one batch predict, track.
+
+No I/O here. The interpreter is created once (``load_classifier``) and the crop buffers are reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import UserError
+from edge.preprocess import preprocess
+from edge.spec import ModelSpec, load_spec_for
+from edge.timing import StageTimer
+from edge.track import Tracker
+
+log = logging.getLogger(__name__)
+RUN_DIR_MODEL = "model_int8.tflite"
+
+
+def resolve_model(model: str | Path) -> Path:
+    """A .tflite file, or a run directory holding ``model_int8.tflite``."""
+    path = Path(model)
+    if path.is_dir():
+        candidate = path / RUN_DIR_MODEL
+        if not candidate.is_file():
+            found = ", ".join(sorted(p.name for p in path.glob("*.tflite"))) or "none"
+            raise UserError(f"{path}: run directory has no {RUN_DIR_MODEL} (run 'fer-edge quantize {path}' "
+                            f"first, or pass a .tflite file; .tflite files here: {found})")
+        return candidate
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file or run directory")
+    if path.suffix != ".tflite":
+        raise UserError(f"{path}: expected a .tflite model (or a run directory); convert .keras models "
+                        "with 'fer-edge quantize'")
+    return path
+
+
+def load_classifier(model: str | Path, threads: int | None = None):
+    """(TFLiteClassifier, ModelSpec) for a model file or run dir; shapes checked against the spec."""
+    from edge.runtime import TFLiteClassifier
+
+    path = resolve_model(model)
+    spec = load_spec_for(path)
+    if spec.input_channels != 1:
+        raise UserError(f"{path}: spec asks for {spec.input_channels}-channel input; "
+                        "the edge loop feeds grayscale faces (1 channel)")
+    classifier = TFLiteClassifier(path, spec, num_threads=threads)
+    log.info("model %s (%s, %s input %s, %d classes)", path, classifier.backend,
+             classifier.input_dtype, "x".join(map(str, spec.input_shape)), spec.num_classes)
+    return classifier, spec
+
+
+def time_inference(model: str | Path, threads: int | None = None, runs: int = 200) -> float:
+    """Single-face predictions per second: quantize, invoke, dequantize (no detection, no preprocessing)."""
+    classifier, spec = load_classifier(model, threads)
+    x = np.full((1, *spec.input_shape), 0.5, np.float32)
+    classifier.predict(x)  # warm-up
+    start = time.perf_counter()
+    for _ in range(runs):
+        classifier.predict(x)
+    return runs / (time.perf_counter() - start)
+
+
+@dataclass
+class Face:
+    #: x, y, w, h in display-image pixels.
+    box: tuple[int, int, int, int]
+    track_id: int
+    #: smoothed class probabilities, or None when running without a model.
+    probs: np.ndarray | None
+    labels: tuple[str, ...] = ()
+
+    @property
+    def class_index(self) -> int:
+        return int(np.argmax(self.probs))
+
+    @property
+    def label(self) -> str | None:
+        return None if self.probs is None else self.labels[self.class_index]
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.probs is None else float(self.probs[self.class_index])
+
+    def to_json(self) -> dict:
+        d = {"box": list(self.box), "track": self.track_id}
+        if self.probs is not None:
+            d["label"] = self.label
+            d["confidence"] = round(self.confidence, 4)
+            d["scores"] = {name: round(float(p), 4) for name, p in zip(self.labels, self.probs)}
+        return d
+
+
+class Recognizer:
+    """detect -> crop -> preprocess -> predict -> track, timing each stage on ``timer``."""
+
+    def __init__(self, detector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
+                 min_face: int = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1):
+        self.detector, self.classifier, self.spec = detector, classifier, spec
+        self.tracker = tracker or Tracker()
+        self.min_face, self.max_faces = min_face, max_faces
+        self.timer = timer or StageTimer()
+        self.detect_every, self._frames, self._boxes = detect_every, 0, None
+        self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
+
+    def __call__(self, frame) -> list[Face]:
+        timer = self.timer
+        sx, sy = frame.scale
+        if self._frames % self.detect_every == 0 or self._boxes is None:
+            self._boxes = self.detector.detect(frame.gray, min_face=round(self.min_face / sx))[: self.max_faces]
+            timer.lap("detect")
+        self._frames += 1
+        boxes = self._boxes
+        probs = None
+        if self.classifier is not None and len(boxes):
+            batch = self._batch[: len(boxes)]
+            for i, (x, y, w, h) in enumerate(boxes):
+                preprocess(frame.gray[y:y + h, x:x + w], self.spec, out=batch[i])
+            timer.lap("preprocess")
+            probs = self.classifier.predict(batch)
+            timer.lap("infer")
+        if sx != 1.0 or sy != 1.0:
+            boxes = np.round(boxes * np.array([sx, sy, sx, sy])).astype(np.int32)
+        tracked = self.tracker.update(boxes, probs)
+        timer.lap("track")
+        labels = () if self.spec is None else self.spec.labels
+        return [Face(tuple(int(v) for v in box), tid, p, labels) for box, (tid, p) in zip(boxes, tracked)]

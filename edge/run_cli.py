@@ -1,0 +1,100 @@
+"""``fer-edge run``: live expression recognition from a camera, a video file or an image folder.
+
+Standard library only at top level; edge.config (itself standard library only) is imported in the
+functions, OpenCV, NumPy and the interpreter only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _default(name: str):
+    from edge.config import EdgeConfig
+
+    return EdgeConfig.__dataclass_fields__[name].default
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Detection and camera options shared by ``run`` and ``bench``."""
+    g = parser.add_argument_group("detection")
+    g.add_argument("--detector", choices=("haar", "yunet"), default=_default("detector"),
+                   help="haar: OpenCV's bundled frontal-face cascade; yunet: OpenCV FaceDetectorYN (needs --detector-model)")
+    g.add_argument("--detector-model", metavar="FILE", help="YuNet .onnx model for --detector yunet")
+    g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"),
+                   help="smallest face to find, in pixels of the displayed image (default %(default)s)")
+    g.add_argument("--detect-width", type=int, metavar="PX", default=_default("detect_width"),
+                   help="detect on the gray image downscaled to this width (default %(default)s)")
+    g.add_argument("--detect-every", type=int, metavar="N", default=_default("detect_every"),
+                   help="detect faces on every Nth frame only, classify every frame (default %(default)s)")
+    g.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: the runtime's choice)")
+    c = parser.add_argument_group("camera (picamera2)")
+    main, lores = _default("main_size"), _default("lores_size")
+    c.add_argument("--main", metavar="WxH", help=f"display/recording stream size (default {main[0]}x{main[1]})")
+    c.add_argument("--lores", metavar="WxH", help="YUV420 stream whose Y plane is detected and classified "
+                   f"(default {lores[0]}x{lores[1]})")
+    c.add_argument("--camera-timeout", type=float, metavar="S", default=_default("camera_timeout"),
+                   help="seconds without a frame before the camera is reopened (default %(default)s)")
+    c.add_argument("--retries", type=int, metavar="N", default=_default("retries"),
+                   help="reopen attempts, with exponential backoff, before giving up (default %(default)s)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="a .tflite model (with its .spec.json) or a run directory "
+                        "(uses RUN_DIR/model_int8.tflite)")
+    parser.add_argument("--source", required=True, metavar="SRC",
+                        help="picamera2 | usb:N | a video file | a folder of images")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--display", action="store_true", help="show the annotated frames in a window (q quits)")
+    view.add_argument("--headless", action="store_true", help="no window (the default)")
+    o = parser.add_argument_group("outputs")
+    o.add_argument("--out", metavar="VIDEO.mp4", help="write the annotated video (mp4v)")
+    o.add_argument("--jsonl", metavar="FILE", help="write one JSON line per frame: time, frame index, faces")
+    o.add_argument("--serve", metavar="HOST:PORT", help="live view in a browser, e.g. 127.0.0.1:8000")
+    o.add_argument("--listen-network", action="store_true",
+                   help="allow --serve on a non-loopback address; every URL then needs ?token=...")
+    o.add_argument("--token", help="the live-view token with --listen-network (default: a random one, printed)")
+    o.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    o.add_argument("--realtime", action="store_true", help="play a video file at its own frame rate")
+    s = parser.add_argument_group("smoothing")
+    s.add_argument("--no-smooth", action="store_true", help="show each frame's raw probabilities")
+    s.add_argument("--smooth-alpha", type=float, metavar="A", default=_default("smooth_alpha"),
+                   help="weight of the newest frame in the per-face moving average (default %(default)s)")
+    add_source_arguments(parser)
+
+
+#: arguments whose names match EdgeConfig fields one to one
+_SAME_NAME = ("model", "source", "display", "out", "jsonl", "serve", "listen_network", "token", "max_frames",
+              "threads", "smooth_alpha", "detector", "detector_model", "min_face", "detect_width", "detect_every",
+              "camera_timeout", "retries", "realtime")
+
+
+def config_from_args(args: argparse.Namespace, **overrides):
+    """The validated EdgeConfig for parsed ``run``/``bench`` arguments (unset ones keep their defaults)."""
+    from edge.config import EdgeConfig, parse_size
+
+    values = {name: getattr(args, name) for name in _SAME_NAME if getattr(args, name, None) is not None}
+    values["smooth"] = not getattr(args, "no_smooth", False)
+    if args.main:
+        values["main_size"] = parse_size(args.main, "--main")
+    if args.lores:
+        values["lores_size"] = parse_size(args.lores, "--lores")
+    values.update(overrides)
+    return EdgeConfig(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.loop import run_edge
+    from edge.timing import StageTimer
+
+    config = config_from_args(args)
+    timer = StageTimer()
+    try:
+        result = run_edge(config, timer=timer)
+    finally:
+        if timer.frames:
+            print(timer.table())
+    outputs = [p for p in (config.out, config.jsonl) if p]
+    print(f"{result.frames} frames, {result.faces} faces in {result.frames_with_faces} frames; "
+          f"stopped by {result.stopped_by}" + (f"; wrote {', '.join(outputs)}" if outputs else ""))
+    return 0

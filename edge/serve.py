@@ -1,0 +1,141 @@
+"""The live view: an HTML page, an MJPEG stream and the latest predictions, over stdlib http.server.
+
+Routes: ``/`` (the page), ``/stream.mjpg`` (multipart JPEG frames), ``/predictions.json``.
+When a token is set (listening on the network), every route needs ``?token=...`` or answers 403.
+The loop encodes a JPEG only while someone is watching the stream (``streaming``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+BOUNDARY = "fer-edge-frame"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "fer-edge"
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        live: LiveServer = self.server.live
+        url = urlsplit(self.path)
+        if live.token is not None:
+            given = parse_qs(url.query).get("token", [""])[0]
+            if not hmac.compare_digest(given.encode(), live.token.encode()):
+                return self._send(403, b"forbidden: add ?token=... to the URL\n", "text/plain")
+        if url.path in ("/", "/index.html"):
+            return self._send(200, live.page, "text/html; charset=utf-8")
+        if url.path == "/predictions.json":
+            return self._send(200, live.predictions, "application/json")
+        if url.path == "/stream.mjpg":
+            return self._stream(live)
+        return self._send(404, b"not found\n", "text/plain")
+
+    def _send(self, code: int, body: bytes, ctype: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, live: "LiveServer") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        seq = 0
+        with live.watching():
+            try:
+                while True:
+                    got = live.next_jpeg(seq, timeout=1.0)
+                    if got is None:
+                        if live.closed:
+                            return
+                        continue
+                    seq, jpeg = got
+                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                     f"{len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LiveServer:
+    def __init__(self, host: str, port: int, token: str | None = None):
+        self.token = token
+        self.page = resources.files("edge").joinpath("static/index.html").read_bytes()
+        self.predictions = b"{}"
+        self.closed = False
+        self._cond = threading.Condition()
+        self._jpeg, self._seq, self._watchers = None, 0, 0
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.live = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fer-edge-http", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._httpd.server_address[:2]
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
+
+    def start(self) -> "LiveServer":
+        self._thread.start()
+        return self
+
+    @property
+    def streaming(self) -> bool:
+        return self._watchers > 0
+
+    @contextlib.contextmanager
+    def watching(self):
+        """Counts an open stream for the duration of the block."""
+        with self._cond:
+            self._watchers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._watchers -= 1
+
+    def publish(self, predictions: dict, jpeg: bytes | None = None) -> None:
+        body = json.dumps(predictions, separators=(",", ":")).encode()
+        with self._cond:
+            self.predictions = body
+            if jpeg is not None:
+                self._jpeg, self._seq = jpeg, self._seq + 1
+                self._cond.notify_all()
+
+    def next_jpeg(self, after: int, timeout: float) -> tuple[int, bytes] | None:
+        """The newest JPEG once it is newer than ``after``; None on timeout or when closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._seq > after or self.closed, timeout)
+            if self.closed or self._seq <= after:
+                return None
+            return self._seq, self._jpeg
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+        self._httpd.server_close()

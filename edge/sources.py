@@ -1,0 +1,187 @@
+"""Frame sources behind one interface: a camera, a video file or an image folder.
+
+A source has ``open()``, ``read() -> Frame | None`` (None = the file or folder has ended) and
+``close()``. A live camera that fails raises ``SourceError``; ``Reconnecting`` turns that into
+retries with exponential backoff and, after the last attempt, a one-line ``UserError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.errors import UserError
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm")
+
+
+class SourceError(Exception):
+    """A live camera did not open or stopped delivering frames: worth retrying."""
+
+
+@dataclass
+class Frame:
+    #: what is displayed, drawn on and written: BGR (H, W, 3) or BGRA (H, W, 4) uint8.
+    image: np.ndarray
+    #: uint8 (h, w) grayscale for detection and the model; may be a strided view (a Y plane).
+    gray: np.ndarray
+    #: multiply gray coordinates by (sx, sy) to get image coordinates.
+    scale: tuple[float, float]
+    timestamp: float
+
+
+class VideoCaptureSource:
+    """OpenCV ``VideoCapture``: a USB camera index (live) or a video file. Reuses its buffers."""
+
+    def __init__(self, target: int | str, live: bool):
+        self.target, self.live = target, live
+        self.name = f"usb:{target}" if live else str(target)
+        self.fps: float | None = None
+        self._cap = None
+        self._image = self._gray = None
+
+    def open(self) -> None:
+        cap = cv2.VideoCapture(self.target)
+        if not cap.isOpened():
+            cap.release()
+            if self.live:
+                raise SourceError(f"camera {self.name} did not open")
+            raise UserError(f"{self.name}: not a readable video (OpenCV could not open it)")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 240 else None
+        self._cap = cap
+
+    def read(self) -> Frame | None:
+        ok, image = self._cap.read(self._image)
+        if not ok:
+            if self.live:
+                raise SourceError(f"camera {self.name} returned no frame")
+            return None
+        self._image = image
+        if self._gray is None or self._gray.shape != image.shape[:2]:
+            self._gray = np.empty(image.shape[:2], np.uint8)
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=self._gray)
+        return Frame(image, self._gray, (1.0, 1.0), time.time())
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class ImageFolderSource:
+    """Every image in a folder, in name order; unreadable files are skipped with a warning."""
+
+    live = False
+    fps = None
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.name = str(folder)
+        self.paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self._next = 0
+
+    def open(self) -> None:
+        if not self.paths:
+            raise UserError(f"{self.folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        self._next = 0
+
+    def read(self) -> Frame | None:
+        while self._next < len(self.paths):
+            path = self.paths[self._next]
+            self._next += 1
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                log.warning("%s: not a readable image, skipped", path)
+                continue
+            return Frame(image, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (1.0, 1.0), time.time())
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class Reconnecting:
+    """Wraps a source: a live camera that fails to open or stalls is reopened with exponential backoff.
+
+    ``stop`` (a threading.Event) cuts a backoff wait short when the run is asked to end.
+    """
+
+    def __init__(self, source, retries: int = 5, backoff: float = 0.5, max_backoff: float = 8.0,
+                 stop: threading.Event | None = None):
+        self.source, self.retries, self.backoff, self.max_backoff = source, retries, backoff, max_backoff
+        self.stop = stop or threading.Event()
+        self.reopens = 0
+
+    def __getattr__(self, name):  # name, live, fps, ... of the wrapped source
+        return getattr(self.source, name)
+
+    def open(self) -> bool:
+        """Open the source; False if a stop was requested while waiting to retry."""
+        try:
+            self.source.open()
+            return True
+        except SourceError as e:
+            log.warning("%s: %s", self.source.name, e)
+            return self._retry(e)
+
+    def read(self) -> Frame | None:
+        while True:
+            try:
+                return self.source.read()
+            except SourceError as e:
+                log.warning("%s stopped delivering frames (%s); reopening", self.source.name, e)
+                self.source.close()
+                if not self._retry(e):
+                    return None
+
+    def close(self) -> None:
+        self.source.close()
+
+    def _retry(self, error: SourceError) -> bool:
+        delay = self.backoff
+        for attempt in range(1, self.retries + 1):
+            log.warning("%s: retry %d/%d in %.1f s", self.source.name, attempt, self.retries, delay)
+            if self.stop.wait(delay):
+                return False
+            try:
+                self.source.open()
+            except SourceError as e:
+                error = e
+                log.warning("%s: %s", self.source.name, e)
+                delay = min(2 * delay, self.max_backoff) if delay else 0.0
+                continue
+            self.reopens += 1
+            log.info("%s: reopened after %d attempt(s)", self.source.name, attempt)
+            return True
+        raise UserError(f"{self.source.name}: gave up after {self.retries} retries ({error}); "
+                        "check the camera connection and that no other program is using it")
+
+
+def open_source(text: str, config, stop: threading.Event | None = None) -> Reconnecting:
+    """``picamera2`` | ``usb:N`` | an image folder | a video file -> a (not yet opened) source."""
+    if text == "picamera2":
+        from edge.picam import PicameraSource
+
+        source = PicameraSource(config.main_size, config.lores_size, fps=config.camera_fps,
+                                timeout=config.camera_timeout)
+    elif text.startswith("usb:"):
+        index = text[4:]
+        if not index.isdigit():
+            raise UserError(f"--source {text!r}: expected usb:N with N a camera index, e.g. usb:0")
+        source = VideoCaptureSource(int(index), live=True)
+    elif Path(text).is_dir():
+        source = ImageFolderSource(text)
+    elif Path(text).is_file():
+        source = VideoCaptureSource(text, live=False)
+    else:
+        raise UserError(f"--source {text!r}: expected picamera2, usb:N, a video file or an image folder "
+                        "(no such file or folder)")
+    return Reconnecting(source, config.retries, config.backoff, stop=stop)
