@@ -102,6 +102,14 @@ def fit_table(fits: list[Fit]) -> list[list[str]]:
     return rows
 
 
+def board_notes(fits: list[Fit]) -> str:
+    """One Markdown bullet per board: where its MAC/cycle figure and allowances come from."""
+    return "\n".join(f"- `{f.board.id}` ({f.board.mcu}): {f.board.mac_per_cycle:g} MAC/cycle, "
+                     f"{f.board.mac_per_cycle_source}; {f.board.kernels} kernels, runtime allowance "
+                     f"{f.board.runtime_flash_kb} KiB flash and {f.board.runtime_ram_kb} KiB RAM; {f.board.notes}."
+                     for f in fits)
+
+
 def markdown_table(rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]

@@ -46,7 +46,7 @@ def render_readme(name: str, info: ModelInfo, model_file: str, settings: Setting
         parity_user=f", plus {user_images} of your images" if user_images else "", tolerance=parity.tolerance,
         parity_identical=_pct(parity.bit_identical, parity.samples), parity_max_diff=parity.max_abs_diff,
         parity_top1=_pct(parity.top1_agree, parity.samples), parity_near_ties=parity.top1_near_ties,
-        board_table=boards_mod.markdown_table(boards_mod.fit_table(fits)), rows=settings.rows, cols=settings.cols,
+        board_table=boards_mod.markdown_table(boards_mod.fit_table(fits)), board_notes=boards_mod.board_notes(fits), rows=settings.rows, cols=settings.cols,
         interpolation=settings.interpolation)
 
 

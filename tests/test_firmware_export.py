@@ -92,6 +92,23 @@ def test_python_dash_m_runs_the_same_command(tiny_models, tmp_path):
     assert "Arduino Nano 33 BLE Sense" in done.stdout and "Raspberry Pi Pico" not in done.stdout
 
 
+LAYERING_PROBE = """
+import sys
+from firmware_export.config import ExportConfig
+from firmware_export.export import export_firmware
+export_firmware(ExportConfig(model=sys.argv[1], out=sys.argv[2], parity_samples=3))
+print(sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "tf_keras", "keras", "train", "quantize"}))
+"""
+
+
+def test_export_imports_neither_tensorflow_nor_other_stages(tiny_models, tmp_path):
+    done = subprocess.run([sys.executable, "-c", LAYERING_PROBE, str(tiny_models["int8"]), str(tmp_path / "fw")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "fw" / "fer_model_data.h").exists()
+
+
 def assert_refused(argv: list[str], out: Path, needle: str, capsys) -> str:
     assert fer_edge(argv) == 2
     err = capsys.readouterr().err.strip()
