@@ -25,18 +25,21 @@ def full_integer_problems(tensor_details: list[dict], input_details: list[dict],
     for d in tensor_details:
         dtype = np.dtype(d["dtype"])
         if dtype not in FULL_INTEGER_DTYPES:
-            problems.append(f"tensor {d['name']!r} is {dtype.name}")
+            label = repr(d["name"]) if d["name"] else f"#{d.get('index')}"
+            problems.append(f"tensor {label} is {dtype.name}")
     return problems
 
 
-def verify_full_integer(path: str | Path) -> None:
+def verify_full_integer(path: str | Path, *, what: str | None = None) -> None:
     """Raise if the .tflite at ``path`` has any tensor other than int8/int32 or non-int8 I/O."""
     interp = TFLiteClassifier(path).interpreter
     problems = full_integer_problems(interp.get_tensor_details(), interp.get_input_details(),
                                      interp.get_output_details())
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise UserError(f"{path}: not a full-integer model: {'; '.join(problems[:3])}{more}")
+        raise UserError(f"{what or path}: not a full-integer model ({'; '.join(problems[:3])}{more}); "
+                        "TensorFlow Lite Micro needs int8 ops throughout: replace the layers behind these "
+                        "tensors with ones the train presets use")
 
 
 def choose(candidates: dict[str, dict]) -> str:

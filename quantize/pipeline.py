@@ -109,7 +109,7 @@ def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_mo
         path = stage / name
         path.write_bytes(data)
         if int8:
-            verify_full_integer(path)
+            verify_full_integer(path, what=f"{name} ({key.upper()} of {model_path})")
             clf = TFLiteClassifier(path, spec)
             model_spec = replace(spec.with_quant(clf.input_quant, clf.output_quant),
                                  meta={**spec.meta, "quantization": key, "float_model": model_path.name})
