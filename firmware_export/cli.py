@@ -1,6 +1,7 @@
 """``fer-edge export-firmware``: TensorFlow Lite Micro sources for a full-int8 model.
 
-Standard library only at import time; the stage is imported inside ``run``.
+Standard library only at import time (``--help`` reads the board list from ``boards.py``, which needs
+nothing else); the stage itself is imported inside ``run``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist or be empty)")
     parser.add_argument("--name", default="fer_model",
                         help="C identifier prefixing the files and symbols (default: fer_model)")
+    from firmware_export.boards import load_boards  # stdlib + edge.errors only: safe for --help
+
     parser.add_argument("--board", metavar="BOARD|all",
                         help="refuse the export if model + arena + TFLM runtime do not fit this board; 'all' prints "
-                             "the table for every board (nano33ble, pico, esp32s3, stm32f746disco, stm32h747)")
+                             f"the table for every board ({', '.join(load_boards())})")
     parser.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
     parser.add_argument("--parity-samples", type=int, default=100, metavar="N",
                         help="synthetic inputs for the TFLM-vs-LiteRT parity check (default: 100)")
