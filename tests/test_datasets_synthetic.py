@@ -35,6 +35,17 @@ def test_default_source_is_synthetic_with_train_val_test():
     np.testing.assert_array_equal(ds.splits["val"].images, other.splits["val"].images)
 
 
+def test_bad_synthetic_sources_are_user_errors(tmp_path):
+    from edge.errors import UserError
+
+    with pytest.raises(UserError, match="synthetic:SEED with an integer SEED"):
+        load_dataset("synthetic:abc")
+    with pytest.raises(UserError, match="format synthetic takes no path"):
+        load_dataset(str(tmp_path), format="synthetic")
+    with pytest.raises(UserError, match="positive"):
+        load_dataset("synthetic", synthetic_per_class=0)
+
+
 def test_render_face_any_size():
     rng = np.random.default_rng(0)
     for label, size in zip(range(7), (48, 64, 96, 128, 160, 200, 96)):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, ModelSpec
+from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets import cache
 from train.datasets.base import SPLITS, Dataset, Loaded, Split, assemble, stratified_split
 
@@ -64,8 +64,12 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
     """Load a dataset (default: the built-in synthetic faces) as train/val(/test) splits."""
     if format not in FORMATS:
         raise UserError(f"unknown dataset format {format!r} (expected one of {', '.join(FORMATS)})")
+    if tuple(spec.labels) != LABELS:
+        raise UserError(f"the dataset loaders give the labels {list(LABELS)}; the spec asks for {list(spec.labels)}")
     start = time.monotonic()
     synthetic_seed = _synthetic_seed(source)
+    if format == "synthetic" and source is not None and synthetic_seed is None:
+        raise UserError(f"{source!r}: format synthetic takes no path (use synthetic or synthetic:SEED)")
     if format == "synthetic" or (format == "auto" and synthetic_seed is not None):
         name, label, loaded = "synthetic", f"synthetic:{synthetic_seed or 0}", _load_synthetic(
             synthetic_seed or 0, synthetic_per_class, spec, use_cache)

@@ -57,7 +57,7 @@ def load(path: str | os.PathLike, *, spec: ModelSpec = DEFAULT_SPEC) -> Loaded:
     except OSError as e:
         raise UserError(f"{path}: cannot read the CSV ({e.strerror})") from None
     with f:
-        progress = Progress(f"reading {path}", os.fstat(f.fileno()).st_size)
+        progress = Progress(f"reading {path} (bytes)", os.fstat(f.fileno()).st_size)
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:

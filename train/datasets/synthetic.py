@@ -15,14 +15,14 @@ import numpy as np
 
 from edge.preprocess import prepare
 from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
-from train.datasets.base import Loaded, Split
+from train.datasets.base import Loaded, Progress, Split
 from train.datasets.face_drawing import CROP_SCALE, HEAD_SCALE, Pose, face_layer, grid
 
 __all__ = ["CROP_SCALE", "HEAD_SCALE", "Pose", "background", "composite", "face_layer", "finish", "generate", "load",
            "render_face", "split_sizes"]
 
 NAME = "synthetic"
-VERSION = 2  # bump when the drawing changes: it is part of the cache key
+VERSION = 3  # bump when the drawing changes: it is part of the cache key
 DEFAULT_PER_CLASS = {"train": 1000, "val": 200, "test": 200}
 DRAW_SIZE = 96  # dataset faces are drawn at this size, then go through edge.preprocess.prepare
 
@@ -95,7 +95,11 @@ def generate(n_per_class: int, seed: int, split_index: int = 0, spec: ModelSpec 
     """n_per_class faces of every class, shuffled, through ``prepare``; (seed, split) fixes the arrays."""
     rng = np.random.default_rng([seed, split_index, VERSION])
     labels = rng.permutation(np.repeat(np.arange(len(LABELS)), n_per_class))
-    images = [prepare(render_face(rng, int(c), DRAW_SIZE), spec) for c in labels]
+    progress = Progress(f"drawing synthetic faces (split {split_index})", len(labels))
+    images = []
+    for c in labels:
+        images.append(prepare(render_face(rng, int(c), DRAW_SIZE), spec))
+        progress.update()
     return Split.stack(images, labels.tolist(), (spec.input_height, spec.input_width))
 
 
