@@ -21,10 +21,10 @@ venv: $(STAMP)
 
 # Debian packages the firmware and live-view tests use (the cross compiler and headless Chromium).
 system-deps:
-	@if command -v arm-none-eabi-gcc >/dev/null && command -v chromium >/dev/null; then :; \
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v chromium >/dev/null && command -v g++ >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-none-eabi chromium >/dev/null; \
-	else echo "note: install gcc-arm-none-eabi and chromium (apt) to run every test; those tests skip without them"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-none-eabi chromium g++ >/dev/null; \
+	else echo "note: install gcc-arm-none-eabi, g++ and chromium (apt) to run every test; those tests skip without them"; fi
 
 demo: venv
 	$(BIN)/fer-edge data --contact-sheet $(RUN)-data.png
