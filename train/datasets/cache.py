@@ -26,7 +26,7 @@ from train.datasets.base import Loaded, Split
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 1  # bump when a loader changes what it produces for the same files
 Signature = list[tuple[str, int, int]]
 
 
