@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import edge
-from edge_testkit import write_face_video
+from edge_testkit import demo_video
 
 BLOCKED = ("tensorflow", "tf_keras", "keras", "train", "quantize", "firmware_export")
 
@@ -53,7 +53,7 @@ def test_every_edge_module_imports_without_tensorflow_or_other_stages(tmp_path):
 
 def test_whole_loop_runs_with_tensorflow_blocked(tiny_models, tmp_path):
     video = tmp_path / "faces.mp4"
-    write_face_video(video, 12)
+    demo_video(video, 12)
     proc = _run_blocked(f"""
         import sys
         from edge.cli import main

@@ -1,0 +1,189 @@
+"""``fer-edge run`` / ``bench`` end to end on generated videos: outputs, model checks, clean stops."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.cli import main
+from edge.config import EdgeConfig
+from edge.recognize import Recognizer
+from edge.spec import DEFAULT_SPEC, LABELS, spec_path_for
+from edge.timing import StageTimer
+from edge_testkit import demo_frames, demo_video
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "faces.mp4"
+    truth = demo_video(path, 20, fps=15)
+    return path, truth
+
+
+def _frames_in(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n, cap.get(cv2.CAP_PROP_FRAME_COUNT)
+
+
+def _records(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_run_writes_annotated_video_jsonl_and_config(tiny_models, video, tmp_path, capsys):
+    path, truth = video
+    out, jsonl = tmp_path / "out" / "annotated.mp4", tmp_path / "out" / "predictions.jsonl"
+    assert main(["run", str(tiny_models["int8"]), "--source", str(path), "--headless",
+                 "--out", str(out), "--jsonl", str(jsonl)]) == 0
+    assert _frames_in(out) == (20, 20)
+    records = _records(jsonl)
+    assert [r["frame"] for r in records] == list(range(20))
+    assert all(r["faces"] for r in records), "a face is found in every frame of the demo video"
+    found = sum(len(r["faces"]) for r in records)
+    assert found >= 0.6 * sum(len(t) for t in truth)
+    face = records[0]["faces"][0]
+    assert set(face) == {"box", "track", "label", "confidence", "scores"}
+    assert face["label"] in LABELS and list(face["scores"]) == list(LABELS)
+    assert abs(sum(face["scores"].values()) - 1) < 0.05 and face["confidence"] == max(face["scores"].values())
+    saved = json.loads((tmp_path / "out" / "annotated.config.json").read_text())
+    assert saved["model"] == str(tiny_models["int8"]) and saved["out"] == str(out)
+    assert json.loads((tmp_path / "out" / "predictions.config.json").read_text()) == saved
+    printed = capsys.readouterr().out
+    for stage in ("capture", "detect", "preprocess", "infer", "draw", "write"):
+        assert f"| {stage} |" in printed
+    assert "outside detect+infer" in printed
+
+
+def test_run_dir_and_float_model(tiny_models, video, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(tiny_models["float"], run_dir / "model_int8.tflite")  # any model under the run-dir name
+    shutil.copy(spec_path_for(tiny_models["float"]), run_dir / "model_int8.spec.json")
+    assert main(["run", str(run_dir), "--source", str(video[0]), "--max-frames", "3",
+                 "--jsonl", str(tmp_path / "p.jsonl")]) == 0
+    assert len(_records(tmp_path / "p.jsonl")) == 3
+
+
+def test_image_folder_source(tiny_models, tmp_path):
+    for i, (image, _) in enumerate(demo_frames(6, seed=1, faces=2)[:3]):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), image)
+    jsonl = tmp_path / "out" / "p.jsonl"
+    assert main(["run", str(tiny_models["int8"]), "--source", str(tmp_path), "--jsonl", str(jsonl)]) == 0
+    assert [len(r["faces"]) for r in _records(jsonl)] == [2, 2, 2]
+
+
+def _convert(model, path):
+    import tensorflow as tf
+
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    DEFAULT_SPEC.save(spec_path_for(path))
+    return path
+
+
+@pytest.mark.slow
+def test_models_that_do_not_fit_the_contract_are_refused(tmp_path, capsys):
+    import tf_keras as keras
+
+    wrong_input = keras.Sequential([keras.layers.Input((64, 64, 1)), keras.layers.Flatten(),
+                                    keras.layers.Dense(7, activation="softmax")])
+    wrong_output = keras.Sequential([keras.layers.Input((48, 48, 1)), keras.layers.Flatten(),
+                                     keras.layers.Dense(5, activation="softmax")])
+    m_in, m_out = _convert(wrong_input, tmp_path / "in.tflite"), _convert(wrong_output, tmp_path / "out.tflite")
+    for model, message in ((m_in, "model input is 64x64x1, expected 48x48x1 as in its spec"),
+                           (m_out, "model outputs 5 classes, expected 7")):
+        assert main(["run", str(model), "--source", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--source", "{video}", "--serve", "0.0.0.0:8000"], "listens on the network: add --listen-network"),
+    (["--source", "{video}", "--token", "abcdefgh"], "--token is only used with --listen-network"),
+    (["--source", "{video}", "--lores", "321x240"], "width and height must be even"),
+    (["--source", "{video}", "--main", "320x240", "--lores", "640x480"], "may not exceed --main"),
+    (["--source", "usb:front"], "expected usb:N"),
+    (["--source", "{video}", "--smooth-alpha", "0"], "--smooth-alpha 0.0"),
+    (["--source", "{video}", "--display"], "--display needs"),
+])
+def test_bad_arguments_are_one_line_errors(tiny_models, video, argv, message, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    argv = [a.replace("{video}", str(video[0])) for a in argv]
+    assert main(["run", str(tiny_models["int8"]), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_model_path_errors(tiny_models, tmp_path, capsys):
+    (tmp_path / "m.tflite").write_bytes(tiny_models["int8"].read_bytes())
+    cases = [(tmp_path / "m.tflite", "no spec beside the model"), (tiny_models["keras"], "expected a .tflite model"),
+             (tmp_path, "run directory has no model_int8.tflite"), (tmp_path / "nope", "no such model file")]
+    for model, message in cases:
+        assert main(["run", str(model), "--source", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_detect_every_n_frames_classifies_every_frame():
+    calls = []
+
+    class Detector:
+        def detect(self, gray, min_face):
+            calls.append(gray.shape)
+            return np.array([[10, 10, 60, 60]], np.int32)
+
+    class Classifier:
+        def predict(self, batch):
+            return np.full((len(batch), 7), 1 / 7, np.float32)
+
+    class Frame:
+        gray, scale = np.zeros((120, 160), np.uint8), (2.0, 2.0)
+
+    timer = StageTimer()
+    recognize = Recognizer(Detector(), Classifier(), DEFAULT_SPEC, timer=timer, detect_every=3)
+    for _ in range(7):
+        timer.begin()
+        faces = recognize(Frame())
+        assert [f.box for f in faces] == [(20, 20, 120, 120)], "boxes in display coordinates"
+    assert len(calls) == 3
+    assert faces[0].label == LABELS[0] and faces[0].track_id == 1
+
+
+def test_bench_prints_and_saves_timings(tiny_models, video, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(video[0]), "--model", str(tiny_models["int8"]), "--json", str(out),
+                 "--infer-runs", "20"]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["frames"] == 20 and summary["fps"] > 0 and summary["inference_only_per_s"] > 0
+    assert {"capture", "detect", "preprocess", "infer", "draw", "encode"} <= set(summary["ms_per_frame"])
+    assert 0 < summary["outside_core_share"] < 1
+    assert "inference only:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sigterm_finalizes_the_video_and_jsonl(tiny_models, tmp_path):
+    source = tmp_path / "slow.mp4"
+    demo_video(source, 60, fps=10)
+    out, jsonl = tmp_path / "a.mp4", tmp_path / "p.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "edge", str(tiny_models["int8"]), "--source", str(source),
+                             "--realtime", "--out", str(out), "--jsonl", str(jsonl)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not jsonl.exists() or len(jsonl.read_text().splitlines()) < 8):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM received" in stderr and "stopped (signal)" in stderr
+    records = _records(jsonl)
+    assert 8 <= len(records) < 60, "stopped early, every line complete"
+    assert _frames_in(out) == (len(records), len(records)), "video finalized with every frame"
+    assert "| detect |" in stdout
+    assert not [p for p in os.listdir(tmp_path) if ".tmp" in p], "no temporary file left behind"
