@@ -1,0 +1,230 @@
+"""The live view: page, MJPEG stream and predictions over HTTP, the token, and a real headless
+Chromium showing the stream of a running ``fer-edge run`` (bound to 127.0.0.1 only)."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import require_tool
+from edge.serve import BOUNDARY, LiveServer
+from edge_testkit import demo_video
+
+
+@pytest.fixture
+def server():
+    live = LiveServer("127.0.0.1", 0).start()
+    yield live
+    live.close()
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.status, r.headers.get("Content-Type"), r.read()
+
+
+def _jpeg(value):
+    return cv2.imencode(".jpg", np.full((48, 64, 3), value, np.uint8))[1].tobytes()
+
+
+def test_page_and_predictions(server):
+    status, ctype, body = _get(server.url)
+    assert status == 200 and ctype.startswith("text/html") and b"stream.mjpg" in body
+    assert _get(server.url + "predictions.json")[2] == b"{}"
+    server.publish({"frame": 3, "faces": [{"box": [1, 2, 3, 4], "label": "happy"}], "fps": 30.0})
+    assert json.loads(_get(server.url + "predictions.json")[2])["frame"] == 3
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        _get(server.url + "secrets")
+
+
+def _read_part(stream):
+    assert stream.readline() == f"--{BOUNDARY}\r\n".encode()
+    headers = {}
+    while (line := stream.readline()) != b"\r\n":
+        key, _, value = line.decode().partition(":")
+        headers[key.lower()] = value.strip()
+    assert headers["content-type"] == "image/jpeg"
+    data = stream.read(int(headers["content-length"]))
+    assert stream.read(2) == b"\r\n"
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_mjpeg_stream_sends_each_new_frame_and_counts_watchers(server):
+    host, port = server.address
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("GET", "/stream.mjpg")
+    response = conn.getresponse()
+    assert response.getheader("Content-Type") == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    deadline = time.monotonic() + 5
+    while not server.streaming and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.streaming, "the loop knows someone is watching, so it encodes"
+    for value in (40, 200):
+        server.publish({"frame": value}, _jpeg(value))
+        assert abs(int(_read_part(response).mean()) - value) <= 2
+    server.close()
+    assert response.read() == b"", "closing the server ends the stream"
+    conn.close()
+
+
+def test_token_is_required_on_every_route():
+    live = LiveServer("127.0.0.1", 0, token="s3cret-token").start()
+    try:
+        host, port = live.address
+        base = f"http://{host}:{port}"
+        for path in ("/", "/predictions.json", "/stream.mjpg", "/?token=wrong", "/predictions.json?token=s3cret"):
+            with pytest.raises(urllib.error.HTTPError, match="403"):
+                _get(base + path)
+        assert live.url == base + "/?token=s3cret-token"
+        assert _get(live.url)[0] == 200
+        assert _get(base + "/predictions.json?token=s3cret-token")[0] == 200
+    finally:
+        live.close()
+
+
+# --- real headless Chromium, driven over the DevTools pipe (fds 3/4, NUL-separated JSON) ----------
+
+class Chromium:
+    def __init__(self, binary, profile):
+        cmd_r, self._cmd_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+
+        def fds():
+            os.dup2(cmd_r, 3)
+            os.dup2(resp_w, 4)
+
+        self.proc = subprocess.Popen(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            preexec_fn=fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(cmd_r)
+        os.close(resp_w)
+        self._buf, self._id, self._events = b"", 0, []
+
+    def _next_message(self, deadline):
+        while b"\0" not in self._buf:
+            assert time.monotonic() < deadline, "no answer from chromium in time"
+            chunk = os.read(self._resp_r, 1 << 16)
+            assert chunk, "chromium closed the DevTools pipe"
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(raw)
+
+    def send(self, method, session=None, timeout=30, **params):
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._next_message(deadline)
+            if reply.get("id") == self._id:
+                assert "error" not in reply, reply["error"]
+                return reply["result"]
+            self._events.append(reply)
+
+    def wait_event(self, method, session, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, event in enumerate(self._events):
+                if event.get("method") == method and event.get("sessionId") == session:
+                    return self._events.pop(i)
+            self._events.append(self._next_message(deadline))
+
+    def open(self, url):
+        """A new tab showing ``url``, once its HTML is parsed (an MJPEG image never finishes loading)."""
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.send("Page.enable", session)
+        self.send("Page.navigate", session, url=url)
+        self.wait_event("Page.domContentEventFired", session)
+        return session
+
+    def evaluate(self, session, expression):
+        result = self.send("Runtime.evaluate", session, expression=expression, awaitPromise=True,
+                           returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"]["value"]
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        os.close(self._cmd_w)
+        os.close(self._resp_r)
+
+
+WATCH_PAGE = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const img = document.getElementById("stream");
+  for (let i = 0; i < 150 && !(img.complete && img.naturalWidth); i++) await sleep(100);
+  const snap = () => {
+    const c = document.createElement("canvas");
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext("2d");
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let h = 0;
+    for (let i = 0; i < d.length; i += 61) h = (h * 31 + d[i]) >>> 0;
+    return h;
+  };
+  const status = () => document.getElementById("status").textContent;
+  const first = {pixels: snap(), status: status()};
+  await sleep(1500);
+  return {width: img.naturalWidth, height: img.naturalHeight, first, second: {pixels: snap(), status: status()},
+          rows: document.querySelectorAll("#faces tr").length};
+})()"""
+
+
+@pytest.mark.slow
+def test_live_view_in_headless_chromium_updates_and_needs_the_token(tiny_models, tmp_path):
+    binary = require_tool("chromium")
+    video = tmp_path / "faces.mp4"
+    demo_video(video, 100, fps=10, faces="2")
+    token = "test-token-1234"
+    run = subprocess.Popen([sys.executable, "-m", "edge", str(tiny_models["int8"]), "--source", str(video),
+                            "--realtime", "--serve", "127.0.0.1:0", "--listen-network", "--token", token],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")), daemon=True)
+    reader.start()
+    browser = None
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None and time.monotonic() < deadline and run.poll() is None:
+            found = [m.group(0) for line in list(lines) if (m := re.search(r"http://127\.0\.0\.1:\d+/\S*", line))]
+            url = found[0] if found else time.sleep(0.1)
+        assert url and url.endswith(f"?token={token}"), lines
+        base = url.split("?")[0]
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            _get(base + "stream.mjpg")
+
+        browser = Chromium(binary, tmp_path / "profile")
+        seen = browser.evaluate(browser.open(url), WATCH_PAGE)
+        assert (seen["width"], seen["height"]) == (640, 480), seen
+        assert seen["first"]["pixels"] != seen["second"]["pixels"], "the image updates"
+        assert seen["first"]["status"] != seen["second"]["status"], "the predictions update"
+        assert re.match(r"frame \d+ · [\d.]+ fps · 2 face\(s\)", seen["second"]["status"]), seen
+        assert seen["rows"] == 2
+
+        refused = browser.evaluate(browser.open(base), "document.body.innerText")
+        assert refused.startswith("forbidden"), refused
+    finally:
+        if browser is not None:
+            browser.close()
+        run.send_signal(signal.SIGTERM)
+        run.wait(30)
+    assert run.returncode == 0, "".join(lines)
