@@ -187,3 +187,22 @@ def test_sigterm_finalizes_the_video_and_jsonl(tiny_models, tmp_path):
     assert _frames_in(out) == (len(records), len(records)), "video finalized with every frame"
     assert "| detect |" in stdout
     assert not [p for p in os.listdir(tmp_path) if ".tmp" in p], "no temporary file left behind"
+
+
+def test_systemd_unit_runs_a_valid_command():
+    import configparser
+    import shlex
+    from pathlib import Path
+
+    import edge
+    from edge.cli import build_parser
+    from edge.run_cli import config_from_args
+
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.read(Path(edge.__file__).parent / "deploy" / "fer-edge.service")
+    assert unit["Service"]["KillSignal"] == "SIGTERM" and unit["Install"]["WantedBy"] == "default.target"
+    argv = shlex.split(unit["Service"]["ExecStart"].replace("%h", "/home/me"))
+    assert argv[0] == "/home/me/fer-edge/.venv/bin/fer-edge"
+    args = build_parser().parse_args(argv[1:])
+    config = config_from_args(args)
+    assert config.source == "picamera2" and config.serve == "127.0.0.1:8000" and not config.display
