@@ -26,19 +26,34 @@ def frame_record(index: int, timestamp: float, faces) -> dict:
     return {"frame": index, "t": round(timestamp, 4), "faces": [f.to_json() for f in faces]}
 
 
+def letterbox(image: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fit ``image`` into ``out`` (same aspect, centred, black bars); returns ``out``."""
+    (h, w), (H, W) = image.shape[:2], out.shape[:2]
+    f = min(W / w, H / h)
+    nw, nh = max(1, round(w * f)), max(1, round(h * f))
+    out[:] = 0
+    x, y = (W - nw) // 2, (H - nh) // 2
+    cv2.resize(image, (nw, nh), dst=out[y:y + nh, x:x + nw], interpolation=cv2.INTER_AREA)
+    return out
+
+
 class VideoOutput:
-    """mp4v video opened at the first frame (its size), finalized by ``close``."""
+    """mp4v video at the first frame's size (later frames of another size are letterboxed into it),
+    finalized by ``close``."""
 
     def __init__(self, path: str | Path, fps: float):
         self.path, self.fps = Path(path), fps
         self.frames = 0
-        self._writer = self._atomic = None
+        self._writer = self._atomic = self._fit = None
 
     def write(self, image: np.ndarray) -> None:
         if image.ndim == 3 and image.shape[2] == 4:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
         if self._writer is None:
             self._open(image.shape[1], image.shape[0])
+            self._fit = np.empty_like(image)
+        if image.shape != self._fit.shape:
+            image = letterbox(image, self._fit)
         self._writer.write(image)
         self.frames += 1
 

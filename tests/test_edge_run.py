@@ -73,12 +73,16 @@ def test_run_dir_and_float_model(tiny_models, video, tmp_path):
     assert len(_records(tmp_path / "p.jsonl")) == 3
 
 
-def test_image_folder_source(tiny_models, tmp_path):
+def test_image_folder_source_of_mixed_sizes(tiny_models, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
     for i, (image, _) in enumerate(demo_frames(6, seed=1, faces=2)[:3]):
-        cv2.imwrite(str(tmp_path / f"{i}.jpg"), image)
-    jsonl = tmp_path / "out" / "p.jsonl"
-    assert main(["run", str(tiny_models["int8"]), "--source", str(tmp_path), "--jsonl", str(jsonl)]) == 0
+        cv2.imwrite(str(images / f"{i}.jpg"), cv2.resize(image, None, fx=1 + i / 4, fy=1 + i / 4))
+    jsonl, out = tmp_path / "out" / "p.jsonl", tmp_path / "out" / "a.mp4"
+    assert main(["run", str(tiny_models["int8"]), "--source", str(images), "--jsonl", str(jsonl),
+                 "--out", str(out)]) == 0
     assert [len(r["faces"]) for r in _records(jsonl)] == [2, 2, 2]
+    assert _frames_in(out) == (3, 3), "frames of other sizes are letterboxed, not dropped"
 
 
 def _convert(model, path):
