@@ -11,7 +11,7 @@ import secrets
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 
@@ -35,7 +35,6 @@ class RunResult:
     frames_with_faces: int = 0
     faces: int = 0
     stopped_by: str = "end of source"
-    urls: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -115,7 +114,6 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             stack.callback(jsonl.close)
         if config.serve:
             server = _start_server(config, stack)
-            result.urls.append(server.url)
         if config.display:
             display = Display()
             stack.callback(display.close)
@@ -133,9 +131,9 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                 break
             faces = recognize(frame)
             fps = meter.tick()
-            record = frame_record(result.frames, frame.timestamp, faces)
+            record = None if server is None and jsonl is None else frame_record(result.frames, frame.timestamp, faces)
             if drawing:
-                draw_faces(frame.image, faces, fps)
+                draw_faces(frame.image, faces, fps or None)
                 timer.lap("draw")
             if server is not None or encode_always:
                 jpeg = None

@@ -48,7 +48,8 @@ class PicameraSource:
         try:
             cam = factory(self.camera_num)
         except IndexError:
-            raise SourceError("no camera found (is the ribbon cable seated? try: rpicam-hello --list-cameras)") from None
+            raise SourceError("no camera found (is the ribbon cable seated? "
+                              "try: rpicam-hello --list-cameras)") from None
         except RuntimeError as e:
             raise SourceError(f"camera did not open ({e}); is another program using it?") from None
         try:
@@ -59,8 +60,9 @@ class PicameraSource:
             cam.configure(config)
         except (RuntimeError, ValueError) as e:
             cam.close()
-            raise UserError(f"--main {self.main_size[0]}x{self.main_size[1]} --lores "
-                            f"{self.lores_size[0]}x{self.lores_size[1]}: the camera refused this configuration ({e})") from None
+            (mw, mh), (lw, lh) = self.main_size, self.lores_size
+            raise UserError(f"--main {mw}x{mh} --lores {lw}x{lh}: the camera refused this configuration "
+                            f"({e})") from None
         cam.start()
         self._cam = cam
         log.info("%s: main %dx%d RGB888, lores %dx%d YUV420 at %g fps", self.name, *self.main_size,

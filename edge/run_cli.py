@@ -19,7 +19,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Detection and camera options shared by ``run`` and ``bench``."""
     g = parser.add_argument_group("detection")
     g.add_argument("--detector", choices=("haar", "yunet"), default=_default("detector"),
-                   help="haar: OpenCV's bundled frontal-face cascade; yunet: OpenCV FaceDetectorYN (needs --detector-model)")
+                   help="haar: OpenCV's bundled frontal-face cascade; "
+                   "yunet: OpenCV FaceDetectorYN (needs --detector-model)")
     g.add_argument("--detector-model", metavar="FILE", help="YuNet .onnx model for --detector yunet")
     g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"),
                    help="smallest face to find, in pixels of the displayed image (default %(default)s)")

@@ -93,7 +93,6 @@ def _convert(model, path):
     return path
 
 
-@pytest.mark.slow
 def test_models_that_do_not_fit_the_contract_are_refused(tmp_path, capsys):
     import tf_keras as keras
 
