@@ -105,14 +105,15 @@ class Recognizer:
         self.tracker = tracker or Tracker()
         self.min_face, self.max_faces = min_face, max_faces
         self.timer = timer or StageTimer()
-        self.detect_every, self._frames, self._boxes = detect_every, 0, None
+        self.detect_every, self._frames, self._boxes, self._shape = detect_every, 0, None, None
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
 
     def __call__(self, frame) -> list[Face]:
         timer = self.timer
         sx, sy = frame.scale
-        if self._frames % self.detect_every == 0 or self._boxes is None:
+        if self._frames % self.detect_every == 0 or frame.gray.shape != self._shape:
             self._boxes = self.detector.detect(frame.gray, min_face=round(self.min_face / sx))[: self.max_faces]
+            self._shape = frame.gray.shape
             timer.lap("detect")
         self._frames += 1
         boxes = self._boxes

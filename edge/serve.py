@@ -14,7 +14,7 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 log = logging.getLogger(__name__)
 BOUNDARY = "fer-edge-frame"
@@ -95,7 +95,7 @@ class LiveServer:
     @property
     def url(self) -> str:
         host, port = self.address
-        return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
+        return f"http://{host}:{port}/" + (f"?token={quote(self.token, safe='')}" if self.token else "")
 
     def start(self) -> "LiveServer":
         self._thread.start()

@@ -118,7 +118,6 @@ class Reconnecting:
                  stop: threading.Event | None = None):
         self.source, self.retries, self.backoff, self.max_backoff = source, retries, backoff, max_backoff
         self.stop = stop or threading.Event()
-        self.reopens = 0
 
     def __getattr__(self, name):  # name, live, fps, ... of the wrapped source
         return getattr(self.source, name)
@@ -158,7 +157,6 @@ class Reconnecting:
                 log.warning("%s: %s", self.source.name, e)
                 delay = min(2 * delay, self.max_backoff) if delay else 0.0
                 continue
-            self.reopens += 1
             log.info("%s: reopened after %d attempt(s)", self.source.name, attempt)
             return True
         raise UserError(f"{self.source.name}: gave up after {self.retries} retries ({error}); "

@@ -79,16 +79,16 @@ def test_mjpeg_stream_sends_each_new_frame_and_counts_watchers(server):
 
 
 def test_token_is_required_on_every_route():
-    live = LiveServer("127.0.0.1", 0, token="s3cret-token").start()
+    live = LiveServer("127.0.0.1", 0, token="s3cret-token&x").start()
     try:
         host, port = live.address
         base = f"http://{host}:{port}"
-        for path in ("/", "/predictions.json", "/stream.mjpg", "/?token=wrong", "/predictions.json?token=s3cret"):
+        for path in ("/", "/predictions.json", "/stream.mjpg", "/?token=wrong", "/predictions.json?token=s3cret-token"):
             with pytest.raises(urllib.error.HTTPError, match="403"):
                 _get(base + path)
-        assert live.url == base + "/?token=s3cret-token"
+        assert live.url == base + "/?token=s3cret-token%26x"
         assert _get(live.url)[0] == 200
-        assert _get(base + "/predictions.json?token=s3cret-token")[0] == 200
+        assert _get(base + "/predictions.json?token=s3cret-token%26x")[0] == 200
     finally:
         live.close()
 
