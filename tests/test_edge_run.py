@@ -209,3 +209,4 @@ def test_systemd_unit_runs_a_valid_command():
     args = build_parser().parse_args(argv[1:])
     config = config_from_args(args)
     assert config.source == "picamera2" and config.serve == "127.0.0.1:8000" and not config.display
+    assert config.detect_every == 2
