@@ -17,7 +17,7 @@ _CONFIG_OPTIONS = {
     "preset": "preset", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "schedule": "schedule",
     "plateau_patience": "plateau_patience", "min_lr": "min_lr", "patience": "early_stopping_patience",
     "monitor": "monitor", "label_smoothing": "label_smoothing", "class_balance": "class_balance",
-    "seed": "seed", "strategy": "strategy", "jit": "jit_compile",
+    "seed": "seed", "strategy": "strategy",
 }
 _PRESET_OPTIONS = ("width", "depth", "dropout")
 _AUGMENT_OPTIONS = ("flip", "rotate", "shift", "zoom", "brightness", "contrast", "erase")
@@ -76,7 +76,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=S, help="random seed (0)")
     g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default=S,
                    help="tf.distribute strategy: mirrored = this machine's GPUs; multiworker reads TF_CONFIG")
-    g.add_argument("--jit", action=argparse.BooleanOptionalAction, default=S, help="XLA-compile the train step")
 
 
 def _config(args):
@@ -124,7 +123,9 @@ def summary(result) -> str:
 def run(args) -> int:
     import logging
 
-    logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's per-epoch sharding chatter
+    if logging.getLogger().getEffectiveLevel() >= logging.INFO:  # TensorFlow's per-epoch chatter: only with -v
+        for name in ("absl", "tensorflow"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from train.budget import parse_bytes
     from train.session import resume_run, start_run
 

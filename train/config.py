@@ -75,7 +75,6 @@ class TrainConfig:
     # execution
     seed: int = 0
     strategy: str = "default"
-    jit_compile: bool = False
 
     def __post_init__(self):
         if isinstance(self.augment, dict):

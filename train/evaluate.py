@@ -42,7 +42,9 @@ def metrics_from_predictions(y_true: np.ndarray, probs: np.ndarray, labels: Sequ
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
+        # over the classes present in the labels or predictions (scikit-learn's default), so a small
+        # evaluation set is not marked down for classes it does not contain
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "labels": list(labels),
         "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                              "support": int(support[i])} for i, name in enumerate(labels)},
@@ -89,10 +91,14 @@ def predict_split(predict: PredictFn, images: np.ndarray, spec: ModelSpec) -> np
     return np.concatenate(out) if out else np.zeros((0, spec.num_classes), np.float32)
 
 
+def evaluate_predictions_on(predict: PredictFn, split, spec: ModelSpec) -> dict:
+    """Metrics of a predict function on a dataset split (train.datasets.base.Split)."""
+    return metrics_from_predictions(split.labels, predict_split(predict, split.images, spec), spec.labels)
+
+
 def evaluate_model(model_path: str | Path, split, spec: ModelSpec, num_threads: int | None = None) -> dict:
     """Metrics of a model file on a dataset split (train.datasets.base.Split)."""
-    probs = predict_split(predict_fn_for(model_path, spec, num_threads), split.images, spec)
-    return metrics_from_predictions(split.labels, probs, spec.labels)
+    return evaluate_predictions_on(predict_fn_for(model_path, spec, num_threads), split, spec)
 
 
 def format_report(metrics: dict, title: str = "") -> str:

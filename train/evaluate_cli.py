@@ -40,10 +40,11 @@ def _resolve(args) -> tuple[Path, Path | None]:
 def run(args) -> int:
     from edge import atomic
     from edge.spec import load_spec_for
-    from train.evaluate import evaluate_model, format_report
+    from train.evaluate import evaluate_predictions_on, format_report, predict_fn_for
 
     model_path, run_dir = _resolve(args)
     spec = load_spec_for(model_path)
+    predict = predict_fn_for(model_path, spec, num_threads=args.threads)  # a bad model fails before data loads
     if args.data is not None:
         from train.datasets import load_dataset
 
@@ -56,7 +57,7 @@ def run(args) -> int:
         raise UserError(f"{model_path}: not inside a run directory, so say which data to use with --data SOURCE")
     if args.split not in dataset.splits:
         raise UserError(f"{dataset.source}: no {args.split!r} split (it has {', '.join(dataset.splits)})")
-    metrics = evaluate_model(model_path, dataset.splits[args.split], spec, num_threads=args.threads)
+    metrics = evaluate_predictions_on(predict, dataset.splits[args.split], spec)
     metrics = {"model": str(model_path), "data": dataset.source, "split": args.split, **metrics}
     print(format_report(metrics, title=f"{model_path} on {dataset.source} [{args.split}]"))
     if args.json:

@@ -165,10 +165,12 @@ def save_model(model, path: Path, spec: ModelSpec) -> None:
         model.save(tmp)
 
 
-def compile_model(model, cfg: TrainConfig, lr: float) -> None:
+def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False) -> None:
+    """Adam + categorical cross-entropy. XLA (``jit_compile``) is off: on CPU it trained slower
+    (benchmarks/train_throughput.py) and has no deterministic MaxPool gradient."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-                  metrics=["accuracy"], jit_compile=cfg.jit_compile)
+                  metrics=["accuracy"], jit_compile=jit_compile)
 
 
 @dataclass
@@ -207,4 +209,4 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
                       validation_data=val_ds, callbacks=[callback], verbose=verbose)
         except TrainingInterrupted as e:
             return FitResult(state, str(e))
-    return FitResult(state, flag["signal"])
+    return FitResult(state, None if state.finished else flag["signal"])

@@ -8,6 +8,7 @@ loaded or anything is written.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from edge.spec import DEFAULT_SPEC, ModelSpec
 from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
-from train.distribute import is_chief, make_strategy, seed_everything
+from train.distribute import deterministic, is_chief, make_strategy
 from train.fit import FitResult, fit
 from train.models import build_model
 
@@ -42,7 +43,6 @@ class RunResult:
 
 def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None):
     strategy = make_strategy(cfg.strategy)
-    seed_everything(cfg.seed)
     with strategy.scope():
         model = build_model(cfg.preset, DEFAULT_SPEC, **cfg.preset_options)
     budget = model_budget(model)
@@ -73,16 +73,17 @@ def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
 def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | None = None, force: bool = False,
               max_flash: int | None = None, max_ram: int | None = None) -> RunResult:
     """Train a new run in ``runs_dir/name`` (default name: ``<preset>_<data>``, numbered if taken)."""
-    strategy, model, budget = _build(cfg, max_flash, max_ram)
-    dataset = _load(cfg)
-    runs_dir = Path(runs_dir)
-    name = name or rundir.default_run_name(cfg, runs_dir)
-    if is_chief(strategy):
-        run_dir = rundir.create_run_dir(runs_dir, name, force=force)
-    else:
-        run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))
-    cfg.save(run_dir)
-    return _train(cfg, run_dir, strategy, model, budget, dataset)
+    with deterministic(cfg.seed):
+        strategy, model, budget = _build(cfg, max_flash, max_ram)
+        dataset = _load(cfg)
+        runs_dir = Path(runs_dir)
+        name = name or rundir.default_run_name(cfg, runs_dir)
+        if is_chief(strategy):
+            run_dir = rundir.create_run_dir(runs_dir, name, force=force)
+        else:
+            run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))
+        cfg.save(run_dir)
+        return _train(cfg, run_dir, strategy, model, budget, dataset)
 
 
 def resume_run(run_dir: str | Path, *, epochs: int | None = None,
@@ -94,12 +95,13 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
         cfg = cfg.with_epochs(epochs)
         cfg.save(run_dir)
         log.info("%s: epochs changed to %d", run_dir, epochs)
-    strategy, model, budget = _build(cfg, max_flash, max_ram)
-    if not is_chief(strategy):
-        worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
-        shutil.copytree(run_dir, worker_dir, dirs_exist_ok=True)
-        run_dir = worker_dir
-    return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
+    with deterministic(cfg.seed):
+        strategy, model, budget = _build(cfg, max_flash, max_ram)
+        if not is_chief(strategy):
+            worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
+            shutil.copytree(run_dir, worker_dir, dirs_exist_ok=True)
+            run_dir = worker_dir
+        return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunResult:
@@ -108,7 +110,10 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
     data = {"source": dataset.source, "format": dataset.name, "sizes": {k: len(v) for k, v in dataset.splits.items()}}
     result = fit(model, dataset, spec, cfg, run_dir, strategy)
     metrics = None
-    if result.state.finished and is_chief(strategy):
+    metrics_path = run_dir / rundir.METRICS_NAME
+    if result.state.finished and metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))  # finished and reported before
+    elif result.state.finished and is_chief(strategy):
         metrics = finalize(run_dir, dataset, result, budget, strategy.num_replicas_in_sync, data)
     return RunResult(run_dir, cfg, budget, result, strategy.num_replicas_in_sync, data, metrics,
                      time.monotonic() - start)

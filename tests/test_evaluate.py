@@ -1,0 +1,117 @@
+"""Evaluation gives hand-checkable numbers, through .keras and .tflite alike, from the library and the CLI."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.cli import main
+from edge.errors import UserError
+from edge.spec import DEFAULT_SPEC, spec_path_for
+from train.datasets.base import Split
+from train.evaluate import evaluate_model, format_report, metrics_from_predictions
+
+DARK, BRIGHT = 25, 230
+# (true class, pixel value): the known model predicts angry (0) for dark faces and happy (3) for bright ones
+VAL = [(0, DARK)] * 3 + [(0, BRIGHT)] + [(1, DARK)] + [(3, BRIGHT)] * 2
+EXPECTED_CONFUSION = np.zeros((7, 7), int)
+EXPECTED_CONFUSION[0, 0], EXPECTED_CONFUSION[0, 3], EXPECTED_CONFUSION[1, 0], EXPECTED_CONFUSION[3, 3] = 3, 1, 1, 2
+
+
+def test_metrics_by_hand():
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 0])
+    m = metrics_from_predictions(y_true, np.eye(3)[y_pred], ["a", "b", "c"])
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"]["a"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert m["per_class"]["b"] == pytest.approx({"precision": 2 / 3, "recall": 1.0, "f1": 0.8, "support": 2})
+    assert m["per_class"]["c"] == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+    report = format_report(m)
+    assert "accuracy 0.6667" in report and "macro-F1 0.6556" in report
+
+
+def test_metrics_reject_bad_shapes():
+    with pytest.raises(ValueError):
+        metrics_from_predictions(np.array([0, 1]), np.zeros((2, 5)), ["a", "b", "c"])
+    with pytest.raises(UserError):
+        metrics_from_predictions(np.array([], int), np.zeros((0, 2)), ["a", "b"])
+
+
+@pytest.fixture(scope="module")
+def known_model(tmp_path_factory):
+    """mean brightness m -> logits: angry 5 - 10 m, happy 10 m - 5, others -10; as .keras, float and int8 .tflite."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    out = tmp_path_factory.mktemp("known")
+    L = keras.layers
+    model = keras.Sequential([keras.Input(DEFAULT_SPEC.input_shape), L.GlobalAveragePooling2D(), L.Dense(7), L.Softmax()])
+    w, b = np.zeros((1, 7), np.float32), np.full(7, -10, np.float32)
+    w[0, 0], b[0], w[0, 3], b[3] = -10, 5, 10, -5
+    model.layers[1].set_weights([w, b])
+    paths = {"keras": out / "model.keras"}
+    model.save(paths["keras"])
+    paths["float"] = out / "model_float.tflite"
+    paths["float"].write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([np.full((1, 48, 48, 1), v / 255, np.float32)] for v in range(0, 256, 15))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    paths["int8"] = out / "model_int8.tflite"
+    paths["int8"].write_bytes(conv.convert())
+    for path in paths.values():
+        DEFAULT_SPEC.save(spec_path_for(path))
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["keras", "float", "int8"])
+def test_known_model_confusion_matrix(known_model, kind):
+    labels, values = zip(*VAL)
+    split = Split(np.stack([np.full((48, 48), v, np.uint8) for v in values]), np.array(labels))
+    m = evaluate_model(known_model[kind], split, DEFAULT_SPEC)
+    np.testing.assert_array_equal(m["confusion"], EXPECTED_CONFUSION)
+    assert m["accuracy"] == pytest.approx(5 / 7)
+    assert m["per_class"]["angry"]["precision"] == pytest.approx(3 / 4)
+    assert m["per_class"]["happy"]["recall"] == pytest.approx(1.0)
+    # macro over the classes that occur (angry 0.75, disgust 0, happy 0.8), as scikit-learn does
+    assert m["macro_f1"] == pytest.approx((0.75 + 0 + 0.8) / 3)
+
+
+def _write_folders(root, items):
+    for i, (label, value) in enumerate(items):
+        for split in ("train", "val"):
+            folder = root / split / DEFAULT_SPEC.labels[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 48), value, np.uint8))
+
+
+def test_evaluate_cli_on_image_folders(known_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+    _write_folders(tmp_path / "faces", VAL)
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", str(known_model["int8"]), "--data", str(tmp_path / "faces"), "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["split"] == "val" and metrics["n"] == len(VAL)
+    np.testing.assert_array_equal(metrics["confusion"], EXPECTED_CONFUSION)
+    assert "accuracy 0.7143" in capsys.readouterr().out
+
+
+def test_evaluate_cli_errors(known_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+    _write_folders(tmp_path / "faces", VAL)
+    data = ["--data", str(tmp_path / "faces")]
+    assert main(["evaluate", str(known_model["keras"])]) == 2  # not in a run dir and no --data
+    assert "--data" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.keras"), *data]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    assert main(["evaluate", str(known_model["keras"]), *data, "--split", "test"]) == 2
+    assert "no 'test' split" in capsys.readouterr().err
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    DEFAULT_SPEC.save(spec_path_for(bad))
+    assert main(["evaluate", str(bad), *data]) == 2
+    assert "not a loadable .keras model" in capsys.readouterr().err
