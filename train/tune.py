@@ -1,0 +1,237 @@
+"""KerasTuner search over a preset's knobs (width, depth, dropout, learning rate, augmentation
+strength) within a hardware budget.
+
+Each trial builds the preset with the trial's knobs, measures its int8 budget with
+``train.budget.model_budget`` and skips (as a failed trial, with the numbers) a model over
+``max_flash``/``max_ram`` before spending any training on it; the rest train on the same seeded
+tf.data pipeline as ``fer-edge train`` for a few epochs and are scored on the validation split.
+The tuner's own project folder makes the search resumable: rerunning with ``--resume`` skips
+completed trials and reruns an interrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import keras_tuner as kt  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from edge import atomic  # noqa: E402
+from edge.errors import UserError  # noqa: E402
+from edge.spec import DEFAULT_SPEC  # noqa: E402
+from train.budget import check_fits, model_budget  # noqa: E402
+from train.config import AugmentConfig, TrainConfig  # noqa: E402
+from train.datasets.base import Split, stratified_split  # noqa: E402
+from train.fit import compile_model  # noqa: E402
+from train.models import build_model  # noqa: E402
+from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "tune_config.json"
+RESULTS_NAME = "tune_results.json"
+ALGORITHMS = ("random", "bayesian", "hyperband")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    train: TrainConfig = field(default_factory=TrainConfig)  # data, preset and fixed options
+    algorithm: str = "bayesian"
+    max_trials: int = 12
+    epochs_per_trial: int = 8
+    train_fraction: float = 1.0  # tune on a stratified share of the train split (faster trials)
+    widths: tuple[int, ...] = (8, 12, 16, 20, 24)
+    depths: tuple[int, ...] = (1, 2, 3)
+    dropout: tuple[float, float] = (0.1, 0.5)
+    lr: tuple[float, float] = (3e-4, 3e-3)
+    augment_strengths: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
+    max_flash: int | None = None
+    max_ram: int | None = None
+
+    def __post_init__(self):
+        if isinstance(self.train, dict):
+            object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
+        for name in ("widths", "depths", "dropout", "lr", "augment_strengths"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        checks = [
+            ("algorithm", self.algorithm in ALGORITHMS, f"one of {ALGORITHMS}"),
+            ("max_trials", isinstance(self.max_trials, int) and self.max_trials >= 1, "an integer >= 1"),
+            ("epochs_per_trial", isinstance(self.epochs_per_trial, int) and self.epochs_per_trial >= 1, "an integer >= 1"),
+            ("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]"),
+            ("widths", self.widths and all(isinstance(w, int) and w >= 1 for w in self.widths), "positive integers"),
+            ("depths", self.depths and all(isinstance(d, int) and d >= 1 for d in self.depths), "positive integers"),
+            ("dropout", len(self.dropout) == 2 and 0 <= self.dropout[0] <= self.dropout[1] < 1, "LOW,HIGH in [0, 1)"),
+            ("lr", len(self.lr) == 2 and 0 < self.lr[0] <= self.lr[1], "LOW,HIGH > 0"),
+            ("augment_strengths", self.augment_strengths and all(0 <= s <= 3 for s in self.augment_strengths),
+             "numbers in 0..3"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise UserError(f"tune option {name} must be {expected}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, run_dir: Path) -> Path:
+        return atomic.write_json(run_dir / CONFIG_NAME, self.to_dict())
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "TuneConfig":
+        import json
+
+        path = Path(run_dir) / CONFIG_NAME
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise UserError(f"{run_dir}: not a tuning directory (no {CONFIG_NAME})") from None
+        except (ValueError, TypeError) as e:
+            raise UserError(f"{path}: malformed tune config ({e})") from None
+
+
+def scaled_augment(base: AugmentConfig, strength: float) -> AugmentConfig:
+    """The default augmentation with every magnitude scaled by ``strength`` (0 = off), within limits."""
+    limits = {"rotate": 45, "shift": 0.5, "zoom": 0.5, "brightness": 1.0, "contrast": 1.0, "erase": 1.0}
+    return replace(base, flip=base.flip and strength > 0,
+                   **{k: min(getattr(base, k) * strength, v) for k, v in limits.items()})
+
+
+def trial_train_config(cfg: TuneConfig, values: dict[str, Any]) -> TrainConfig:
+    """The TrainConfig a trial's hyperparameter values stand for (what ``fer-edge train`` would use)."""
+    return replace(cfg.train, lr=float(values["lr"]),
+                   preset_options={**cfg.train.preset_options, "width": int(values["width"]),
+                                   "depth": int(values["depth"]), "dropout": round(float(values["dropout"]), 3)},
+                   augment=scaled_augment(cfg.train.augment, float(values["augment"])))
+
+
+class PresetHyperModel(kt.HyperModel):
+    def __init__(self, cfg: TuneConfig, train_split: Split, val_split: Split):
+        super().__init__(name=f"{cfg.train.preset}_search")
+        self.cfg, self.train_split, self.val_split = cfg, train_split, val_split
+        self.val_ds = eval_dataset(val_split, DEFAULT_SPEC)
+
+    def declare(self, hp: kt.HyperParameters) -> dict[str, Any]:
+        c = self.cfg
+        return {
+            "width": hp.Choice("width", list(c.widths)),
+            "depth": hp.Choice("depth", list(c.depths)),
+            "dropout": hp.Float("dropout", c.dropout[0], c.dropout[1], step=0.05) if c.dropout[0] < c.dropout[1]
+            else hp.Fixed("dropout", c.dropout[0]),
+            "lr": hp.Float("lr", c.lr[0], c.lr[1], sampling="log") if c.lr[0] < c.lr[1] else hp.Fixed("lr", c.lr[0]),
+            "augment": hp.Choice("augment", list(c.augment_strengths)),
+        }
+
+    def build(self, hp):
+        tcfg = trial_train_config(self.cfg, self.declare(hp))
+        model = build_model(tcfg.preset, DEFAULT_SPEC, **tcfg.preset_options)
+        budget = model_budget(model)
+        try:
+            check_fits(budget, f"{tcfg.preset} {tcfg.preset_options}", self.cfg.max_flash, self.cfg.max_ram)
+        except UserError as e:  # over budget: a failed trial, never trained
+            raise kt.errors.FailedTrialError(str(e)) from None
+        compile_model(model, tcfg, tcfg.lr)
+        return model
+
+    def fit(self, hp, model, *args, epochs: int | None = None, initial_epoch: int = 0, callbacks=None, **kwargs):
+        tcfg = trial_train_config(self.cfg, self.declare(hp)).with_epochs(epochs or self.cfg.epochs_per_trial)
+        train_ds = training_dataset(self.train_split, DEFAULT_SPEC, tcfg, start_epoch=initial_epoch)
+        return model.fit(train_ds, epochs=tcfg.epochs, initial_epoch=initial_epoch,
+                         steps_per_epoch=steps_per_epoch(len(self.train_split), tcfg.batch_size),
+                         validation_data=self.val_ds, callbacks=callbacks, verbose=kwargs.get("verbose", 2))
+
+
+def make_tuner(cfg: TuneConfig, hypermodel: PresetHyperModel, directory: Path):
+    common = dict(hypermodel=hypermodel, objective=kt.Objective("val_accuracy", "max"), seed=cfg.train.seed,
+                  directory=str(directory), project_name="tuner", overwrite=False,
+                  max_consecutive_failed_trials=max(3, cfg.max_trials))
+    if cfg.algorithm == "hyperband":
+        return kt.Hyperband(max_epochs=cfg.epochs_per_trial, factor=3, **common)
+    cls = kt.RandomSearch if cfg.algorithm == "random" else kt.BayesianOptimization
+    return cls(max_trials=cfg.max_trials, **common)
+
+
+def subset(split: Split, fraction: float, seed: int) -> Split:
+    if fraction >= 1:
+        return split
+    _, keep = stratified_split(split.labels, fraction, seed)
+    return Split(split.images[keep], split.labels[keep])
+
+
+def trial_rows(tuner, cfg: TuneConfig) -> list[dict[str, Any]]:
+    """Every trial: status, hyperparameters, best val accuracy and the budget of its model."""
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        values = dict(trial.hyperparameters.values)
+        row = {"trial": trial.trial_id, "status": str(trial.status), "val_accuracy": trial.score, **values}
+        if {"width", "depth", "dropout"} <= set(values):
+            tcfg = trial_train_config(cfg, values)
+            b = model_budget(build_model(tcfg.preset, DEFAULT_SPEC, **tcfg.preset_options))
+            row.update(params=b.params, macs=b.macs, int8_weight_bytes=b.int8_weight_bytes,
+                       peak_activation_bytes=b.peak_activation_bytes)
+        if trial.message:
+            row["message"] = str(trial.message).strip().splitlines()[-1]
+        rows.append(row)
+    rows.sort(key=lambda r: (r["val_accuracy"] is None, -(r["val_accuracy"] or 0.0)))
+    return rows
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    head = "| trial | status | val acc | width | depth | dropout | lr | augment | params | MMAC | int8 KiB | act KiB |"
+    lines = [head, "|" + "---|" * 12]
+    for r in rows:
+        acc = f"{r['val_accuracy']:.4f}" if r.get("val_accuracy") is not None else "-"
+        kib = (lambda k: f"{r[k] / 1024:.1f}" if k in r else "-")
+        lines.append(f"| {r['trial']} | {r['status']} | {acc} | {r.get('width', '-')} | {r.get('depth', '-')} | "
+                     f"{r.get('dropout', 0):.2f} | {r.get('lr', 0):.2g} | {r.get('augment', '-')} | "
+                     f"{r.get('params', '-'):,} | {r.get('macs', 0) / 1e6:.1f} | {kib('int8_weight_bytes')} | "
+                     f"{kib('peak_activation_bytes')} |")
+    return "\n".join(lines)
+
+
+def search(cfg: TuneConfig, run_dir: Path, dataset) -> dict[str, Any]:
+    """Run (or continue) the search in ``run_dir``; write tune_results.json/.md and the best TrainConfig."""
+    keras.utils.set_random_seed(cfg.train.seed)
+    train_split = subset(dataset.splits["train"], cfg.train_fraction, cfg.train.seed)
+    hypermodel = PresetHyperModel(cfg, train_split, dataset.splits["val"])
+    tuner = make_tuner(cfg, hypermodel, run_dir)
+    log.info("searching %s: %s, %d trial(s) of up to %d epochs on %d training faces", cfg.train.preset,
+             cfg.algorithm, cfg.max_trials, cfg.epochs_per_trial, len(train_split))
+    tuner.search(verbose=2)
+    rows = trial_rows(tuner, cfg)
+    done = [r for r in rows if r["val_accuracy"] is not None and math.isfinite(r["val_accuracy"])]
+    if not done:
+        raise UserError(f"{run_dir}: no trial completed (every model was over budget or failed); "
+                        "widen --widths/--depths or relax --max-flash/--max-ram")
+    best = trial_train_config(cfg, done[0])
+    result = {"best": {k: done[0][k] for k in ("trial", "val_accuracy", "width", "depth", "dropout", "lr", "augment")},
+              "best_train_config": best.to_dict(), "trials": rows}
+    atomic.write_json(run_dir / RESULTS_NAME, result)
+    atomic.write_text(run_dir / "tune_results.md", f"# Tuning {cfg.train.preset} ({cfg.algorithm})\n\n"
+                      f"{format_rows(rows)}\n")
+    best.save(run_dir / "best")  # best/train_config.json: what `fer-edge train` should use
+    return result
+
+
+def train_command(best: TrainConfig) -> str:
+    """The `fer-edge train` command line that trains the best trial's configuration fully."""
+    o, a, d = best.preset_options, best.augment, AugmentConfig()
+    parts = ["fer-edge train", f"--preset {best.preset}"]
+    if best.data:
+        parts.append(f"--data {best.data}")
+    parts += [f"--width {o['width']}", f"--depth {o['depth']}", f"--dropout {o['dropout']}", f"--lr {best.lr:.3g}"]
+    if not a.enabled:
+        parts.append("--no-augment")
+    else:
+        parts += [f"--{k} {getattr(a, k):.3g}" for k in ("rotate", "shift", "zoom", "brightness", "contrast", "erase")
+                  if not math.isclose(getattr(a, k), getattr(d, k))]
+    return " ".join(parts)
+
+
+__all__ = ["TuneConfig", "search", "train_command", "scaled_augment", "trial_train_config", "dataclasses"]
