@@ -8,6 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
+EPOCHS ?= 15
 
 .PHONY: venv demo test system-deps clean
 
@@ -26,8 +27,16 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-none-eabi chromium g++ >/dev/null; \
 	else echo "note: install gcc-arm-none-eabi, g++ and chromium (apt) to run every test; those tests skip without them"; fi
 
+# The main job on the built-in synthetic faces: inspect the data, train the micro preset, quantize it
+# to int8 (gated on accuracy), export TensorFlow Lite Micro sources, then run the edge loop headless
+# on a generated video. Everything lands in $(RUN); re-running replaces it.
 demo: venv
 	$(BIN)/fer-edge data --contact-sheet $(RUN)-data.png
+	$(BIN)/fer-edge train --runs-dir $(dir $(RUN)) --name $(notdir $(RUN)) --epochs $(EPOCHS) --force
+	$(BIN)/fer-edge quantize $(RUN)
+	$(BIN)/fer-edge export-firmware $(RUN) --out $(RUN)/firmware --board all
+	$(BIN)/fer-edge demo-video $(RUN)/demo.mp4 --frames 90 --fps 30
+	$(BIN)/fer-edge run $(RUN) --source $(RUN)/demo.mp4 --headless --out $(RUN)/annotated.mp4 --jsonl $(RUN)/predictions.jsonl
 
 test: venv system-deps
 	$(BIN)/python -m pytest -q

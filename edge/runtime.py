@@ -52,10 +52,29 @@ def _quant(detail: dict) -> Quant | None:
     return None
 
 
-class TFLiteClassifier:
-    """One interpreter for one classification model, created once per run."""
+def _no_delegates_option(Interpreter) -> dict:
+    """Interpreter kwargs selecting the builtin kernels without the default (XNNPACK) delegate."""
+    import sys
 
-    def __init__(self, model_path: str | Path, spec: ModelSpec | None = None, num_threads: int | None = None):
+    module = sys.modules[Interpreter.__module__]
+    resolver = getattr(module, "OpResolverType", None)
+    if resolver is None:  # tensorflow.lite keeps it under experimental
+        resolver = module.experimental.OpResolverType if hasattr(module, "experimental") else None
+    if resolver is None:
+        raise UserError(f"{Interpreter.__module__} cannot run without its default delegates")
+    return {"experimental_op_resolver_type": resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+
+
+class TFLiteClassifier:
+    """One interpreter for one classification model, created once per run.
+
+    ``delegates=False`` runs LiteRT's builtin int8 kernels without the XNNPACK delegate: the
+    kernels whose requantization TensorFlow Lite Micro's reference kernels follow (to 1-2 LSB), so
+    firmware parity checks compare against them. The live loop keeps the faster default.
+    """
+
+    def __init__(self, model_path: str | Path, spec: ModelSpec | None = None, num_threads: int | None = None,
+                 delegates: bool = True):
         self.path = Path(model_path)
         try:
             content = self.path.read_bytes()
@@ -63,7 +82,8 @@ class TFLiteClassifier:
             raise UserError(f"{self.path}: cannot read model ({e.strerror or e})") from None
         Interpreter, self.backend = interpreter_class()
         try:
-            self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            extra = {} if delegates else _no_delegates_option(Interpreter)
+            self.interpreter = Interpreter(model_content=content, num_threads=num_threads, **extra)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
