@@ -25,18 +25,21 @@ _RESUMABLE = {"epochs", "max_flash", "max_ram"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from train.config import AugmentConfig, TrainConfig  # standard library only: --help stays light
+
     S = argparse.SUPPRESS  # unset options stay absent: defaults live in TrainConfig, --resume can tell
+    cfg, aug = TrainConfig(), AugmentConfig()
     g = p.add_argument_group("data")
     g.add_argument("--data", default=S, metavar="SOURCE",
                    help="dataset: an image folder (<split>/<class>/), a FER2013 .csv, an ExpW folder, "
                         "or 'synthetic[:SEED]' (default: the built-in synthetic faces)")
     g.add_argument("--format", default=S, help="dataset format (default: auto)")
-    g.add_argument("--val-fraction", type=float, default=S, help="held-out fraction when the data has no val split (0.1)")
+    g.add_argument("--val-fraction", type=float, default=S, help=f"held-out fraction when the data has no val split ({cfg.val_fraction})")
     g.add_argument("--synthetic-per-class", type=int, default=S, metavar="N", help="synthetic training faces per class")
     g.add_argument("--expw-margin", type=float, default=S, help="ExpW: margin around each face box (fraction)")
     g.add_argument("--expw-min-confidence", type=float, default=S, help="ExpW: drop face boxes below this confidence")
     g = p.add_argument_group("model")
-    g.add_argument("--preset", default=S, help="model preset: micro (default, microcontrollers), seed, pi (Raspberry Pi)")
+    g.add_argument("--preset", default=S, help=f"model preset: micro (microcontrollers), seed (the seed project's CNN) or pi (Raspberry Pi); default {cfg.preset}")
     g.add_argument("--width", type=int, default=S, help="preset base width (channels of the first stage)")
     g.add_argument("--depth", type=int, default=S, help="preset convolutions per stage")
     g.add_argument("--dropout", type=float, default=S, help="preset dropout before the classifier")
@@ -45,35 +48,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-ram", default=None, metavar="BYTES",
                    help="refuse a model whose peak int8 activations exceed this (e.g. 64KiB)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=S, help="maximum epochs (50)")
-    g.add_argument("--batch-size", type=int, default=S, help="global batch size (32)")
-    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (0.001)")
+    g.add_argument("--epochs", type=int, default=S, help=f"maximum epochs ({cfg.epochs})")
+    g.add_argument("--batch-size", type=int, default=S, help=f"global batch size ({cfg.batch_size})")
+    g.add_argument("--lr", type=float, default=S, help=f"Adam learning rate ({cfg.lr})")
     g.add_argument("--schedule", choices=("plateau", "cosine", "constant"), default=S,
-                   help="LR schedule (plateau: halve after --plateau-patience epochs without progress)")
-    g.add_argument("--plateau-patience", type=int, default=S, help="epochs without progress before halving the LR (4)")
-    g.add_argument("--min-lr", type=float, default=S, help="lowest learning rate (1e-5)")
-    g.add_argument("--patience", type=int, default=S, help="early stopping patience in epochs, 0 = off (10)")
+                   help=f"LR schedule ({cfg.schedule}; plateau: halve after --plateau-patience epochs without progress)")
+    g.add_argument("--plateau-patience", type=int, default=S, help=f"epochs without progress before halving the LR ({cfg.plateau_patience})")
+    g.add_argument("--min-lr", type=float, default=S, help=f"lowest learning rate ({cfg.min_lr})")
+    g.add_argument("--patience", type=int, default=S, help=f"early stopping patience in epochs, 0 = off ({cfg.early_stopping_patience})")
     g.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=S,
-                   help="validation metric choosing the best checkpoint (val_accuracy)")
-    g.add_argument("--label-smoothing", type=float, default=S, help="label smoothing (0)")
+                   help=f"validation metric choosing the best checkpoint ({cfg.monitor})")
+    g.add_argument("--label-smoothing", type=float, default=S, help=f"label smoothing ({cfg.label_smoothing})")
     g.add_argument("--class-balance", choices=("none", "weights", "sqrt-weights", "sampler"), default=S,
-                   help="imbalanced classes: loss weights, square-root weights, or a class-balanced sampler (none)")
+                   help=f"imbalanced classes: loss weights, square-root weights, or a class-balanced sampler ({cfg.class_balance})")
     g = p.add_argument_group("augmentation (training batches only)")
     g.add_argument("--no-augment", action="store_true", help="switch every augmentation off")
-    g.add_argument("--flip", action=argparse.BooleanOptionalAction, default=S, help="random horizontal flip (on)")
-    g.add_argument("--rotate", type=float, default=S, metavar="DEG", help="max rotation in degrees, 0 = off (10)")
-    g.add_argument("--shift", type=float, default=S, metavar="FRAC", help="max shift, fraction of the size (0.1)")
-    g.add_argument("--zoom", type=float, default=S, metavar="FRAC", help="max zoom in/out (0.1)")
-    g.add_argument("--brightness", type=float, default=S, metavar="FRAC", help="max brightness change (0.1)")
-    g.add_argument("--contrast", type=float, default=S, metavar="FRAC", help="max contrast change (0.2)")
-    g.add_argument("--erase", type=float, default=S, metavar="P", help="random-erasing probability (0.25)")
+    g.add_argument("--flip", action=argparse.BooleanOptionalAction, default=S, help=f"random horizontal flip ({'on' if aug.flip else 'off'})")
+    g.add_argument("--rotate", type=float, default=S, metavar="DEG", help=f"max rotation in degrees, 0 = off ({aug.rotate})")
+    g.add_argument("--shift", type=float, default=S, metavar="FRAC", help=f"max shift, fraction of the size ({aug.shift})")
+    g.add_argument("--zoom", type=float, default=S, metavar="FRAC", help=f"max zoom in/out ({aug.zoom})")
+    g.add_argument("--brightness", type=float, default=S, metavar="FRAC", help=f"max brightness change ({aug.brightness})")
+    g.add_argument("--contrast", type=float, default=S, metavar="FRAC", help=f"max contrast change ({aug.contrast})")
+    g.add_argument("--erase", type=float, default=S, metavar="P", help=f"random-erasing probability ({aug.erase})")
     g = p.add_argument_group("run")
     g.add_argument("--name", default=None, help="run name (default: <preset>_<data>, numbered if taken)")
     g.add_argument("--runs-dir", default="runs", help="where run directories go (runs)")
     g.add_argument("--force", action="store_true", help="replace an existing run of the same name")
     g.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue an interrupted run from its last completed epoch (--epochs may raise its limit)")
-    g.add_argument("--seed", type=int, default=S, help="random seed (0)")
+    g.add_argument("--seed", type=int, default=S, help=f"random seed ({cfg.seed})")
     g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default=S,
                    help="tf.distribute strategy: mirrored = this machine's GPUs; multiworker reads TF_CONFIG")
 

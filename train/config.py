@@ -70,7 +70,7 @@ class TrainConfig:
     early_stopping_patience: int = 10  # 0 = never stop early
     monitor: str = "val_accuracy"  # picks the best checkpoint and drives early stopping
     label_smoothing: float = 0.0
-    class_balance: str = "none"
+    class_balance: str = "sqrt-weights"  # measured on FER2013: +1.6 macro-F1 points for -0.7 accuracy vs none
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # execution
     seed: int = 0

@@ -177,6 +177,7 @@ def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False)
 class FitResult:
     state: TrainState
     interrupted: str | None  # the signal name when training was stopped by one
+    trained: int = 0  # epochs completed in this session
 
 
 def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy) -> FitResult:
@@ -184,7 +185,9 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     state = TrainState.load(run_dir, cfg)
     if state.finished and state.epoch < cfg.epochs and state.stop_reason.startswith("reached"):
-        state.finished = False  # resumed with more epochs
+        state.finished, state.stop_reason = False, ""  # resumed with more epochs
+    elif not state.finished and state.epoch >= cfg.epochs > 0:  # resumed with fewer epochs than were done
+        state.finished, state.stop_reason = True, f"reached {state.epoch} epochs"
     with strategy.scope():
         compile_model(model, cfg, state.lr)
         model.optimizer.build(model.trainable_variables)
@@ -201,6 +204,7 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch)
     val_ds = eval_dataset(val_split, spec)
     verbose = 1 if sys.stderr.isatty() and sys.stdout.isatty() else 2
+    first = state.epoch
     with stop_on_signals() as flag:
         callback = _RunCallback(cfg, state, run_dir, manager, spec, flag)
         try:
@@ -208,5 +212,5 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
                       steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),
                       validation_data=val_ds, callbacks=[callback], verbose=verbose)
         except TrainingInterrupted as e:
-            return FitResult(state, str(e))
-    return FitResult(state, None if state.finished else flag["signal"])
+            return FitResult(state, str(e), state.epoch - first)
+    return FitResult(state, None if state.finished else flag["signal"], state.epoch - first)

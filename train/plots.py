@@ -23,22 +23,24 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_curves(history: Sequence[dict], path: str | Path, best_epoch: int | None = None) -> Path:
-    """Loss and accuracy per epoch, train vs validation, with the learning rate and the best epoch."""
+    """Loss and accuracy per epoch (train vs validation, best epoch marked) and the learning rate."""
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, title in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
-        ax.plot(epochs, [row.get(key) for row in history], label="train")
-        ax.plot(epochs, [row.get(f"val_{key}") for row in history], label="validation")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [3, 3, 2]})
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, [row.get(key) for row in history], marker=".", label="train")
+        ax.plot(epochs, [row.get(f"val_{key}") for row in history], marker=".", label="validation")
+        ax.set_title(key)
+    axes[2].plot(epochs, [row.get("lr") for row in history], marker=".", color="tab:green")
+    axes[2].set_yscale("log")
+    axes[2].set_title("learning rate")
+    for ax in axes:
         if best_epoch:
             ax.axvline(best_epoch, color="gray", linestyle=":", label=f"best (epoch {best_epoch})")
         ax.set_xlabel("epoch")
-        ax.set_title(title)
         ax.grid(alpha=0.3)
+    for ax in axes[:2]:
         ax.legend(loc="best")
-    lr_ax = ax_loss.twinx()
-    lr_ax.plot(epochs, [row.get("lr") for row in history], color="tab:green", alpha=0.4, linestyle="--")
-    lr_ax.set_yscale("log")
-    lr_ax.set_ylabel("learning rate (dashed)", color="tab:green")
+    fig.tight_layout()
     return _save(fig, Path(path))
 
 

@@ -111,7 +111,7 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
     result = fit(model, dataset, spec, cfg, run_dir, strategy)
     metrics = None
     metrics_path = run_dir / rundir.METRICS_NAME
-    if result.state.finished and metrics_path.is_file():
+    if result.state.finished and not result.trained and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))  # finished and reported before
     elif result.state.finished and is_chief(strategy):
         metrics = finalize(run_dir, dataset, result, budget, strategy.num_replicas_in_sync, data)
