@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from edge.errors import UserError
 
@@ -86,6 +87,8 @@ def _config(args):
 
     given = vars(args)
     kwargs = {field: given[opt] for opt, field in _CONFIG_OPTIONS.items() if opt in given}
+    if kwargs.get("data") and Path(kwargs["data"]).exists():  # the run dir must find its data from anywhere
+        kwargs["data"] = str(Path(kwargs["data"]).resolve())
     preset_options = {k: given[k] for k in _PRESET_OPTIONS if k in given}
     augment = AugmentConfig.off() if args.no_augment else AugmentConfig()
     changes = {k: given[k] for k in _AUGMENT_OPTIONS if k in given}
@@ -151,5 +154,5 @@ def run(args) -> int:
         return 143 if result.fit.interrupted == "SIGTERM" else 130
     print()
     print(summary(result))
-    print(f"\nnext: fer-edge evaluate {result.run_dir} --data SOURCE --split test   |   fer-edge quantize {result.run_dir}")
+    print(f"\nnext: fer-edge evaluate {result.run_dir} [--data SOURCE --split test]   |   fer-edge quantize {result.run_dir}")
     return 0

@@ -1,9 +1,10 @@
 """The training loop: Keras ``fit`` plus the state that makes a run resumable and its result reproducible.
 
 After every completed epoch the run directory gets, in this order: a TensorFlow checkpoint of the
-model and optimizer (``checkpoints/ckpt-<epoch>``), ``model.keras`` if validation improved, then
-``checkpoints/state.json`` (epoch, best score, early-stopping and LR-schedule counters, history;
-the commit point: it names the checkpoint it belongs to) and ``history.csv``. A run killed at any
+model and optimizer (``checkpoints/ckpt-<epoch>``), the model as ``checkpoints/best-<epoch>.keras`` if validation
+improved, then ``checkpoints/state.json`` (epoch, best score, early-stopping and LR-schedule
+counters, history; the commit point: it names the checkpoint it belongs to) and ``history.csv``,
+and finally the new best model is moved onto ``model.keras``. A run killed at any
 moment therefore resumes from its last completed epoch with the optimizer state, LR and counters it
 had; the data order and augmentation of each epoch come from stateless seeds, so the resumed epochs
 see the same batches. SIGINT/SIGTERM stop after the current batch and leave the run resumable.
@@ -154,15 +155,28 @@ class _RunCallback(keras.callbacks.Callback):
             st.finished, st.stop_reason = True, f"reached {cfg.epochs} epochs"
         st.checkpoint = Path(self.manager.save(checkpoint_number=st.epoch)).name
         if improved:
-            save_model(self.model, self.run_dir / rundir.MODEL_NAME, self.spec)
-        st.save(self.run_dir)
+            with atomic.atomic_path(_best_path(self.run_dir, st.epoch)) as tmp:
+                self.model.save(tmp)
+        st.save(self.run_dir)  # the commit point
+        if improved:
+            promote_best(self.run_dir, st)
 
 
-def save_model(model, path: Path, spec: ModelSpec) -> None:
-    """Write a .keras model and its spec, each atomically (the spec first: a model never lacks one)."""
-    spec.save(spec_path_for(path))
-    with atomic.atomic_path(path) as tmp:
-        model.save(tmp)
+def _best_path(run_dir: Path, epoch: int) -> Path:
+    return run_dir / rundir.CHECKPOINT_DIR / f"best-{epoch}.keras"
+
+
+def promote_best(run_dir: Path, state: TrainState) -> None:
+    """Move the committed best epoch's model onto model.keras; drop models of epochs never committed.
+
+    Called after each commit and on resume, so a kill at any point leaves model.keras equal to the
+    best epoch that state.json records.
+    """
+    for path in (run_dir / rundir.CHECKPOINT_DIR).glob("best-*.keras"):
+        if path == _best_path(run_dir, state.best_epoch):
+            os.replace(path, run_dir / rundir.MODEL_NAME)
+        else:
+            path.unlink()
 
 
 def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False) -> None:
@@ -193,6 +207,8 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
         model.optimizer.build(model.trainable_variables)
         ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     manager = tf.train.CheckpointManager(ckpt, str(run_dir / rundir.CHECKPOINT_DIR), max_to_keep=2)
+    spec.save(spec_path_for(run_dir / rundir.MODEL_NAME))  # beside the model before the model exists
+    promote_best(run_dir, state)
     if state.checkpoint:
         ckpt.restore(str(run_dir / rundir.CHECKPOINT_DIR / state.checkpoint)).assert_existing_objects_matched()
         model.optimizer.learning_rate.assign(state.lr)
