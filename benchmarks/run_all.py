@@ -1,0 +1,125 @@
+"""Run every benchmark in one go on this machine and write one Markdown table (ratios in bold).
+
+    python benchmarks/run_all.py [--run RUN_DIR | --model models/fer_micro_int8.tflite] [--out benchmarks/RESULTS.md]
+
+Each benchmark runs as its own process (one after the other, so they do not compete for the CPU)
+with ``--json``; this script only collects their numbers. The micro model shipped in ``models/`` is
+used by default; ``--run`` points at a run directory with ``model.keras`` and ``model_int8.tflite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge import atomic  # noqa: E402
+
+
+def _bench(script: str, args: list[str], out: Path) -> dict:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)]
+    print(f"$ {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"run_all: {script} failed with exit code {proc.returncode}")
+    result = json.loads(out.read_text())
+    result["_seconds"] = round(time.monotonic() - start, 1)
+    result["_markdown"] = proc.stdout.strip()
+    return result
+
+
+def _export(model: Path, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "edge.cli", "-q", "export-firmware", str(model), "--out", str(out), "--board", "all"]
+    print(f"$ fer-edge {' '.join(cmd[4:])}", file=sys.stderr, flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((out / "export.json").read_text())
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def summary_table(train: dict, latency: dict, edge: dict, export: dict) -> str:
+    rows = ["| what | value | ratio |", "|---|---:|---:|"]
+    base = [r for r in train["rows"] if r["variant"] == "baseline" and "error" not in r]
+    for r in base:
+        rows.append(f"| training {r['preset']}: images/s (FER2013 epoch, extrapolated) | {r['images_per_s']:.0f} "
+                    f"({r['fer2013_epoch_s']:.0f} s) | |")
+    by = {r["variant"]: r for r in latency["rows"]}
+    keras = by.get("Keras model(x)")
+    for name in ("Keras model.predict", "Keras model(x)", "TFLite float (1 thread)", "TFLite int8 (1 thread)",
+                 "TFLite int8 (2 threads)"):
+        if name in by:
+            r = by[name]
+            ratio = f"**{keras['median_ms'] / r['median_ms']:.1f}x** vs Keras model(x)" if keras and r is not keras else ""
+            rows.append(f"| per-face latency, {name} | {r['median_ms']:.3f} ms | {ratio} |")
+    for threads, x in latency.get("int8_vs_float_tflite", {}).items():
+        rows.append(f"| int8 vs float TFLite speed-up ({threads}) | | **{x:.2f}x** |")
+    p = edge["pipeline"]
+    rows.append(f"| edge pipeline, 640x480 headless end to end | {p['fps']:.1f} fps | "
+                f"**{p['fps'] / 30:.1f}x** a 30 fps camera |")
+    rows.append(f"| edge: share of frame time outside detect+infer | {100 * p['outside_core_share']:.1f}% | |")
+    rows.append(f"| edge: inference only (one face per call) | {edge['inference_only_per_s']:.0f} faces/s | |")
+    m, a = export["model"], export["arena"]
+    rows.append(f"| int8 model bytes / MACs | {m['bytes']:,} B / {m['macs'] / 1e6:.1f} M | |")
+    rows.append(f"| TFLM arena: measured / recommended | {a['used']:,} B / {a['recommended']:,} B | |")
+    par, n = export["parity"], export["parity"]["samples"]
+    rows.append(f"| TFLM vs LiteRT parity ({n} inputs) | {100 * par['bit_identical'] / n:.0f}% "
+                f"bit-identical, max {par['max_abs_diff']} LSB | top-1 agreement {100 * par['top1_agree'] / n:.0f}% |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--run", help="a run directory with model.keras and model_int8.tflite")
+    src.add_argument("--model", default=str(ROOT / "models" / "fer_micro_int8.tflite"),
+                     help="an int8 .tflite whose spec's meta names its float model (default: the shipped micro model)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    p.add_argument("--quick", action="store_true", help="shorter measurements (for a smoke test)")
+    args = p.parse_args(argv)
+    int8 = Path(args.run) / "model_int8.tflite" if args.run else Path(args.model)
+    latency_src = [args.run] if args.run else [str(int8.parent / int8.name.replace("_int8.tflite", "_run"))]
+    quick = args.quick
+    started = datetime.datetime.now(datetime.timezone.utc)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        tmp = Path(tmp)
+        train = _bench("train_throughput.py", ["--presets", "seed", "micro", "pi", "--variants", "baseline",
+                                               "--seconds", "2" if quick else "5", "--rounds", "1" if quick else "2"],
+                       tmp / "train.json")
+        latency = _bench("inference_latency.py", latency_src + (["--rounds", "2", "--per-round", "30"] if quick else []),
+                         tmp / "latency.json")
+        edge = _bench("edge_pipeline.py", ["--model", str(int8), "--frames", "90" if quick else "300",
+                                           "--repeats", "1" if quick else "3"], tmp / "edge.json")
+        export = _export(int8, tmp / "fw")
+    header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python benchmarks/run_all.py`"
+              f" on {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; model `{int8}`. "
+              f"Other work on a shared machine slows every number; ratios measured side by side hold better.\n")
+    body = [header, "## Summary\n", summary_table(train, latency, edge, export), ""]
+    for title, r in (("Training throughput", train), ("Inference latency", latency), ("Edge pipeline", edge)):
+        body += [f"## {title} ({r['_seconds']} s)\n", r["_markdown"].replace("\n# ", "\n### "), ""]
+    atomic.write_text(args.out, "\n".join(body))
+    print("\n".join(body))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
