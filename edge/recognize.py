@@ -13,31 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import UserError
+from edge.model_files import resolve_model
 from edge.preprocess import preprocess
 from edge.spec import ModelSpec, load_spec_for
 from edge.timing import StageTimer
 from edge.track import Tracker
 
 log = logging.getLogger(__name__)
-RUN_DIR_MODEL = "model_int8.tflite"
-
-
-def resolve_model(model: str | Path) -> Path:
-    """A .tflite file, or a run directory holding ``model_int8.tflite``."""
-    path = Path(model)
-    if path.is_dir():
-        candidate = path / RUN_DIR_MODEL
-        if not candidate.is_file():
-            found = ", ".join(sorted(p.name for p in path.glob("*.tflite"))) or "none"
-            raise UserError(f"{path}: run directory has no {RUN_DIR_MODEL} (run 'fer-edge quantize {path}' "
-                            f"first, or pass a .tflite file; .tflite files here: {found})")
-        return candidate
-    if not path.is_file():
-        raise UserError(f"{path}: no such model file or run directory")
-    if path.suffix != ".tflite":
-        raise UserError(f"{path}: expected a .tflite model (or a run directory); convert .keras models "
-                        "with 'fer-edge quantize'")
-    return path
 
 
 def load_classifier(model: str | Path, threads: int | None = None):

@@ -41,8 +41,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="a .tflite model (with its .spec.json) or a run directory "
-                        "(uses RUN_DIR/model_int8.tflite)")
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                        help="a .tflite model (with its .spec.json) or a run directory (uses RUN_DIR/model_int8.tflite); "
+                             "default: the micro model shipped in models/")
     parser.add_argument("--source", required=True, metavar="SRC",
                         help="picamera2 | usb:N | a video file | a folder of images")
     view = parser.add_mutually_exclusive_group()
@@ -88,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from edge.loop import run_edge
     from edge.timing import StageTimer
 
-    config = config_from_args(args)
+    from edge.model_files import resolve_model
+
+    config = config_from_args(args, model=str(resolve_model(args.model)))
     timer = StageTimer()
     try:
         result = run_edge(config, timer=timer)

@@ -10,9 +10,9 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR",
+    parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR", nargs="?", default=None,
                         help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
-                             "model_int8.tflite (written by 'fer-edge quantize')")
+                             "model_int8.tflite (written by 'fer-edge quantize'); default: the micro model in models/")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist or be empty)")
     parser.add_argument("--name", default="fer_model",
                         help="C identifier prefixing the files and symbols (default: fer_model)")
@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from firmware_export.config import ExportConfig
     from firmware_export.export import export_firmware
 
-    config = ExportConfig(model=str(args.model), out=str(args.out), name=args.name, board=args.board,
+    from edge.model_files import resolve_model
+
+    config = ExportConfig(model=str(resolve_model(args.model)), out=str(args.out), name=args.name, board=args.board,
                           parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force)
     result = export_firmware(config)
     info, arena, parity = result.info, result.arena, result.parity

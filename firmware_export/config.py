@@ -9,7 +9,6 @@ from typing import Any
 
 from edge.errors import UserError
 
-RUN_DIR_MODEL = "model_int8.tflite"  # what the quantize stage writes into a run directory
 C_KEYWORDS = frozenset("""
     auto break case char const continue default do double else enum extern float for goto if inline int long
     register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
@@ -34,18 +33,6 @@ def check_c_name(name: str) -> str:
     if name.startswith("__") or re.match(r"_[A-Z]", name):
         raise UserError(f"--name {name!r}: names starting with '__' or '_' + capital are reserved in C and C++")
     return name
-
-
-def resolve_model_path(model: str | Path) -> Path:
-    """A ``.tflite`` file, or a run directory holding ``model_int8.tflite``."""
-    path = Path(model)
-    if path.is_dir():
-        path = path / RUN_DIR_MODEL
-        if not path.is_file():
-            raise UserError(f"{model}: run directory has no {RUN_DIR_MODEL} (run 'fer-edge quantize' on it first)")
-    elif not path.is_file():
-        raise UserError(f"{model}: no such model file or run directory")
-    return path
 
 
 @dataclass(frozen=True)

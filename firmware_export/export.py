@@ -18,7 +18,8 @@ from edge.spec import ModelSpec, Quant, load_spec_for
 from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import parity as parity_mod
-from firmware_export.config import ExportConfig, resolve_model_path
+from edge.model_files import resolve_model
+from firmware_export.config import ExportConfig
 from firmware_export.ops import resolver_methods
 from firmware_export.render import export_record, render_files
 from firmware_export.settings import settings_from
@@ -73,7 +74,7 @@ def _check_out_dir(out: Path, force: bool) -> None:
 
 
 def export_firmware(config: ExportConfig) -> ExportResult:
-    model_path = resolve_model_path(config.model)
+    model_path = resolve_model(config.model)
     all_boards = boards_mod.load_boards()
     wanted = boards_mod.select_boards(config.board, all_boards)
     out = Path(config.out)
