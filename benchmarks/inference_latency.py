@@ -143,7 +143,8 @@ def int8_vs_float(rows: list[dict]) -> dict[str, float]:
 
 def to_markdown(result: dict) -> str:
     lines = [f"# Inference latency per face ({result['source']})", "",
-             f"{result['machine']}; {result['rounds']} interleaved rounds x {result['per_round']} faces per "
+             f"{result['machine']}, load average {result['load_average'][0]} at the end; "
+             f"{result['rounds']} interleaved rounds x {result['per_round']} faces per "
              f"variant after {result['warmup']} warm-up faces; int8 model: {result['int8_note']}.", "",
              "| variant | median ms | p90 ms | faces/s | x vs Keras model(x) | x vs Keras predict |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"source": models["source"], "int8_note": models["int8_note"],
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
                          f"TensorFlow {tf.__version__}",
+              "load_average": [round(v, 2) for v in os.getloadavg()],
               "rounds": args.rounds, "per_round": args.per_round, "warmup": args.warmup, "rows": rows,
               "int8_vs_float_tflite": int8_vs_float(rows)}
     print(to_markdown(result))
