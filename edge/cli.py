@@ -41,6 +41,8 @@ COMMANDS: dict[str, Command] = {
                     ("tensorflow", "tf_keras", "keras_tuner"), "train"),
     "quantize": Command("quantize.cli", "quantization-aware training and full-int8 TFLite, gated on accuracy",
                         ("tensorflow", "tf_keras", "tensorflow_model_optimization"), "train"),
+    "model-card": Command("quantize.model_card_cli", "publish a trained, quantized and exported run as a model with its card",
+                          ("tensorflow", "tf_keras", "matplotlib"), "train"),
     "export-firmware": Command("firmware_export.cli", "write TensorFlow Lite Micro C/C++ sources for an int8 model",
                                ("flatbuffers", "tflite_micro"), "micro"),
     "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),

@@ -1,0 +1,158 @@
+"""Publish a finished run as a shipped model: the int8 model and its spec, the float model, a
+confusion-matrix PNG and a model card, every number read from the run's own reports.
+
+A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed) and
+``fer-edge export-firmware RUN --out RUN/firmware --board all`` have been run on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from edge import atomic  # noqa: E402
+from edge.errors import UserError  # noqa: E402
+from edge.spec import load_spec_for, spec_path_for  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+from train.rundir import load_run, run_model_path  # noqa: E402
+
+#: train CLI option for each TrainConfig field that has a one-to-one option
+_OPTIONS = {"data_format": "--format", "early_stopping_patience": "--patience"}
+
+
+def _read_json(path: Path, hint: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing ({hint})") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: unreadable JSON ({e})") from None
+
+
+def train_command(cfg: TrainConfig, name: str) -> str:
+    """The `fer-edge train` command line that reproduces ``cfg`` (options that differ from the defaults)."""
+    default, parts = TrainConfig(), ["fer-edge train", f"--preset {cfg.preset}"]
+    for f in fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if f.name in ("preset", "augment", "preset_options") or value == getattr(default, f.name):
+            continue
+        opt = _OPTIONS.get(f.name, "--" + f.name.replace("_", "-"))
+        parts.append(f"{opt} {'<FER2013 folder>' if f.name == 'data' else value}")
+    parts += [f"--{k} {v}" for k, v in cfg.preset_options.items()]
+    for f in fields(cfg.augment):
+        value, base = getattr(cfg.augment, f.name), getattr(default.augment, f.name)
+        if value != base:
+            parts.append(f"--{f.name} {value}" if f.name != "flip" else ("--flip" if value else "--no-flip"))
+    return " ".join(parts + [f"--name {name}"])
+
+
+def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) -> list[str]:
+    pairs = []
+    for i, row in enumerate(confusion):
+        total = max(sum(row), 1)
+        pairs += [(row[j] / total, labels[i], labels[j]) for j in range(len(row)) if j != i]
+    return [f"{t} taken for {p} ({100 * r:.0f}% of true {t})" for r, t, p in sorted(pairs, reverse=True)[:k]]
+
+
+def _card(name: str, run_dir: Path, cfg: TrainConfig, metrics: dict, report: dict, export: dict) -> str:
+    fl, q = report["models"]["float"], report["models"][report["chosen"]]
+    qm, b, data = q["metrics"], metrics["budget"], metrics["data"]
+    per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+                          for c, v in qm["per_class"].items())
+    boards = "\n".join(f"| {bd['id']} | {bd['flash_needed'] / 1024:.0f} KiB | {bd['ram_needed'] / 1024:.0f} KiB | "
+                       f"{'yes' if bd['fits'] else 'no'} | {bd['latency_ms']:.0f} ms |" for bd in export["boards"])
+    sizes = ", ".join(f"{k} {v:,}" for k, v in data["sizes"].items())
+    fer = "fer2013" in str(cfg.data).lower()
+    bias = ("FER2013 was gathered by web image search and labelled once per face; its labels are noisy (the FER+ "
+            "relabelling, Barsoum et al. 2016, disagreed with many of them) and 'disgust' has only 436 training "
+            "images. Its faces are 48x48 grayscale and mostly frontal, and its demographics are not documented: "
+            "accuracy on groups rare in web photos, on strong head pose, occlusions and poor light is unknown."
+            if fer else "Check the training data's make-up before trusting the model on other populations.")
+    ar = export["arena"]
+    return f"""# {name}: {cfg.preset} facial-expression model (int8)
+
+| | |
+|---|---|
+| files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run), `{name}.keras` + `{name}.spec.json` (float) |
+| task | 7 expressions ({", ".join(report["labels"])}) from a 48x48 grayscale face crop |
+| data | {data["source"].split("/")[-1]} ({data["format"]}: {sizes}); trained on `train`, model selection on `{report["eval_split"]}` (the official PublicTest); PrivateTest never used |
+| preset | `{cfg.preset}` {cfg.preset_options or "(defaults)"}: {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
+| int8 model | {q["bytes"]:,} bytes ({q["bytes"] / 1024:.1f} KiB), full-integer ({report["chosen"].upper()}), input scale {report["input_quant"]["scale"]:.6g} / zero point {report["input_quant"]["zero_point"]} |
+| TFLM arena | {ar["used"]:,} bytes measured in tflite-micro, {ar["recommended"]:,} recommended (`kTensorArenaSize`) |
+| TFLM vs LiteRT | {export["parity"]["bit_identical"]}/{export["parity"]["samples"]} outputs bit-identical, max {export["parity"]["max_abs_diff"]} LSB |
+| training | {metrics["epochs_completed"]} epochs ({metrics["stop_reason"]}; best epoch {metrics["best_epoch"]}), {metrics["train_seconds"] / 60:.0f} min on a 2-core CPU; quantization {sum(report["seconds"].values()) / 60:.1f} min |
+
+## Accuracy on `{report["eval_split"]}` ({report["eval_images"]:,} images)
+
+| model | accuracy | macro-F1 | same top-1 as float |
+|---|---:|---:|---:|
+| float (Keras) | {100 * fl["accuracy"]:.2f}% | {fl["macro_f1"]:.4f} | - |
+| int8 ({report["chosen"].upper()}, shipped) | {100 * q["accuracy"]:.2f}% | {q["macro_f1"]:.4f} | {100 * q["agreement_with_float"]:.2f}% |
+
+Per class (int8):
+
+| class | precision | recall | F1 | support |
+|---|---:|---:|---:|---:|
+{per_class}
+
+![confusion matrix]({name}_confusion.png)
+
+## On a microcontroller
+
+Estimated latency = MACs / (MAC per cycle x clock), not measured on hardware; flash = model + TFLM
+runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.json`).
+
+| board | flash | RAM | fits | est. latency |
+|---|---:|---:|---|---:|
+{boards}
+
+## Known limits
+
+- Most confused: {"; ".join(top_confusions(qm["confusion"], report["labels"]))}.
+- {bias}
+- Expressions are judged from a single frame; the live loop smooths over a few frames.
+
+## Reproduce
+
+```sh
+{train_command(cfg, run_dir.name)}
+fer-edge quantize runs/{run_dir.name}
+fer-edge export-firmware runs/{run_dir.name} --out runs/{run_dir.name}/firmware --board all
+fer-edge model-card runs/{run_dir.name} --name {name} --out models
+```
+"""
+
+
+def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: str | Path | None = None) -> list[Path]:
+    """Write ``<name>_int8.tflite``/spec, ``<name>.keras``/spec, ``<name>_confusion.png`` and ``<name>.md``."""
+    import tf_keras as keras
+
+    from train.plots import plot_confusion
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    cfg, spec, keras_path = load_run(run_dir)
+    int8 = run_model_path(run_dir, "int8")
+    report = _read_json(run_dir / "quant_report.json", "run 'fer-edge quantize' first")
+    if report.get("status") != "passed":
+        raise UserError(f"{run_dir}: the quantization gate did not pass ({report['gate']['message']}); not publishing")
+    metrics = _read_json(run_dir / "metrics.json", "training has not finished")
+    fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
+    export = _read_json(fw / "export.json", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
+    written = [out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras", out_dir / f"{name}_confusion.png",
+               out_dir / f"{name}.md"]
+    with atomic.atomic_path(written[0]) as tmp:
+        shutil.copyfile(int8, tmp)
+    load_spec_for(int8).save(spec_path_for(written[0]))
+    model = keras.models.load_model(keras_path, compile=False, safe_mode=True)  # no optimizer state
+    with atomic.atomic_path(written[1]) as tmp:
+        model.save(tmp)
+    spec.save(spec_path_for(written[1]))
+    plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], written[2],
+                   title=f"{name} int8 on {report['eval_split']}")
+    atomic.write_text(written[3], _card(name, run_dir, cfg, metrics, report, export))
+    return written

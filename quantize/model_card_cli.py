@@ -1,0 +1,21 @@
+"""``fer-edge model-card RUN_DIR --name NAME [--out models]``: publish a quantized, exported run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run that was trained, quantized and exported")
+    p.add_argument("--name", required=True, help="file name prefix, e.g. fer_micro")
+    p.add_argument("--out", default="models", help="output folder (models)")
+    p.add_argument("--firmware", metavar="DIR", default=None,
+                   help="the export-firmware output with export.json (default: RUN_DIR/firmware)")
+
+
+def run(args) -> int:
+    from quantize.model_card import publish
+
+    for path in publish(args.run_dir, args.out, args.name, args.firmware):
+        print(f"wrote {path}")
+    return 0
