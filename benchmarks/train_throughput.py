@@ -1,11 +1,12 @@
 """Training throughput per preset on this machine, and what makes CPU training faster.
 
-For each preset and each variant (input pipeline with/without augmentation, XLA ``jit_compile``,
-TensorFlow thread pools, op determinism, batch size) a fresh Python process (thread settings only
-take effect before TensorFlow starts) trains on random 48x48 faces through the real tf.data pipeline
-and ``model.fit``; images/s is the best of ``--repeats`` timed windows after a warm-up (the best
-window is the least disturbed by other work on a shared machine). Seconds per FER2013 epoch are
-EXTRAPOLATED: 28,709 training images / images per second (validation not included).
+For each preset and each variant (input pipeline with/without augmentation or on one tf.data
+thread, XLA ``jit_compile``, TensorFlow thread pools, op determinism, batch size) a fresh Python
+process (thread settings only take effect before TensorFlow starts) trains on random 48x48 faces
+through the real tf.data pipeline and ``model.fit``. Processes run round-robin over the variants
+(``--rounds`` times), each timing ``--repeats`` windows after a warm-up; a variant's images/s is
+its best window, the one least disturbed by other work on a shared machine. Seconds per FER2013
+epoch are EXTRAPOLATED: 28,709 training images / images per second (validation not included).
 
     python benchmarks/train_throughput.py                 # every preset, every variant
     python benchmarks/train_throughput.py --presets micro --json out.json
@@ -24,6 +25,7 @@ FER2013_TRAIN = 28709
 VARIANTS = {  # name -> overrides of the baseline (the defaults `fer-edge train` uses)
     "baseline": {},
     "no augmentation": {"augment": False},
+    "tf.data on 1 private thread": {"data_threads": 1},
     # XLA has no deterministic MaxPool gradient, so jit_compile is measured without op determinism
     "jit_compile": {"jit": True, "deterministic": False},
     "no op determinism": {"deterministic": False},
@@ -32,7 +34,7 @@ VARIANTS = {  # name -> overrides of the baseline (the defaults `fer-edge train`
     "batch 64": {"batch": 64},
     "batch 128": {"batch": 128},
 }
-BASELINE = {"augment": True, "jit": False, "deterministic": True, "intra": 0, "inter": 0, "batch": 32}
+BASELINE = {"augment": True, "data_threads": 0, "jit": False, "deterministic": True, "intra": 0, "inter": 0, "batch": 32}
 
 
 def worker(opts: dict) -> dict:
@@ -62,6 +64,10 @@ def worker(opts: dict) -> dict:
     model = build_model(opts["preset"])
     compile_model(model, cfg, cfg.lr, jit_compile=opts["jit"])
     ds = training_dataset(split, DEFAULT_SPEC, cfg)
+    if opts["data_threads"]:
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = opts["data_threads"]
+        ds = ds.with_options(options)
     t0 = time.perf_counter()
     model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)  # build + trace + compile
     warm = time.perf_counter() - t0
