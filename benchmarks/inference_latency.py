@@ -19,7 +19,6 @@ over all timed faces. Ratios are speed-ups relative to float Keras.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform

@@ -8,7 +8,6 @@ the spec file that travelled with the model.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from edge import atomic
 from edge.errors import UserError
+from edge.jsonio import dataclass_from_dict, read_json
 
 #: Class names in dataset order (FER2013 / ExpW label ids 0..6).
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -88,36 +88,19 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "spec") -> "ModelSpec":
-        if not isinstance(d, dict):
-            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"{source}: unknown spec fields {unknown} (expected some of {sorted(known)})")
-        d = dict(d)
-        try:
+        if isinstance(d, dict):
+            d = dict(d)
             for key in ("input_quant", "output_quant"):
-                if d.get(key) is not None:
-                    d[key] = Quant(**d[key])
-            return cls(**d)
-        except UserError as e:
-            raise UserError(f"{source}: {e}") from None
-        except TypeError as e:
-            raise UserError(f"{source}: malformed spec ({e})") from None
+                if isinstance(d.get(key), dict):
+                    d[key] = dataclass_from_dict(Quant, d[key], source, "quantization")
+        return dataclass_from_dict(cls, d, source, "spec")
 
     def save(self, path: str | Path) -> Path:
         return atomic.write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelSpec":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{path}: spec file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UserError(f"{path}: not a readable JSON spec ({e})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path, "spec file"), source=str(path))
 
 
 DEFAULT_SPEC = ModelSpec()

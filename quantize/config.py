@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from edge.errors import UserError
+from edge.jsonio import dataclass_from_dict, read_json
 
 METHODS = ("auto", "ptq", "qat")
 EVAL_SPLITS = ("val", "test", "train")
@@ -58,25 +58,11 @@ class QuantizeConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "quantize config") -> "QuantizeConfig":
-        if not isinstance(d, dict):
-            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"{source}: unknown fields {unknown} (expected some of {sorted(known)})")
-        try:
-            return cls(**d)
-        except UserError as e:
-            raise UserError(f"{source}: {e}") from None
+        return dataclass_from_dict(cls, d, source, "quantize config")
 
     @classmethod
     def load(cls, path: str | Path) -> "QuantizeConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UserError(f"{path}: not a readable quantize config ({e})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path, "quantize config"), source=str(path))
 
 
 def _is_number(value: Any) -> bool:

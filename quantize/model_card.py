@@ -7,7 +7,6 @@ A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import fields
@@ -17,21 +16,13 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from edge import atomic  # noqa: E402
 from edge.errors import UserError  # noqa: E402
+from edge.jsonio import read_json  # noqa: E402
 from edge.spec import load_spec_for, spec_path_for  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.rundir import load_run, run_model_path  # noqa: E402
 
 #: train CLI option for each TrainConfig field that has a one-to-one option
 _OPTIONS = {"data_format": "--format", "early_stopping_patience": "--patience"}
-
-
-def _read_json(path: Path, hint: str) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing ({hint})") from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: unreadable JSON ({e})") from None
 
 
 def train_command(cfg: TrainConfig, name: str) -> str:
@@ -137,12 +128,12 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     cfg, spec, keras_path = load_run(run_dir)
     int8 = run_model_path(run_dir, "int8")
-    report = _read_json(run_dir / "quant_report.json", "run 'fer-edge quantize' first")
+    report = read_json(run_dir / "quant_report.json", "quantization report", "run 'fer-edge quantize' first")
     if report.get("status") != "passed":
         raise UserError(f"{run_dir}: the quantization gate did not pass ({report['gate']['message']}); not publishing")
-    metrics = _read_json(run_dir / "metrics.json", "training has not finished")
+    metrics = read_json(run_dir / "metrics.json", "training metrics", "training has not finished")
     fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
-    export = _read_json(fw / "export.json", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
+    export = read_json(fw / "export.json", "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
     written = [out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras", out_dir / f"{name}_confusion.png",
                out_dir / f"{name}.md"]
     with atomic.atomic_path(written[0]) as tmp:

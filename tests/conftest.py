@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from edge.spec import DEFAULT_SPEC, Quant, spec_path_for
+from edge.spec import DEFAULT_SPEC, spec_path_for
 
 
 def require_tool(name: str) -> str:

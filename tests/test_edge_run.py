@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.config import EdgeConfig
 from edge.recognize import Recognizer
 from edge.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.timing import StageTimer

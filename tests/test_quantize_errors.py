@@ -134,7 +134,7 @@ def test_max_drop_not_a_number(make_run, capsys, value):
     with pytest.raises(SystemExit) as e:
         main(["quantize", str(run), "--max-drop", value])
     assert e.value.code == 2
-    assert f"--max-drop: expected a" in capsys.readouterr().err and nothing_written(run)
+    assert "--max-drop: expected a" in capsys.readouterr().err and nothing_written(run)
 
 
 def test_failure_after_conversion_leaves_nothing_behind(make_run, capsys, monkeypatch):

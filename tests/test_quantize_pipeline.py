@@ -120,7 +120,6 @@ def test_report_numbers_are_the_artifacts_real_numbers(quantized):
     import tf_keras as keras
     from sklearn.metrics import f1_score
 
-    from edge.preprocess import normalize
     from train.config import TrainConfig
     from train.datasets import load_dataset
 

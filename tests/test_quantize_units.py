@@ -34,7 +34,7 @@ def test_config_roundtrips_through_json(tmp_path):
     path.write_text(json.dumps(cfg.to_dict()))
     assert QuantizeConfig.load(path) == cfg
     path.write_text(json.dumps({**cfg.to_dict(), "bits": 4}))
-    with pytest.raises(UserError, match="unknown fields.*bits"):
+    with pytest.raises(UserError, match="unknown quantize config fields.*bits"):
         QuantizeConfig.load(path)
 
 

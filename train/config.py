@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from edge import atomic
 from edge.errors import UserError
+from edge.jsonio import dataclass_from_dict, read_json
 
 CONFIG_NAME = "train_config.json"
 SCHEDULES = ("plateau", "cosine", "constant")
@@ -114,17 +114,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "train config") -> "TrainConfig":
-        if not isinstance(d, dict):
-            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise UserError(f"{source}: unknown fields {unknown}")
-        try:
-            return cls(**d)
-        except UserError as e:
-            raise UserError(f"{source}: {e}") from None
-        except TypeError as e:
-            raise UserError(f"{source}: malformed config ({e})") from None
+        return dataclass_from_dict(cls, d, source, "train config")
 
     def save(self, run_dir: str | Path) -> Path:
         return atomic.write_json(Path(run_dir) / CONFIG_NAME, self.to_dict())
@@ -132,13 +122,9 @@ class TrainConfig:
     @classmethod
     def load(cls, run_dir: str | Path) -> "TrainConfig":
         path = Path(run_dir) / CONFIG_NAME
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{run_dir}: not a run directory (no {CONFIG_NAME})") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UserError(f"{path}: not a readable JSON config ({e})") from None
-        return cls.from_dict(data, source=str(path))
+        if not path.is_file():
+            raise UserError(f"{run_dir}: not a run directory (no {CONFIG_NAME})")
+        return cls.from_dict(read_json(path, "train config"), source=str(path))
 
 
 def _positive(x) -> bool:

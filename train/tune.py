@@ -11,7 +11,6 @@ completed trials and reruns an interrupted one.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ import tf_keras as keras  # noqa: E402
 
 from edge import atomic  # noqa: E402
 from edge.errors import UserError  # noqa: E402
+from edge.jsonio import dataclass_from_dict, read_json  # noqa: E402
 from edge.spec import DEFAULT_SPEC  # noqa: E402
 from train.budget import check_fits, model_budget  # noqa: E402
 from train.config import AugmentConfig, TrainConfig  # noqa: E402
@@ -85,15 +85,10 @@ class TuneConfig:
 
     @classmethod
     def load(cls, run_dir: Path) -> "TuneConfig":
-        import json
-
         path = Path(run_dir) / CONFIG_NAME
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise UserError(f"{run_dir}: not a tuning directory (no {CONFIG_NAME})") from None
-        except (ValueError, TypeError) as e:
-            raise UserError(f"{path}: malformed tune config ({e})") from None
+        if not path.is_file():
+            raise UserError(f"{run_dir}: not a tuning directory (no {CONFIG_NAME})")
+        return dataclass_from_dict(cls, read_json(path, "tune config"), str(path), "tune config")
 
 
 def scaled_augment(base: AugmentConfig, strength: float) -> AugmentConfig:
@@ -233,5 +228,3 @@ def train_command(best: TrainConfig) -> str:
                   if not math.isclose(getattr(a, k), getattr(d, k))]
     return " ".join(parts)
 
-
-__all__ = ["TuneConfig", "search", "train_command", "scaled_augment", "trial_train_config", "dataclasses"]
