@@ -60,8 +60,7 @@ def _verbosity_parent() -> argparse.ArgumentParser:
 
 
 def _install_hint(cmd: Command) -> str:
-    pre = " --pre" if cmd.extra == "micro" else ""
-    return f"pip install{pre} 'fer-edge[{cmd.extra}]'"
+    return f"pip install 'fer-edge[{cmd.extra}]'"
 
 
 def build_parser(prog: str = "fer-edge", only: str | None = None) -> argparse.ArgumentParser:

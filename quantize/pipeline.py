@@ -78,6 +78,9 @@ def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = Fals
 
     rep = representative_inputs(splits["train"], cfg.rep_samples, spec, seed=cfg.seed,
                                 source=f"{run_dir} train split")
+    for stale in run_dir.glob(".quantize.*.tmp"):  # left by a quantize that was killed part-way
+        log.info("removing %s, left by an interrupted quantize", stale)
+        shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=".quantize.", suffix=".tmp", dir=run_dir))
     try:
         result = _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model,

@@ -168,3 +168,13 @@ def test_gate_trips_when_forced_and_keeps_the_artifacts(base_run, tmp_path, caps
     assert main(["quantize", str(run), "--method", "ptq", "--rep-samples", "50", "--max-drop", "100", "--force"]) == 0
     assert json.loads((run / "quant_report.json").read_text())["status"] == "passed"
     assert not (run / "model_qat_int8.tflite").exists()
+
+
+def test_staging_left_by_a_killed_quantize_is_removed(base_run, tmp_path):
+    run = copy_run(base_run, tmp_path)
+    stale = run / ".quantize.abc123.tmp"
+    stale.mkdir()
+    (stale / "model_ptq_int8.tflite").write_bytes(b"half-written")
+    assert main(["quantize", str(run), "--method", "ptq", "--rep-samples", "50", "--max-drop", "100"]) == 0
+    assert not stale.exists() and not list(run.glob(".quantize.*"))
+    assert (run / "model_int8.tflite").read_bytes() != b"half-written"
