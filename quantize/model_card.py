@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) ->
     return [f"{t} taken for {p} ({100 * r:.0f}% of true {t})" for r, t, p in sorted(pairs, reverse=True)[:k]]
 
 
-def _card(name: str, run_dir: Path, cfg: TrainConfig, metrics: dict, report: dict, export: dict) -> str:
+def _card(name: str, run_dir: Path, cfg: TrainConfig, metrics: dict, report: dict, export: dict,
+          float_bytes: int | None) -> str:
     fl, q = report["models"]["float"], report["models"][report["chosen"]]
     qm, b, data = q["metrics"], metrics["budget"], metrics["data"]
     per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
@@ -65,11 +67,13 @@ def _card(name: str, run_dir: Path, cfg: TrainConfig, metrics: dict, report: dic
             "accuracy on groups rare in web photos, on strong head pose, occlusions and poor light is unknown."
             if fer else "Check the training data's make-up before trusting the model on other populations.")
     ar = export["arena"]
+    float_files = (f"`{name}.keras` + `{name}.spec.json` (float)" if float_bytes is None else
+                   f"the float model ({float_bytes / 2**20:.1f} MiB) is not shipped: rebuild it with the commands under Reproduce")
     return f"""# {name}: {cfg.preset} facial-expression model (int8)
 
 | | |
 |---|---|
-| files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run), `{name}.keras` + `{name}.spec.json` (float) |
+| files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run); {float_files} |
 | task | 7 expressions ({", ".join(report["labels"])}) from a 48x48 grayscale face crop |
 | data | {data["source"].split("/")[-1]} ({data["format"]}: {sizes}); trained on `train`, model selection on `{report["eval_split"]}` (the official PublicTest); PrivateTest never used |
 | preset | `{cfg.preset}` {cfg.preset_options or "(defaults)"}: {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
@@ -119,8 +123,14 @@ fer-edge model-card runs/{run_dir.name} --name {name} --out models
 """
 
 
-def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: str | Path | None = None) -> list[Path]:
-    """Write ``<name>_int8.tflite``/spec, ``<name>.keras``/spec, ``<name>_confusion.png`` and ``<name>.md``."""
+#: the float .keras is shipped only up to this size, to keep the repository small
+MAX_FLOAT_BYTES = 1_000_000
+
+
+def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: str | Path | None = None,
+            max_float_bytes: int = MAX_FLOAT_BYTES) -> list[Path]:
+    """Write ``<name>_int8.tflite``/spec, ``<name>_confusion.png``, ``<name>.md`` and, when it is at most
+    ``max_float_bytes`` (saved without optimizer state), the float ``<name>.keras``/spec."""
     import tf_keras as keras
 
     from train.plots import plot_confusion
@@ -134,16 +144,27 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     metrics = read_json(run_dir / "metrics.json", "training metrics", "training has not finished")
     fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
     export = read_json(fw / "export.json", "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
-    written = [out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras", out_dir / f"{name}_confusion.png",
-               out_dir / f"{name}.md"]
-    with atomic.atomic_path(written[0]) as tmp:
+    tflite, keras_out = out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras"
+    png, card = out_dir / f"{name}_confusion.png", out_dir / f"{name}.md"
+    with atomic.atomic_path(tflite) as tmp:
         shutil.copyfile(int8, tmp)
-    load_spec_for(int8).save(spec_path_for(written[0]))
+    load_spec_for(int8).save(spec_path_for(tflite))
     model = keras.models.load_model(keras_path, compile=False, safe_mode=True)  # no optimizer state
-    with atomic.atomic_path(written[1]) as tmp:
-        model.save(tmp)
-    spec.save(spec_path_for(written[1]))
-    plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], written[2],
+    float_bytes = None
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        saved = Path(tmp_dir) / keras_out.name
+        model.save(saved)
+        if saved.stat().st_size > max_float_bytes:
+            float_bytes = saved.stat().st_size
+        else:
+            with atomic.atomic_path(keras_out) as tmp:
+                shutil.copyfile(saved, tmp)
+    if float_bytes is None:
+        spec.save(spec_path_for(keras_out))
+    else:  # too large to ship: also remove a float model an earlier publish left under this name
+        keras_out.unlink(missing_ok=True)
+        spec_path_for(keras_out).unlink(missing_ok=True)
+    plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], png,
                    title=f"{name} int8 on {report['eval_split']}")
-    atomic.write_text(written[3], _card(name, run_dir, cfg, metrics, report, export))
-    return written
+    atomic.write_text(card, _card(name, run_dir, cfg, metrics, report, export, float_bytes))
+    return [tflite] + ([keras_out] if float_bytes is None else []) + [png, card]

@@ -11,11 +11,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="models", help="output folder (models)")
     p.add_argument("--firmware", metavar="DIR", default=None,
                    help="the export-firmware output with export.json (default: RUN_DIR/firmware)")
+    p.add_argument("--max-float-size", metavar="BYTES", default="1MB",
+                   help="ship the float .keras only up to this size (1MB); the int8 model is always shipped")
 
 
 def run(args) -> int:
     from quantize.model_card import publish
+    from train.budget import parse_bytes
 
-    for path in publish(args.run_dir, args.out, args.name, args.firmware):
+    limit = parse_bytes(args.max_float_size)
+    for path in publish(args.run_dir, args.out, args.name, args.firmware, max_float_bytes=limit):
         print(f"wrote {path}")
     return 0

@@ -40,3 +40,9 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
     assert "fer-edge train --preset micro --synthetic-per-class 30 --epochs 2" in card
     for board in export["boards"]:
         assert f"| {board['id']} |" in card
+
+    # a float model over --max-float-size is not shipped (and one left by the publish above is removed)
+    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--max-float-size", "1KB"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["m.md", "m_confusion.png", "m_int8.spec.json", "m_int8.tflite"]
+    assert "the float model (" in (out / "m.md").read_text() and "is not shipped" in (out / "m.md").read_text()
+    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--max-float-size", "lots"]) == 2
