@@ -126,8 +126,8 @@ def test_box_partly_outside_is_clipped(tmp_path):
 
 
 def test_counts_add_up_over_many_kinds_of_problems(tmp_path):
-    lines = [ln for ln, _, _ in BAD_LINES] + [f"a.png {i} 10 20 60 70 50 {i % 7}" for i in range(14)]
-    root = make_expw(tmp_path / "expw", lines, {"a.png": photo(1)})
+    lines = [ln for ln, _, _ in BAD_LINES] + [f"g{i}.png 0 10 20 60 70 50 {i % 7}" for i in range(14)]
+    root = make_expw(tmp_path / "expw", lines, {"a.png": photo(1)} | {f"g{i}.png": photo(1) for i in range(14)})
     (root / "Images" / "bad.jpg").write_bytes(b"junk")
     ds = load_dataset(str(root))
     assert sum(map(sum, ds.counts().values())) == 14
@@ -145,3 +145,26 @@ def test_dataset_level_problems_are_user_errors(tmp_path):
     root = make_expw(tmp_path / "all_bad", ["a.png 0 1 2", "b.png 0 1 2 3 4 5 6"], {"a.png": photo(1)})
     with pytest.raises(UserError, match="no usable images"):
         load_dataset(str(root))
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_val_is_split_by_photo_so_no_photo_is_on_both_sides(tmp_path, use_cache):
+    """Faces of one photo (same person, light and camera) in train and val would inflate val accuracy."""
+    lines, photos = [], {}
+    for p in range(40):
+        photos[f"p{p}.png"] = photo(100 + p, (60, 60))
+        lines += [f"p{p}.png {f} {5 * f} {5 * f} {5 * f + 30} {5 * f + 30} 60 {(p + f) % 7}" for f in range(3)]
+    root = make_expw(tmp_path / "many", lines, photos)
+    for _ in range(2):  # the second load comes from the cache when it is on: the photo ids must survive it
+        ds = load_dataset(str(root), val_fraction=0.25, use_cache=use_cache)
+    train, val = ds.splits["train"], ds.splits["val"]
+    assert len(train) + len(val) == 120 and len(val) % 3 == 0 and 15 <= len(val) <= 45
+    assert not set(train.groups.tolist()) & set(val.groups.tolist())
+    assert all(np.bincount(val.groups)[g] == 3 for g in np.unique(val.groups))
+
+
+def test_faces_of_a_single_photo_all_stay_in_train(tmp_path, caplog):
+    root = make_expw(tmp_path / "one", [f"a.png {f} 0 0 30 30 50 {f % 2}" for f in range(6)], {"a.png": photo(4)})
+    ds = load_dataset(str(root))
+    assert len(ds.splits["train"]) == 6 and len(ds.splits["val"]) == 0
+    assert "too few photos (1) to hold out a validation split" in caplog.text

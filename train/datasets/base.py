@@ -34,6 +34,8 @@ SPLIT_ALIASES = {
 class Split:
     images: np.ndarray  # uint8 (N, H, W): the output of edge.preprocess.prepare
     labels: np.ndarray  # int64 (N,), class ids in edge.spec.LABELS order
+    #: int64 (N,) or None: faces with the same id come from one photo (ExpW) and stay on one side of a split
+    groups: np.ndarray | None = None
 
     def __post_init__(self):
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
@@ -41,6 +43,10 @@ class Split:
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
         self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups, dtype=np.int64)
+            if len(self.groups) != len(self.labels):
+                raise ValueError(f"{len(self.labels)} labels but {len(self.groups)} group ids")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -49,12 +55,13 @@ class Split:
         return np.bincount(self.labels, minlength=num_classes).tolist()
 
     def take(self, index: np.ndarray) -> "Split":
-        return Split(self.images[index], self.labels[index])
+        return Split(self.images[index], self.labels[index], None if self.groups is None else self.groups[index])
 
     @classmethod
-    def stack(cls, images: list[np.ndarray], labels: list[int], shape: tuple[int, int]) -> "Split":
+    def stack(cls, images: list[np.ndarray], labels: list[int], shape: tuple[int, int],
+              groups: list[int] | None = None) -> "Split":
         array = np.stack(images) if images else np.zeros((0, *shape), np.uint8)
-        return cls(array, np.asarray(labels, dtype=np.int64))
+        return cls(array, np.asarray(labels, dtype=np.int64), None if groups is None else np.asarray(groups, np.int64))
 
 
 class Skips:
@@ -100,8 +107,19 @@ class Dataset:
             log.warning("%s: skipped %d item(s): %s%s", self.source, n, kind, f" (first: {example})" if example else "")
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded stratified split of indices into (keep, held_out) with ~fraction of each class held out."""
+def stratified_split(labels: np.ndarray, fraction: float, seed: int,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split of indices into (keep, held_out) with ~fraction of each class held out.
+
+    With ``groups``, whole groups (the faces of one photo) move together: the groups are split,
+    stratified by their most common label, so no photo has faces on both sides.
+    """
+    if groups is not None:
+        ids, inverse = np.unique(groups, return_inverse=True)
+        group_label = np.array([np.bincount(labels[inverse == g]).argmax() for g in range(len(ids))], np.int64)
+        _, held_groups = stratified_split(group_label, fraction, seed)
+        held_mask = np.isin(inverse, held_groups)
+        return np.flatnonzero(~held_mask), np.flatnonzero(held_mask)
     rng = np.random.default_rng(seed)
     keep, held = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for c in np.unique(labels):
@@ -130,7 +148,12 @@ def assemble(name: str, source: str, loaded: Loaded, *, val_fraction: float, see
     if "val" not in splits:
         if not 0.0 < val_fraction < 1.0:
             raise UserError(f"val_fraction must be in (0, 1) for a source without a validation split, got {val_fraction}")
-        keep, held = stratified_split(parts["train"].labels, val_fraction, seed)
+        groups = parts["train"].groups
+        keep, held = stratified_split(parts["train"].labels, val_fraction, seed, groups)
+        if not len(held):
+            n = len(parts["train"]) if groups is None else len(np.unique(groups))
+            log.warning("%s: too few %s (%d) to hold out a validation split; val is empty", source,
+                        "images" if groups is None else "photos", n)
         splits["train"], splits["val"] = parts["train"].take(keep), parts["train"].take(held)
     ordered = {k: splits[k] for k in SPLITS if k in splits}
     for split_name, split in ordered.items():

@@ -26,7 +26,7 @@ from train.datasets.base import Loaded, Split
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when a loader changes what it produces for the same files
+CACHE_FORMAT = 2  # bump when a loader changes what it produces for the same files
 Signature = list[tuple[str, int, int]]
 
 
@@ -80,6 +80,8 @@ def save(path: Path, loaded: Loaded) -> None:
     arrays: dict[str, np.ndarray] = {}
     for name, split in loaded.parts.items():
         arrays[f"{name}__images"], arrays[f"{name}__labels"] = split.images, split.labels
+        if split.groups is not None:
+            arrays[f"{name}__groups"] = split.groups
     meta = {"skipped": dict(loaded.skipped), "examples": loaded.skip_examples}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -92,7 +94,8 @@ def load(path: Path) -> Loaded | None:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             names = sorted({k.split("__")[0] for k in z.files if k.endswith("__images")})
-            parts = {n: Split(z[f"{n}__images"], z[f"{n}__labels"]) for n in names}
+            parts = {n: Split(z[f"{n}__images"], z[f"{n}__labels"], z[f"{n}__groups"] if f"{n}__groups" in z.files else None)
+                     for n in names}
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:

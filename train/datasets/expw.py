@@ -3,7 +3,7 @@
 Each ``label.lst`` line is ``image_name face_id top left right bottom confidence label`` and a photo
 can hold several faces: each photo is decoded once and every face box is cropped from it (grown by
 an optional margin, clipped to the photo) and passed through ``edge.preprocess.prepare``. ExpW has
-no official split: val is carved out by ``base.assemble``.
+no official split: val is carved out by ``base.assemble``, by photo (all faces of a photo on one side).
 """
 
 from __future__ import annotations
@@ -145,17 +145,18 @@ def load(label_file: str | os.PathLike, photos_dir: str | os.PathLike, *, margin
                 out.append((f, prepare(photo[top:bottom, left:right], spec), clipped))
         return out
 
-    images, labels, clipped = [], [], 0
+    images, labels, groups, clipped = [], [], [], 0
     items = list(photos.items())
-    for (name, _), result in zip(items, parallel_map(crop_faces, items, f"cropping faces from {photos_dir}", chunk=16)):
+    for photo_id, ((name, _), result) in enumerate(zip(items, parallel_map(crop_faces, items, f"cropping faces from {photos_dir}", chunk=16))):
         for face, image, was_clipped in result:
             if isinstance(image, str):
                 skips.add(image, f"label.lst line {face.line}: {name}")
                 continue
             images.append(image)
             labels.append(face.label)
+            groups.append(photo_id)
             clipped += was_clipped
     if clipped:
         log.info("%s: %d face box(es) reached past the photo edge and were clipped", label_file, clipped)
-    split = Split.stack(images, labels, (spec.input_height, spec.input_width))
+    split = Split.stack(images, labels, (spec.input_height, spec.input_width), groups)  # val split by photo
     return Loaded({"train": split}, skips.counts, skips.examples)
