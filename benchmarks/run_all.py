@@ -1,6 +1,7 @@
 """Run every benchmark in one go on this machine and write one Markdown table (ratios in bold).
 
-    python benchmarks/run_all.py [--run RUN_DIR | --model models/fer_micro_int8.tflite] [--out benchmarks/RESULTS.md]
+    python benchmarks/run_all.py [--run RUN_DIR | --model models/fer_micro_int8.tflite] [--pi-run RUN_DIR]
+                                 [--out benchmarks/RESULTS.md]
 
 Each benchmark runs as its own process (one after the other, so they do not compete for the CPU)
 with ``--json``; this script only collects their numbers. The micro model shipped in ``models/`` is
@@ -56,12 +57,8 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def summary_table(train: dict, latency: dict, edge: dict, export: dict) -> str:
-    rows = ["| what | value | ratio |", "|---|---:|---:|"]
-    for r in [r for r in train["rows"] if r["variant"] == "baseline" and "error" not in r]:
-        rows.append(f"| training {r['preset']}: images/s (FER2013 epoch, extrapolated) | {r['images_per_s']:.0f} "
-                    f"({r['fer2013_epoch_s']:.0f} s) | |")
-    by = {r["variant"]: r for r in latency["rows"]}
+def _latency_rows(latency: dict, label: str) -> list[str]:
+    rows, by = [], {r["variant"]: r for r in latency["rows"]}
     base = "Keras tf.function" if "Keras tf.function" in by else "Keras model(x)"  # the fastest Keras way
     keras = by.get(base)
     for name in ("Keras model.predict", "Keras model(x)", "Keras tf.function", "TFLite float (1 thread)",
@@ -70,20 +67,35 @@ def summary_table(train: dict, latency: dict, edge: dict, export: dict) -> str:
             r = by[name]
             x = keras["median_ms"] / r["median_ms"] if keras else 0.0
             ratio = f"**{x:.1f}x** vs {base}" if x >= 1 else f"**{x:.2f}x** vs {base}" if keras and r is not keras else ""
-            rows.append(f"| per-face latency, {name} | {r['median_ms']:.3f} ms | {ratio} |")
+            rows.append(f"| {label}per-face latency, {name} | {r['median_ms']:.3f} ms | {ratio} |")
     for threads, x in latency.get("int8_vs_float_tflite", {}).items():
-        rows.append(f"| int8 vs float TFLite speed-up ({threads}) | | **{x:.2f}x** |")
+        rows.append(f"| {label}int8 vs float TFLite speed-up ({threads}) | | **{x:.2f}x** |")
+    return rows
+
+
+def _edge_rows(edge: dict, label: str) -> list[str]:
     p = edge["pipeline"]
-    rows.append(f"| edge pipeline, 640x480 headless end to end | {p['fps']:.1f} fps | "
-                f"**{p['fps'] / 30:.1f}x** a 30 fps camera |")
-    rows.append(f"| edge: share of frame time outside detect+infer | {100 * p['outside_core_share']:.1f}% | |")
-    rows.append(f"| edge: inference only (one face per call) | {edge['inference_only_per_s']:.0f} faces/s | |")
+    return [f"| {label}edge pipeline, 640x480 headless end to end | {p['fps']:.1f} fps | "
+            f"**{p['fps'] / 30:.1f}x** a 30 fps camera |",
+            f"| {label}edge: share of frame time outside detect+infer | {100 * p['outside_core_share']:.1f}% | |",
+            f"| {label}edge: inference only (one face per call) | {edge['inference_only_per_s']:.0f} faces/s | |"]
+
+
+def summary_table(train: dict, latency: dict, edge: dict, export: dict, pi: tuple[dict, dict] | None = None) -> str:
+    """Training throughput, then the micro model (latency, edge, firmware), then the pi model if given."""
+    rows = ["| what | value | ratio |", "|---|---:|---:|"]
+    for r in [r for r in train["rows"] if r["variant"] == "baseline" and "error" not in r]:
+        rows.append(f"| training {r['preset']}: images/s (FER2013 epoch, extrapolated) | {r['images_per_s']:.0f} "
+                    f"({r['fer2013_epoch_s']:.0f} s) | |")
+    rows += _latency_rows(latency, "") + _edge_rows(edge, "")
     m, a = export["model"], export["arena"]
     rows.append(f"| int8 model bytes / MACs | {m['bytes']:,} B / {m['macs'] / 1e6:.1f} M | |")
     rows.append(f"| TFLM arena: measured / recommended | {a['used']:,} B / {a['recommended']:,} B | |")
     par, n = export["parity"], export["parity"]["samples"]
     rows.append(f"| TFLM vs LiteRT parity ({n} inputs) | {100 * par['bit_identical'] / n:.0f}% "
                 f"bit-identical, max {par['max_abs_diff']} LSB | top-1 agreement {100 * par['top1_agree'] / n:.0f}% |")
+    if pi:
+        rows += _latency_rows(pi[0], "pi model: ") + _edge_rows(pi[1], "pi model: ")
     return "\n".join(rows)
 
 
@@ -93,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--run", help="a run directory with model.keras and model_int8.tflite")
     src.add_argument("--model", default=str(ROOT / "models" / "fer_micro_int8.tflite"),
                      help="an int8 .tflite whose spec's meta names its float model (default: the shipped micro model)")
+    p.add_argument("--train-presets", nargs="+", default=["seed", "micro", "pi"], metavar="PRESET",
+                   help="presets whose training throughput is measured (seed micro pi)")
+    p.add_argument("--pi-run", help="also time the pi model of this run directory (latency and edge pipeline)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--quick", action="store_true", help="shorter measurements (for a smoke test)")
     args = p.parse_args(argv)
@@ -107,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
-        train = _bench("train_throughput.py", ["--presets", "seed", "micro", "pi", "--variants", "baseline",
+        train = _bench("train_throughput.py", ["--presets", *args.train_presets, "--variants", "baseline",
                                                "--seconds", "2" if quick else "5", "--rounds", "1" if quick else "2"],
                        tmp / "train.json")
         latency = _bench("inference_latency.py", latency_src + (["--rounds", "2", "--per-round", "30"] if quick else []),
@@ -115,11 +130,21 @@ def main(argv: list[str] | None = None) -> int:
         edge = _bench("edge_pipeline.py", ["--model", str(int8), "--frames", "90" if quick else "300",
                                            "--repeats", "1" if quick else "3"], tmp / "edge.json")
         export = _export(int8, tmp / "fw")
+        pi = None
+        if args.pi_run:
+            pi = (_bench("inference_latency.py", [args.pi_run] + (["--rounds", "2", "--per-round", "30"] if quick else []),
+                         tmp / "latency_pi.json"),
+                  _bench("edge_pipeline.py", ["--model", str(Path(args.pi_run) / "model_int8.tflite"),
+                                              "--frames", "90" if quick else "300", "--repeats", "1" if quick else "3"],
+                         tmp / "edge_pi.json"))
     header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python benchmarks/run_all.py`"
               f" on {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; model `{int8}`. "
               f"Other work on a shared machine slows every number; ratios measured side by side hold better.\n")
-    body = [header, "## Summary\n", summary_table(train, latency, edge, export), ""]
-    for title, r in (("Training throughput", train), ("Inference latency", latency), ("Edge pipeline", edge)):
+    body = [header, "## Summary\n", summary_table(train, latency, edge, export, pi), ""]
+    sections = [("Training throughput", train), ("Inference latency", latency), ("Edge pipeline", edge)]
+    if pi:
+        sections += [("Inference latency, pi model", pi[0]), ("Edge pipeline, pi model", pi[1])]
+    for title, r in sections:
         body += [f"## {title} ({r['_seconds']} s)\n", r["_markdown"].replace("\n# ", "\n### "), ""]
     atomic.write_text(args.out, "\n".join(body))
     print("\n".join(body))
