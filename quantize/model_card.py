@@ -76,7 +76,7 @@ def _card(name: str, run_dir: Path, cfg: TrainConfig, metrics: dict, report: dic
 | files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run); {float_files} |
 | task | 7 expressions ({", ".join(report["labels"])}) from a 48x48 grayscale face crop |
 | data | {data["source"].split("/")[-1]} ({data["format"]}: {sizes}); trained on `train`, model selection on `{report["eval_split"]}` (the official PublicTest); PrivateTest never used |
-| preset | `{cfg.preset}` {cfg.preset_options or "(defaults)"}: {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
+| preset | `{cfg.preset}` ({", ".join(f"{k} {v}" for k, v in cfg.preset_options.items()) or "defaults"}): {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
 | int8 model | {q["bytes"]:,} bytes ({q["bytes"] / 1024:.1f} KiB), full-integer ({report["chosen"].upper()}), input scale {report["input_quant"]["scale"]:.6g} / zero point {report["input_quant"]["zero_point"]} |
 | TFLM arena | {ar["used"]:,} bytes measured in tflite-micro, {ar["recommended"]:,} recommended (`kTensorArenaSize`) |
 | TFLM vs LiteRT | {export["parity"]["bit_identical"]}/{export["parity"]["samples"]} outputs bit-identical, max {export["parity"]["max_abs_diff"]} LSB |
