@@ -19,6 +19,7 @@ from edge import atomic  # noqa: E402
 from edge.errors import UserError  # noqa: E402
 from edge.jsonio import read_json  # noqa: E402
 from edge.spec import load_spec_for, spec_path_for  # noqa: E402
+from quantize.config import QuantizeConfig  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.rundir import load_run, run_model_path  # noqa: E402
 
@@ -43,6 +44,18 @@ def train_command(cfg: TrainConfig, name: str) -> str:
     return " ".join(parts + [f"--name {name}"])
 
 
+def quantize_command(cfg: QuantizeConfig, run: str) -> str:
+    """The `fer-edge quantize` command line that reproduces ``cfg`` (options that differ from the defaults)."""
+    default, parts = QuantizeConfig(), ["fer-edge quantize", run]
+    for f in fields(QuantizeConfig):
+        value = getattr(cfg, f.name)
+        if f.name == "format" or value == getattr(default, f.name):
+            continue
+        opt = "--" + f.name.replace("_", "-")
+        parts.append(opt if value is True else f"{opt} {value}")
+    return " ".join(parts)
+
+
 def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) -> list[str]:
     pairs = []
     for i, row in enumerate(confusion):
@@ -51,8 +64,8 @@ def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) ->
     return [f"{t} taken for {p} ({100 * r:.0f}% of true {t})" for r, t, p in sorted(pairs, reverse=True)[:k]]
 
 
-def _card(name: str, run_dir: Path, cfg: TrainConfig, metrics: dict, report: dict, export: dict,
-          float_bytes: int | None) -> str:
+def _card(name: str, run_dir: Path, cfg: TrainConfig, qcfg: QuantizeConfig, metrics: dict, report: dict,
+          export: dict, float_bytes: int | None) -> str:
     fl, q = report["models"]["float"], report["models"][report["chosen"]]
     qm, b, data = q["metrics"], metrics["budget"], metrics["data"]
     per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
@@ -116,7 +129,7 @@ runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.
 
 ```sh
 {train_command(cfg, run_dir.name)}
-fer-edge quantize runs/{run_dir.name}
+{quantize_command(qcfg, f"runs/{run_dir.name}")}
 fer-edge export-firmware runs/{run_dir.name} --out runs/{run_dir.name}/firmware --board all
 fer-edge model-card runs/{run_dir.name} --name {name} --out models
 ```
@@ -142,6 +155,7 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     if report.get("status") != "passed":
         raise UserError(f"{run_dir}: the quantization gate did not pass ({report['gate']['message']}); not publishing")
     metrics = read_json(run_dir / "metrics.json", "training metrics", "training has not finished")
+    qcfg = QuantizeConfig.load(run_dir / "quantize_config.json")
     fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
     export = read_json(fw / "export.json", "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
     tflite, keras_out = out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras"
@@ -166,5 +180,5 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         spec_path_for(keras_out).unlink(missing_ok=True)
     plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], png,
                    title=f"{name} int8 on {report['eval_split']}")
-    atomic.write_text(card, _card(name, run_dir, cfg, metrics, report, export, float_bytes))
+    atomic.write_text(card, _card(name, run_dir, cfg, qcfg, metrics, report, export, float_bytes))
     return [tflite] + ([keras_out] if float_bytes is None else []) + [png, card]
