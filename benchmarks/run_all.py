@@ -81,21 +81,25 @@ def _edge_rows(edge: dict, label: str) -> list[str]:
             f"| {label}edge: inference only (one face per call) | {edge['inference_only_per_s']:.0f} faces/s | |"]
 
 
-def summary_table(train: dict, latency: dict, edge: dict, export: dict, pi: tuple[dict, dict] | None = None) -> str:
+def _export_rows(export: dict, label: str) -> list[str]:
+    m, a, par = export["model"], export["arena"], export["parity"]
+    n = par["samples"]
+    return [f"| {label}int8 model bytes / MACs | {m['bytes']:,} B / {m['macs'] / 1e6:.1f} M | |",
+            f"| {label}TFLM arena: measured / recommended | {a['used']:,} B / {a['recommended']:,} B | |",
+            f"| {label}TFLM vs LiteRT parity ({n} inputs) | {100 * par['bit_identical'] / n:.0f}% bit-identical, "
+            f"max {par['max_abs_diff']} LSB | top-1 agreement {100 * par['top1_agree'] / n:.0f}% |"]
+
+
+def summary_table(train: dict, latency: dict, edge: dict, export: dict, pi: tuple[dict, dict, dict] | None = None) -> str:
     """Training throughput, then the micro model (latency, edge, firmware), then the pi model if given."""
     rows = ["| what | value | ratio |", "|---|---:|---:|"]
     for r in [r for r in train["rows"] if r["variant"] == "baseline" and "error" not in r]:
         rows.append(f"| training {r['preset']}: images/s (FER2013 epoch, extrapolated) | {r['images_per_s']:.0f} "
                     f"({r['fer2013_epoch_s']:.0f} s) | |")
     rows += _latency_rows(latency, "") + _edge_rows(edge, "")
-    m, a = export["model"], export["arena"]
-    rows.append(f"| int8 model bytes / MACs | {m['bytes']:,} B / {m['macs'] / 1e6:.1f} M | |")
-    rows.append(f"| TFLM arena: measured / recommended | {a['used']:,} B / {a['recommended']:,} B | |")
-    par, n = export["parity"], export["parity"]["samples"]
-    rows.append(f"| TFLM vs LiteRT parity ({n} inputs) | {100 * par['bit_identical'] / n:.0f}% "
-                f"bit-identical, max {par['max_abs_diff']} LSB | top-1 agreement {100 * par['top1_agree'] / n:.0f}% |")
+    rows += _export_rows(export, "")
     if pi:
-        rows += _latency_rows(pi[0], "pi model: ") + _edge_rows(pi[1], "pi model: ")
+        rows += _latency_rows(pi[0], "pi model: ") + _edge_rows(pi[1], "pi model: ") + _export_rows(pi[2], "pi model: ")
     return "\n".join(rows)
 
 
@@ -136,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                          tmp / "latency_pi.json"),
                   _bench("edge_pipeline.py", ["--model", str(Path(args.pi_run) / "model_int8.tflite"),
                                               "--frames", "90" if quick else "300", "--repeats", "1" if quick else "3"],
-                         tmp / "edge_pi.json"))
+                         tmp / "edge_pi.json"),
+                  _export(Path(args.pi_run) / "model_int8.tflite", tmp / "fw_pi"))
     header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python benchmarks/run_all.py`"
               f" on {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; model `{int8}`. "
               f"Other work on a shared machine slows every number; ratios measured side by side hold better.\n")

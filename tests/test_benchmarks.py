@@ -29,5 +29,5 @@ def test_run_all_writes_one_table_with_both_models(tmp_path, monkeypatch):
         assert re.search(rf"\| {label}per-face latency, TFLite int8 \(1 thread\) \| \d+\.\d+ ms \| \*\*[\d.]+x\*\*", table)
         assert re.search(rf"\| {label}int8 vs float TFLite speed-up \(1 thread\) \| \| \*\*[\d.]+x\*\* \|", table)
         assert re.search(rf"\| {label}edge pipeline, 640x480 headless end to end \| [\d.]+ fps \|", table)
-    assert re.search(r"\| TFLM arena: measured / recommended \| [\d,]+ B / [\d,]+ B \|", table)
+        assert re.search(rf"\| {label}TFLM arena: measured / recommended \| [\d,]+ B / [\d,]+ B \|", table)
     assert f"model `{run / 'model_int8.tflite'}`" in table and "## Edge pipeline, pi model" in table

@@ -38,6 +38,7 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
     assert f"{100 * q['accuracy']:.2f}%" in card and f"{q['macro_f1']:.4f}" in card
     assert f"{export['arena']['recommended']:,} recommended" in card
     assert "fer-edge train --preset micro --synthetic-per-class 30 --epochs 2" in card
+    assert "fer-edge quantize runs/tiny --method ptq --rep-samples 50 --max-drop 100.0\n" in card
     for board in export["boards"]:
         assert f"| {board['id']} |" in card
 
