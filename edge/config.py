@@ -14,6 +14,8 @@ from typing import Any
 from edge.errors import UserError
 
 DETECTORS = ("haar", "yunet")
+#: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
 
 
@@ -106,6 +108,9 @@ class EdgeConfig:
             raise UserError("camera timeout and fps must be positive and backoff non-negative")
         if not 1 <= self.jpeg_quality <= 100:
             raise UserError(f"jpeg_quality {self.jpeg_quality}: expected 1..100")
+        if self.out is not None and Path(self.out).suffix.lower() not in VIDEO_SUFFIXES:
+            raise UserError(f"--out {self.out}: expected a video file name ending in "
+                            f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
         if self.detector not in DETECTORS:
             raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
         if self.detector == "yunet" and not self.detector_model:

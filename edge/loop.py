@@ -100,7 +100,6 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     source = source or open_source(config.source, config, stop)
     jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
     with contextlib.ExitStack() as stack, stop_on_signals(stop):
-        config.save_beside_outputs()
         stack.callback(source.close)
         if not source.open():
             result.stopped_by = "signal"
@@ -165,5 +164,6 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                 log.info("frame %d: %.1f fps, %d face(s)", result.frames, timer.fps, len(faces))
         if stop.is_set() and result.stopped_by == "end of source":
             result.stopped_by = "signal"
+    config.save_beside_outputs()  # after the outputs are complete: a failed run leaves no config behind
     log.info("stopped (%s) after %d frames", result.stopped_by, result.frames)
     return result

@@ -62,8 +62,11 @@ class VideoOutput:
         tmp = self._atomic.__enter__()
         self._writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FOURCC), self.fps, (width, height))
         if not self._writer.isOpened():
-            self._atomic.__exit__(None, None, None)
-            raise UserError(f"--out {self.path}: OpenCV cannot write {FOURCC} video here (use a .mp4 name)")
+            self._writer = None
+            error = UserError(f"--out {self.path}: OpenCV cannot write {FOURCC} video there (check the folder "
+                              "is writable and the name ends in .mp4)")
+            self._atomic.__exit__(UserError, error, None)  # removes the temporary file; nothing is written
+            raise error
 
     def close(self) -> None:
         if self._writer is None:

@@ -114,6 +114,7 @@ def test_models_that_do_not_fit_the_contract_are_refused(tmp_path, capsys):
     (["--source", "usb:front"], "expected usb:N"),
     (["--source", "{video}", "--smooth-alpha", "0"], "--smooth-alpha 0.0"),
     (["--source", "{video}", "--display"], "--display needs"),
+    (["--source", "{video}", "--out", "annotated"], "--out annotated: expected a video file name ending in .mp4"),
 ])
 def test_bad_arguments_are_one_line_errors(tiny_models, video, argv, message, capsys, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -122,6 +123,23 @@ def test_bad_arguments_are_one_line_errors(tiny_models, video, argv, message, ca
     assert main(["run", str(tiny_models["int8"]), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_video_writer_failure_leaves_nothing(tiny_models, video, tmp_path, capsys, monkeypatch):
+    class Closed:  # what cv2.VideoWriter is when the container or folder cannot be written
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+    monkeypatch.setattr(cv2, "VideoWriter", Closed)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["run", str(tiny_models["int8"]), "--source", str(video[0]), "--out", str(out / "a.mp4")]
+    assert main(argv) == 2
+    assert "OpenCV cannot write mp4v video there" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
 
 
 def test_model_path_errors(tiny_models, tmp_path, capsys):
