@@ -47,6 +47,16 @@ def _export(model: Path, out: Path) -> dict:
     return json.loads((out / "export.json").read_text())
 
 
+def _model_benches(latency_src: list[str], int8: Path, quick: bool, tmp: Path) -> tuple[dict, dict, dict]:
+    """One model's per-face latency, edge pipeline and firmware export (arena, parity)."""
+    tmp.mkdir()
+    latency = _bench("inference_latency.py", latency_src + (["--rounds", "2", "--per-round", "30"] if quick else []),
+                     tmp / "latency.json")
+    edge = _bench("edge_pipeline.py", ["--model", str(int8), "--frames", "90" if quick else "300",
+                                       "--repeats", "1" if quick else "3"], tmp / "edge.json")
+    return latency, edge, _export(int8, tmp / "fw")
+
+
 def _cpu() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -129,19 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         train = _bench("train_throughput.py", ["--presets", *args.train_presets, "--variants", "baseline",
                                                "--seconds", "2" if quick else "5", "--rounds", "1" if quick else "2"],
                        tmp / "train.json")
-        latency = _bench("inference_latency.py", latency_src + (["--rounds", "2", "--per-round", "30"] if quick else []),
-                         tmp / "latency.json")
-        edge = _bench("edge_pipeline.py", ["--model", str(int8), "--frames", "90" if quick else "300",
-                                           "--repeats", "1" if quick else "3"], tmp / "edge.json")
-        export = _export(int8, tmp / "fw")
+        latency, edge, export = _model_benches(latency_src, int8, quick, tmp / "micro")
         pi = None
         if args.pi_run:
-            pi = (_bench("inference_latency.py", [args.pi_run] + (["--rounds", "2", "--per-round", "30"] if quick else []),
-                         tmp / "latency_pi.json"),
-                  _bench("edge_pipeline.py", ["--model", str(Path(args.pi_run) / "model_int8.tflite"),
-                                              "--frames", "90" if quick else "300", "--repeats", "1" if quick else "3"],
-                         tmp / "edge_pi.json"),
-                  _export(Path(args.pi_run) / "model_int8.tflite", tmp / "fw_pi"))
+            pi = _model_benches([args.pi_run], Path(args.pi_run) / "model_int8.tflite", quick, tmp / "pi")
     header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python benchmarks/run_all.py`"
               f" on {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; model `{int8}`. "
               f"Other work on a shared machine slows every number; ratios measured side by side hold better.\n")

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 from edge import atomic  # noqa: E402
 from edge.errors import UserError  # noqa: E402
 from edge.jsonio import read_json  # noqa: E402
-from edge.spec import load_spec_for, spec_path_for  # noqa: E402
+from edge.spec import ModelSpec, load_spec_for, spec_path_for  # noqa: E402
 from quantize.config import QuantizeConfig  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.rundir import load_run, run_model_path  # noqa: E402
@@ -64,8 +64,8 @@ def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) ->
     return [f"{t} taken for {p} ({100 * r:.0f}% of true {t})" for r, t, p in sorted(pairs, reverse=True)[:k]]
 
 
-def _card(name: str, run_dir: Path, cfg: TrainConfig, qcfg: QuantizeConfig, metrics: dict, report: dict,
-          export: dict, float_bytes: int | None) -> str:
+def _card(name: str, run_dir: Path, spec: ModelSpec, cfg: TrainConfig, qcfg: QuantizeConfig, metrics: dict,
+          report: dict, export: dict, float_bytes: int | None) -> str:
     fl, q = report["models"]["float"], report["models"][report["chosen"]]
     qm, b, data = q["metrics"], metrics["budget"], metrics["data"]
     per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
@@ -87,7 +87,7 @@ def _card(name: str, run_dir: Path, cfg: TrainConfig, qcfg: QuantizeConfig, metr
 | | |
 |---|---|
 | files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run); {float_files} |
-| task | 7 expressions ({", ".join(report["labels"])}) from a 48x48 grayscale face crop |
+| task | {spec.num_classes} expressions ({", ".join(spec.labels)}) from a {spec.input_height}x{spec.input_width} grayscale face crop |
 | data | {data["source"].split("/")[-1]} ({data["format"]}: {sizes}); trained on `train`, model selection on `{report["eval_split"]}` (the official PublicTest); PrivateTest never used |
 | preset | `{cfg.preset}` ({", ".join(f"{k} {v}" for k, v in cfg.preset_options.items()) or "defaults"}): {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
 | int8 model | {q["bytes"]:,} bytes ({q["bytes"] / 1024:.1f} KiB), full-integer ({report["chosen"].upper()}), input scale {report["input_quant"]["scale"]:.6g} / zero point {report["input_quant"]["zero_point"]} |
@@ -168,8 +168,9 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     with tempfile.TemporaryDirectory() as tmp_dir:
         saved = Path(tmp_dir) / keras_out.name
         model.save(saved)
-        if saved.stat().st_size > max_float_bytes:
-            float_bytes = saved.stat().st_size
+        size = saved.stat().st_size
+        if size > max_float_bytes:
+            float_bytes = size
         else:
             with atomic.atomic_path(keras_out) as tmp:
                 shutil.copyfile(saved, tmp)
@@ -180,5 +181,5 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         spec_path_for(keras_out).unlink(missing_ok=True)
     plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], png,
                    title=f"{name} int8 on {report['eval_split']}")
-    atomic.write_text(card, _card(name, run_dir, cfg, qcfg, metrics, report, export, float_bytes))
+    atomic.write_text(card, _card(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes))
     return [tflite] + ([keras_out] if float_bytes is None else []) + [png, card]
