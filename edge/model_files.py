@@ -7,7 +7,7 @@ from pathlib import Path
 from edge.errors import UserError
 
 RUN_DIR_MODEL = "model_int8.tflite"  # what `fer-edge quantize` writes into a run directory
-#: The reference micro model trained on FER2013 (models/README.md); used when no model is given.
+#: The reference micro model trained on FER2013 (its card: models/fer_micro.md); used when no model is given.
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "fer_micro_int8.tflite"
 
 
