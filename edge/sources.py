@@ -111,13 +111,16 @@ class ImageFolderSource:
 class Reconnecting:
     """Wraps a source: a live camera that fails to open or stalls is reopened with exponential backoff.
 
-    ``stop`` (a threading.Event) cuts a backoff wait short when the run is asked to end.
+    The ``retries`` budget and the growing delay carry over from one reopen to the next until a frame
+    actually arrives, so a camera that opens but never delivers ends the run too. ``stop`` (a
+    threading.Event) cuts a backoff wait short when the run is asked to end.
     """
 
     def __init__(self, source, retries: int = 5, backoff: float = 0.5, max_backoff: float = 8.0,
                  stop: threading.Event | None = None):
         self.source, self.retries, self.backoff, self.max_backoff = source, retries, backoff, max_backoff
         self.stop = stop or threading.Event()
+        self._attempts, self._delay = 0, backoff
 
     def __getattr__(self, name):  # name, live, fps, ... of the wrapped source
         return getattr(self.source, name)
@@ -134,20 +137,27 @@ class Reconnecting:
     def read(self) -> Frame | None:
         while True:
             try:
-                return self.source.read()
+                frame = self.source.read()
             except SourceError as e:
                 log.warning("%s stopped delivering frames (%s); reopening", self.source.name, e)
                 self.source.close()
                 if not self._retry(e):
                     return None
+                continue
+            if self._attempts:
+                log.info("%s: delivering again after %d reopen attempt(s)", self.source.name, self._attempts)
+                self._attempts, self._delay = 0, self.backoff
+            return frame
 
     def close(self) -> None:
         self.source.close()
 
     def _retry(self, error: SourceError) -> bool:
-        delay = self.backoff
-        for attempt in range(1, self.retries + 1):
-            log.warning("%s: retry %d/%d in %.1f s", self.source.name, attempt, self.retries, delay)
+        while self._attempts < self.retries:
+            self._attempts += 1
+            delay = self._delay
+            self._delay = min(2 * delay, self.max_backoff)
+            log.warning("%s: retry %d/%d in %.1f s", self.source.name, self._attempts, self.retries, delay)
             if self.stop.wait(delay):
                 return False
             try:
@@ -155,9 +165,8 @@ class Reconnecting:
             except SourceError as e:
                 error = e
                 log.warning("%s: %s", self.source.name, e)
-                delay = min(2 * delay, self.max_backoff) if delay else 0.0
                 continue
-            log.info("%s: reopened after %d attempt(s)", self.source.name, attempt)
+            log.info("%s: reopened (attempt %d)", self.source.name, self._attempts)
             return True
         raise UserError(f"{self.source.name}: gave up after {self.retries} retries ({error}); "
                         "check the camera connection and that no other program is using it")

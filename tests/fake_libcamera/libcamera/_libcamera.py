@@ -254,7 +254,7 @@ class CameraManager:
     def singleton():
         global _cm_ref
         cm = _cm_ref() if _cm_ref is not None else None
-        if cm is None:
+        if cm is None or cm._sensor is not fake_camera.SENSOR:  # new hardware (fake_camera.reset): a new boot
             cm = CameraManager()
             _cm_ref = weakref.ref(cm)
         return cm
@@ -263,7 +263,8 @@ class CameraManager:
         self.event_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._lock = threading.Lock()
         self._completed: list = []
-        self._cameras = [Camera(self, i) for i in range(fake_camera.SENSOR.switches.count)]
+        self._sensor = fake_camera.SENSOR
+        self._cameras = [Camera(self, i) for i in range(self._sensor.switches.count)]
 
     def __del__(self):
         try:
