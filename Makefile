@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps clean
+.PHONY: venv demo test system-deps picamera2-test-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,15 @@ demo: venv
 	$(BIN)/fer-edge demo-video $(RUN)/demo.mp4 --frames 90 --fps 30
 	$(BIN)/fer-edge run $(RUN) --source $(RUN)/demo.mp4 --headless --out $(RUN)/annotated.mp4 --jsonl $(RUN)/predictions.jsonl
 
-test: venv system-deps
+# picamera2's own Python code from PyPI, for tests/test_edge_picam.py (its native parts, libcamera, pykms,
+# python-prctl and the DMA heap, are the stand-ins in tests/fake_libcamera). Test-only: a Pi gets picamera2
+# from apt. pidng builds a small C extension (gcc, which system-deps brings).
+PICAMERA2_TEST_DEPS := picamera2==0.3.38 simplejpeg==1.9.0 piexif==1.1.3 videodev2==0.0.4 pidng==4.0.9 'pillow>=10'
+
+picamera2-test-deps: venv
+	$(BIN)/python -m pip install --quiet --no-deps $(PICAMERA2_TEST_DEPS)
+
+test: venv system-deps picamera2-test-deps
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -23,7 +23,7 @@ from edge.track import iou_matrix
 from edge_testkit import demo_video
 
 FAKES = Path(__file__).parent / "fake_libcamera"
-ROOT = Path(__file__).parent.parent
+ROOT = Path(run_edge.__code__.co_filename).parent.parent  # the checkout whose edge package is under test
 pytestmark = pytest.mark.timeout(60)  # today's failure mode is a hang: fail instead
 
 
