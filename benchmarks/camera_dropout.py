@@ -45,11 +45,12 @@ def recovering(stall_after: int, outage: float, dropouts: int, timeout: float, r
     Picamera2._cm._cms = None
     source = Reconnecting(PicameraSource(timeout=timeout), retries, backoff)
     source.open()
-    times, starts = [], []
-    try:  # until --dropouts reopens have each been followed by 10 frames
-        while sensor.dropouts < dropouts or len(starts) < 10 or starts[-10] != sensor.starts:
+    times, starts, recovered = [], [], 0
+    try:  # until the camera has recovered from --dropouts dropouts, and 10 frames more
+        while recovered < dropouts or starts[-10] != starts[-1]:
             times.append(source.read().timestamp)
             starts.append(sensor.starts)
+            recovered += len(starts) > 1 and starts[-1] > starts[-2]
     finally:
         source.close()
     gaps = np.diff(times)
