@@ -139,3 +139,21 @@ def test_a_stop_request_ends_the_backoff_wait():
     cam = _FlakyCamera(fail_opens=99)
     assert Reconnecting(cam, retries=10, backoff=5.0, stop=_RecordingStop(stop_after=1)).open() is False
     assert cam.opens == 1
+
+
+@pytest.mark.timeout(10)  # it used to reopen such a camera forever
+def test_a_camera_that_opens_but_never_delivers_spends_the_retries():
+    cam, stop = _FlakyCamera(frames_per_open=0), _RecordingStop()
+    src = Reconnecting(cam, retries=3, backoff=0.5, max_backoff=1.5, stop=stop)
+    assert src.open() is True
+    with pytest.raises(UserError, match=r"flaky: gave up after 3 retries \(no frame within 0.1 s\)"):
+        src.read()
+    assert cam.opens == 4 and cam.closes == 4 and stop.waits == [0.5, 1.0, 1.5]
+
+
+def test_the_retry_budget_is_restored_once_frames_flow_again():
+    cam, stop = _FlakyCamera(frames_per_open=1), _RecordingStop()
+    src = Reconnecting(cam, retries=1, backoff=0.5, stop=stop)
+    src.open()
+    assert [src.read() for _ in range(4)] == ["frame"] * 4, "each stall is one retry, then frames again"
+    assert cam.opens == 4 and stop.waits == [0.5, 0.5, 0.5]
