@@ -236,6 +236,16 @@ def _start_run(tmp_path, video, *args, **switches):
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp_path)
 
 
+def _finish(proc, seconds: float) -> str:
+    """The process's stdout once it has exited; killed (and the test failed) if it takes longer."""
+    try:
+        return proc.communicate(timeout=seconds)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"still running {seconds:g} s later (killed): {proc.args}")
+
+
 def _wait_for(predicate, seconds=45.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -269,11 +279,8 @@ def test_ctrl_c_stops_fer_edge_run_and_writes_a_playable_video(box_video, tmp_pa
             ready = _wait_for(lambda: _lines(tmp_path / "p.jsonl") >= 10)
         assert ready, (tmp_path / "stderr.txt").read_text()
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stdout = _finish(proc, 10)
     stderr = (tmp_path / "stderr.txt").read_text()
     assert proc.returncode == 0, stderr
     assert "SIGINT received" in stderr and "stopped by signal" in stdout
@@ -284,12 +291,7 @@ def test_ctrl_c_stops_fer_edge_run_and_writes_a_playable_video(box_video, tmp_pa
 
 def test_fer_edge_run_gives_up_with_one_line_and_keeps_what_it_wrote(box_video, tmp_path):
     proc = _start_run(tmp_path, box_video[0], "--camera-timeout", "0.4", "--retries", "2", stall_after=10)
-    try:
-        stdout, _ = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _finish(proc, 40)
     stderr = (tmp_path / "stderr.txt").read_text()
     errors = [line for line in stderr.splitlines() if "error" in line.lower()]
     assert proc.returncode == 2 and errors == [

@@ -81,35 +81,16 @@ class ColorSpace:
     def __str__(self):  # picamera2 sets __repr__ = __str__ and supplies __eq__ itself
         return f"<libcamera.ColorSpace '{'/'.join(f.name for f in self._fields())}'>"
 
-    @staticmethod
-    def Raw():
-        C = ColorSpace
-        return C(C.Primaries.Raw, C.TransferFunction.Linear, C.YcbcrEncoding.Null, C.Range.Full)
 
-    @staticmethod
-    def Srgb():
-        C = ColorSpace
-        return C(C.Primaries.Rec709, C.TransferFunction.Srgb, C.YcbcrEncoding.Null, C.Range.Full)
-
-    @staticmethod
-    def Sycc():
-        C = ColorSpace
-        return C(C.Primaries.Rec709, C.TransferFunction.Srgb, C.YcbcrEncoding.Rec601, C.Range.Full)
-
-    @staticmethod
-    def Smpte170m():
-        C = ColorSpace
-        return C(C.Primaries.Smpte170m, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec601, C.Range.Limited)
-
-    @staticmethod
-    def Rec709():
-        C = ColorSpace
-        return C(C.Primaries.Rec709, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec709, C.Range.Limited)
-
-    @staticmethod
-    def Rec2020():
-        C = ColorSpace
-        return C(C.Primaries.Rec2020, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec2020, C.Range.Limited)
+# the named colour spaces, as ColorSpace.Sycc() etc.: primaries, transfer function, YCbCr encoding, range
+for _name, _fields in {"Raw": ("Raw", "Linear", "Null", "Full"), "Srgb": ("Rec709", "Srgb", "Null", "Full"),
+                       "Sycc": ("Rec709", "Srgb", "Rec601", "Full"),
+                       "Smpte170m": ("Smpte170m", "Rec709", "Rec601", "Limited"),
+                       "Rec709": ("Rec709", "Rec709", "Rec709", "Limited"),
+                       "Rec2020": ("Rec2020", "Rec709", "Rec2020", "Limited")}.items():
+    setattr(ColorSpace, _name, staticmethod(lambda f=_fields: ColorSpace(
+        ColorSpace.Primaries[f[0]], ColorSpace.TransferFunction[f[1]], ColorSpace.YcbcrEncoding[f[2]],
+        ColorSpace.Range[f[3]])))
 
 
 class PixelFormat:
