@@ -183,7 +183,7 @@ def test_a_slow_camera_is_not_a_dropout(camera, caplog):
         finally:
             src.close()
     assert sensor.starts == 1 and "stopped delivering" not in caplog.text
-    assert min(np.diff(times)) > 0.2
+    assert times[-1] - times[0] > 0.6, "frames came at the slow camera's pace"
 
 
 def test_a_dropout_is_detected_and_the_camera_reopened_until_it_delivers_again(camera, caplog):
