@@ -192,13 +192,16 @@ def test_a_dropout_is_detected_and_the_camera_reopened_until_it_delivers_again(c
     sensor = camera(stall_after=5, outage_s=0.6)
     src = Reconnecting(_source(timeout=0.3), retries=4, backoff=0.1)
     src.open()
+    frames, openings = [], []
     with caplog.at_level(logging.INFO):
         try:
-            frames = [src.read() for _ in range(12)]
+            for _ in range(12):
+                frames.append(src.read())
+                openings.append(sensor.starts)
         finally:
             src.close()
     assert all(f is not None and f.gray.shape == (240, 320) for f in frames)
-    assert sensor.dropouts >= 2 and sensor.starts >= sensor.dropouts + 1, "reopened after each dropout"
+    assert len(set(openings)) >= 3, "frames from the first opening and after two dropouts"
     assert "picamera2:0 stopped delivering frames (no frame within 0.3 s); reopening" in caplog.text
     assert "delivering again after" in caplog.text
 
