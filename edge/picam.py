@@ -74,7 +74,11 @@ class PicameraSource:
             log.warning("%s: the camera adjusted the streams to main %dx%d, lores %dx%d", self.name, *main, *lores)
         self._lores = lores
         self._scale = (main[0] / lores[0], main[1] / lores[1])
-        cam.start()
+        try:
+            cam.start()
+        except RuntimeError as e:  # e.g. the sensor does not answer: release it so a retry can open it
+            cam.close()
+            raise SourceError(f"camera did not start ({e})") from None
         self._cam = cam
         log.info("%s: main %dx%d RGB888, lores %dx%d YUV420 at %g fps", self.name, *main, *lores, self.fps)
 

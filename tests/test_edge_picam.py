@@ -168,6 +168,19 @@ def test_a_busy_camera_says_so(camera):
         _source().open()
 
 
+def test_a_camera_that_fails_to_start_is_released_for_the_retry(camera, monkeypatch):
+    from libcamera import _libcamera
+
+    camera()
+
+    def start(self, controls={}):
+        raise RuntimeError("Failed to start camera: Input/output error")  # as pybind11 raises libcamera's error
+
+    monkeypatch.setattr(_libcamera.Camera, "start", start)
+    with pytest.raises(SourceError, match=r"camera did not start \(Failed to start camera: Input/output error\)"):
+        _source().open()
+
+
 def test_a_refused_configuration_is_a_user_error_and_releases_the_camera(camera):
     camera()
     with pytest.raises(UserError, match="--main 320x240 --lores 640x480: the camera refused this configuration "
