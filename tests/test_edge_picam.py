@@ -81,7 +81,8 @@ def _source(**kw):
 
 # --- normal capture --------------------------------------------------------------------------------
 
-def test_frames_are_main_for_display_and_the_y_plane_for_detection(camera):
+def test_frames_are_main_for_display_and_the_y_plane_for_detection(camera, box_video):
+    truth = np.array([(x, y, x + w, y + h) for x, y, w, h in box_video[1]], float)
     camera()
     src = _source()
     src.open()
@@ -96,6 +97,7 @@ def test_frames_are_main_for_display_and_the_y_plane_for_detection(camera):
         main_box, lores_box = _bright_box(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)), _bright_box(frame.gray)
         x, y = ((main_box[:2] + main_box[2:]) / 2).astype(int)
         assert np.abs(frame.image[y, x].astype(int) - (90, 230, 250)).max() < 25, "main is B,G,R (RGB888)"
+        assert np.abs(truth - main_box).max(axis=1).min() <= 2, "main is a frame of the video, uncropped"
         assert np.abs(lores_box * 2.0 - main_box).max() <= 2, "lores and main are the same frame and crop"
 
 
