@@ -26,11 +26,11 @@ import time
 import types
 import weakref
 
-import cv2
 import numpy as np
 
 import fake_camera
 
+from ._isp import PROCESSED, frame_size, render, stride
 from ._geometry import (ColorSpace, ControlId, ControlInfo, ControlType, Orientation, PixelFormat, Rectangle,
                         Size, StreamRole, Transform)
 
@@ -72,28 +72,6 @@ SENSOR_SIZE = (3280, 2464)
 SENSOR_FORMAT = "SRGGB10_CSI2P"
 SENSOR_MODES = [(640, 480), (1640, 1232), (1920, 1080), (3280, 2464)]
 MIN_FRAME_US = 4808  # 640x480 on an imx219
-_PROCESSED = ("YUV420", "YVU420", "RGB888", "BGR888", "XRGB8888", "XBGR8888")
-_BYTES_PER_PIXEL = {"RGB888": 3, "BGR888": 3, "XRGB8888": 4, "XBGR8888": 4}
-
-
-def _align(n: int, a: int) -> int:
-    return -(-n // a) * a
-
-
-def _stride(fmt: str, width: int) -> int:
-    pi5 = fake_camera.SENSOR.switches.platform == "pisp"
-    row_align = 64 if pi5 else 32
-    if fmt in ("YUV420", "YVU420"):  # Pi 5: chroma rows (half a luma row) 64-byte aligned; Pi 4: luma rows 32
-        return 2 * _align(width // 2, 64) if pi5 else _align(width, 32)
-    if fmt in _BYTES_PER_PIXEL:
-        return _align(width * _BYTES_PER_PIXEL[fmt], row_align)
-    return _align(width * 5 // 4, row_align)  # 10-bit CSI-2 packed raw
-
-
-def _frame_size(fmt: str, width: int, height: int, stride: int) -> int:
-    return stride * height * 3 // 2 if fmt in ("YUV420", "YVU420") else stride * height
-
-
 # --- configurations -----------------------------------------------------------------------------
 
 class StreamFormats:
@@ -122,7 +100,7 @@ class StreamConfiguration:
         self.stride = self.frame_size = 0
         self.buffer_count = 4
         self.color_space = ColorSpace.Raw() if raw else ColorSpace.Sycc()
-        self.formats = StreamFormats({SENSOR_FORMAT: SENSOR_MODES} if raw else {f: [] for f in _PROCESSED})
+        self.formats = StreamFormats({SENSOR_FORMAT: SENSOR_MODES} if raw else {f: [] for f in PROCESSED})
         self.stream = None
 
     def __str__(self):
@@ -173,14 +151,14 @@ class CameraConfiguration:
                 mode = min(SENSOR_MODES, key=lambda m: abs(m[0] - want[0]) + abs(m[1] - want[1]))
                 c.pixel_format, c.size = PixelFormat(SENSOR_FORMAT), Size(*mode)
             else:
-                if str(c.pixel_format) not in _PROCESSED:
+                if str(c.pixel_format) not in PROCESSED:
                     c.pixel_format = PixelFormat("YUV420")
                 w = min(max(c.size.width, 16), SENSOR_SIZE[0]) & ~1
                 h = min(max(c.size.height, 16), SENSOR_SIZE[1]) & ~1
                 c.size = Size(w, h)
             fmt = str(c.pixel_format)
-            c.stride = max(c.stride, _stride(fmt, c.size.width))
-            c.frame_size = _frame_size(fmt, c.size.width, c.size.height, c.stride)
+            c.stride = max(c.stride, stride(fmt, c.size.width))
+            c.frame_size = frame_size(fmt, c.size.width, c.size.height, c.stride)
             # picamera2 passes stride 0 and gets it filled in: that is not an adjustment it asked for
             adjusted |= (before[0], before[1]) != (fmt, (c.size.width, c.size.height))
         return S.Adjusted if adjusted else S.Valid
@@ -453,29 +431,3 @@ class Camera:
         for _, m in self._maps.values():
             m.close()
         self._maps = {}
-
-
-def render(image: np.ndarray, fmt: str, size, stride: int, out: np.ndarray) -> None:
-    """Write the BGR ``image``, scaled to ``size``, into ``out`` as the ISP lays out ``fmt`` rows."""
-    w, h = size
-    if fmt not in _PROCESSED:
-        return  # raw Bayer data: nothing here reads it
-    img = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if image.shape[:2] != (h, w) else image
-    if fmt in ("YUV420", "YVU420"):
-        i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
-        u = i420[h:h + h // 4].reshape(h // 2, w // 2)
-        v = i420[h + h // 4:].reshape(h // 2, w // 2)
-        if fmt == "YVU420":
-            u, v = v, u
-        out[:] = 16  # row padding: never image data
-        out[:stride * h].reshape(h, stride)[:, :w] = i420[:h]
-        chroma = stride // 2
-        half = chroma * (h // 2)
-        out[stride * h:stride * h + half].reshape(h // 2, chroma)[:, :w // 2] = u
-        out[stride * h + half:stride * h + 2 * half].reshape(h // 2, chroma)[:, :w // 2] = v
-        return
-    pixels = {"RGB888": lambda: img, "BGR888": lambda: img[:, :, ::-1],  # RGB888 is B,G,R in memory
-              "XRGB8888": lambda: cv2.cvtColor(img, cv2.COLOR_BGR2BGRA),  # B,G,R,X
-              "XBGR8888": lambda: cv2.cvtColor(img, cv2.COLOR_BGR2RGBA)}[fmt]()  # R,G,B,X
-    bpp = _BYTES_PER_PIXEL[fmt]
-    out[:stride * h].reshape(h, stride)[:, :w * bpp] = pixels.reshape(h, w * bpp)
