@@ -38,19 +38,18 @@ class PicameraSource:
     live = True
 
     def __init__(self, main_size=(640, 480), lores_size=(320, 240), fps: float = 30.0,
-                 timeout: float = 2.0, camera_num: int = 0, factory=None):
+                 timeout: float = 2.0, camera_num: int = 0):
         self.main_size, self.lores_size = tuple(main_size), tuple(lores_size)
         self.fps, self.timeout, self.camera_num = fps, timeout, camera_num
         self.name = f"picamera2:{camera_num}"
-        self._factory = factory
         self._cam = None
         self._scale = (main_size[0] / lores_size[0], main_size[1] / lores_size[1])
         self._lores = self.lores_size  # as configured
 
     def open(self) -> None:
-        factory = self._factory or import_picamera2()
+        Picamera2 = import_picamera2()
         try:
-            cam = factory(self.camera_num)
+            cam = Picamera2(self.camera_num)
         except IndexError:
             raise SourceError(NO_CAMERA) from None
         except RuntimeError as e:
