@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps clean
+.PHONY: venv demo test system-deps clean mobile-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,18 @@ demo: venv
 	$(BIN)/fer-edge demo-video $(RUN)/demo.mp4 --frames 90 --fps 30
 	$(BIN)/fer-edge run $(RUN) --source $(RUN)/demo.mp4 --headless --out $(RUN)/annotated.mp4 --jsonl $(RUN)/predictions.jsonl
 
-test: venv system-deps
+# MediaPipe for fer-edge export-mobile and its tests, in its own venv: mediapipe pulls opencv-contrib-python,
+# which clashes with the headless OpenCV of .venv, and only 0.10.x (NumPy 1) has working metadata writers.
+MOBILE_VENV ?= .venv-mobile
+MEDIAPIPE   ?= mediapipe==0.10.21
+$(MOBILE_VENV)/.installed-mediapipe:
+	test -x $(MOBILE_VENV)/bin/python || $(PYTHON) -m venv $(MOBILE_VENV)
+	$(MOBILE_VENV)/bin/python -m pip install --quiet '$(MEDIAPIPE)'
+	touch $@
+
+mobile-venv: $(MOBILE_VENV)/.installed-mediapipe
+
+test: venv system-deps mobile-venv
 	$(BIN)/python -m pytest -q
 
 clean:
