@@ -95,7 +95,10 @@ def int8_for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes
     s = _schema()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise UserError(f"{what}: not a TFLite flatbuffer (no TFL3 identifier)")
-    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    try:
+        model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside the generated reader
+        raise UserError(f"{what}: not a readable TFLite model ({type(e).__name__}); is the file complete?") from None
     if len(model.subgraphs) != 1:
         raise UserError(f"{what}: expected one subgraph, got {len(model.subgraphs)}")
     sg = model.subgraphs[0]
