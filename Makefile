@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps clean mobile-venv
+.PHONY: venv demo test system-deps clean mobile-venv mobile-web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,15 @@ $(MOBILE_VENV)/.installed-mediapipe:
 
 mobile-venv: $(MOBILE_VENV)/.installed-mediapipe
 
-test: venv system-deps mobile-venv
+# MediaPipe Tasks for web (npm, pinned in quantize/mobile_web/package-lock.json) for the browser check;
+# without npm, or if the install fails, that one test skips.
+mobile-web:
+	@if [ -f quantize/mobile_web/node_modules/@mediapipe/tasks-vision/vision_bundle.mjs ]; then :; \
+	elif command -v npm >/dev/null; then npm ci --prefix quantize/mobile_web --no-audit --no-fund --loglevel=error \
+		|| echo "note: npm ci failed; the browser check of export-mobile will skip"; \
+	else echo "note: install npm to run the browser check of export-mobile; it skips without it"; fi
+
+test: venv system-deps mobile-venv mobile-web
 	$(BIN)/python -m pytest -q
 
 clean:

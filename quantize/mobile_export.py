@@ -138,7 +138,7 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
 
     report = {"format": "fer-edge-export-mobile/1", "source": str(source.int8), "float_model": str(source.float_model)
               if source.float_model else None, "config": cfg.to_dict(), "mediapipe": mobile_env.REQUIREMENT,
-              "faces": "synthetic colour faces" if not cfg.verify_data else f"{cfg.verify_data} (val split)",
+              "faces": f"{len(bgr)} colour synthetic faces" if not cfg.verify_data else f"{len(bgr)} faces of {cfg.verify_data}",
               "files": {}}
     with tempfile.TemporaryDirectory() as work, atomic.atomic_dir(out_dir, overwrite=force) as stage:
         work = Path(work)

@@ -46,9 +46,37 @@ def synthetic_colour_faces(n: int, spec: ModelSpec, seed: int = 0) -> tuple[np.n
     return crops, labels
 
 
+def expw_colour_faces(source: str, n: int, spec: ModelSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n colour face crops of an ExpW folder (its boxes cut from the original photos, BGR), seeded."""
+    from train.datasets.base import Skips
+    from train.datasets.expw import crop_box, locate, read_label_lst
+
+    label_file, photos = locate(Path(source))
+    faces = [(name, f) for name, fs in read_label_lst(label_file, Skips(str(source)), None).items() for f in fs]
+    rng = np.random.default_rng(seed)
+    crops, labels = [], []
+    for i in rng.permutation(len(faces)):
+        name, face = faces[i]
+        photo = cv2.imread(str(photos / name), cv2.IMREAD_COLOR)
+        box = crop_box(face, photo.shape, 0.0)[0] if photo is not None else None
+        if box is None:
+            continue
+        crops.append(_resize(photo[box[0]:box[2], box[1]:box[3]], spec))
+        labels.append(face.label)
+        if len(crops) == n:
+            break
+    if not crops:
+        raise UserError(f"{source}: no readable ExpW face")
+    return np.stack(crops), np.asarray(labels)
+
+
 def dataset_faces(source: str, n: int, spec: ModelSpec, split: str = "val", seed: int = 0):
-    """n faces of a dataset's split (grey crops as BGR), a seeded sample spread over the classes."""
-    from train.datasets import load_dataset
+    """n faces of a dataset: colour crops for ExpW (photos), else a seeded sample of the split's grey crops
+    (FER2013 is grey) as BGR."""
+    from train.datasets import detect_format, load_dataset
+
+    if detect_format(Path(source).expanduser()) == "expw":
+        return expw_colour_faces(source, n, spec, seed)
 
     ds = load_dataset(source, spec=spec)
     if split not in ds.splits or len(ds.splits[split]) == 0:

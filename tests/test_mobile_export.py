@@ -164,3 +164,32 @@ def test_bad_input_is_one_line_and_writes_nothing(mobile_python, tmp_path, capsy
     assert code == 2 and "cut_int8.tflite" in err and "not a readable TFLite model" in err and not fresh.exists()
     assert len(err.splitlines()) == 1
     assert not list(tmp_path.glob(".*"))  # no staging folder left behind
+
+
+def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
+    """MediaPipe Tasks for web (npm @mediapipe/tasks-vision, served on 127.0.0.1) in headless Chromium: a fake
+    camera plays face crops into a video element; every classified crop agrees with LiteRT on the same pixels."""
+    from conftest import require_tool
+    from mobile_webkit import TASKS_VISION, run_browser_check
+    from quantize.mobile_verify import synthetic_colour_faces
+
+    chromium = require_tool("chromium")
+    if not (TASKS_VISION / "vision_bundle.mjs").is_file():
+        pytest.skip(f"{TASKS_VISION} not installed ('make mobile-web' needs npm)")
+    spec = load_spec_for(MICRO)
+    bgr, _ = synthetic_colour_faces(40, spec, seed=11)
+    answer = run_browser_check(chromium, exported / "fer_micro_int8.tflite", bgr, tmp_path)
+    assert answer["ok"], answer.get("error")
+    frames = sorted(answer["frames"], key=lambda f: f["index"])
+    assert [f["index"] for f in frames] == list(range(40))
+    pixels = np.asarray([f["rgb"] for f in frames], np.uint8).reshape(40, 48, 48, 3)
+    assert np.abs(pixels[..., ::-1].astype(int) - bgr).mean() < 12  # the camera showed these faces (YUV 4:2:0)
+    ref = TFLiteClassifier(MICRO, spec).predict(np.stack([preprocess(p[:, :, ::-1], spec) for p in pixels]))
+    web = np.zeros_like(ref)
+    for i, f in enumerate(frames):
+        for c in f["categories"]:
+            web[i, c["index"]] = c["score"]
+            assert c["name"] == spec.labels[c["index"]]  # labels read from the file's metadata in the browser
+    assert np.array_equal(web.argmax(1), ref.argmax(1))
+    assert np.abs(web - ref).max() <= 1e-6
+    assert len(set(ref.argmax(1))) >= 3
