@@ -1,7 +1,7 @@
 """MODEL_OR_RUN -> DIR of ``.tflite`` files an Android, iOS or web app loads as is, checked in MediaPipe.
 
-For each precision (``int8``: the plain full-int8 model with an RGB uint8 front grafted on;
-``float16``: the run's float Keras model behind a grey layer, float16 weights) the model gets TFLite
+For each precision (``int8``: the plain full-int8 model; ``float16``: the run's float Keras model converted
+with float16 weights), an RGB front with cv2's grey conversion is grafted on, the model gets TFLite
 Model Metadata written by MediaPipe's metadata writer in the mobile environment, is loaded back in
 MediaPipe Tasks' ``ImageClassifier`` and compared with LiteRT on the plain model over colour face
 crops, and its metadata is read back and compared with the spec. Only when every file passes is
@@ -21,7 +21,7 @@ from edge.errors import UserError
 from edge.model_files import resolve_model
 from edge.spec import ModelSpec, Quant, load_spec_for, spec_path_for
 from quantize import mobile_env, mobile_verify
-from quantize.mobile_model import float16_for_apps, int8_for_apps, normalization
+from quantize.mobile_model import for_apps, normalization
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,14 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
         for precision in cfg.precisions:
             if precision == "int8":
                 plain_path, plain_spec = source.int8, source.spec
-                data = int8_for_apps(source.int8.read_bytes(), source.spec, what=str(source.int8))
-            else:
+            else:  # the float model converted exactly as 'fer-edge quantize --float16' does
                 from quantize.convert import convert_float16
                 from quantize.qat import load_float_model
 
-                model = load_float_model(source.float_model)
                 plain_path, plain_spec = work / "plain_float16.tflite", float_spec
-                plain_path.write_bytes(convert_float16(model, what=str(source.float_model)))
-                data = float16_for_apps(model, float_spec, what=str(source.float_model))
+                plain_path.write_bytes(convert_float16(load_float_model(source.float_model),
+                                                       what=str(source.float_model)))
+            data = for_apps(plain_path.read_bytes(), plain_spec, what=str(plain_path))
             bare = work / f"{precision}_bare.tflite"
             bare.write_bytes(data)
             final = stage / f"{source.name}_{precision}.tflite"

@@ -1,18 +1,20 @@
 """Models an app runtime loads as is: RGB in, the grey conversion inside the model. Pure functions -> bytes.
 
 MediaPipe Tasks' ``ImageClassifier`` (and LiteRT's support library) hand a model a 1xHxWx3 image of
-uint8 or float32; our models take one grey channel. Both builders put OpenCV's ``COLOR_BGR2GRAY``
-weights (0.299 R + 0.587 G + 0.114 B, as its 15-bit integers) in front of the model as a 1x1 convolution:
+uint8 or float32; our models take one grey channel. ``for_apps`` grafts a front onto the plain
+``.tflite`` with LiteRT's flatbuffer schema, leaving the model's own tensors, weights and quantization
+untouched, so its outputs are the plain model's bit for bit given the same grey image:
 
-- ``int8_for_apps`` grafts it onto the plain full-int8 ``.tflite`` with LiteRT's flatbuffer schema:
-  uint8 RGB -> float grey, rounded as cv2 rounds it (CAST, CONV_2D, FLOOR, MUL) -> QUANTIZE into the
-  model's own int8 input tensor -> the untouched int8 model -> QUANTIZE -> uint8 scores. The model's weights and
-  quantization are kept bit for bit, so it needs no float model and no re-calibration.
-- ``float16_for_apps`` wraps the float Keras model with the same grey conversion (in int32 ops) and
-  converts it with float16 weights and float32 I/O.
+- int8 model: uint8 RGB -> CAST to float pixels;  float model: float32 RGB normalised as the metadata
+  says -> ``* std + mean`` and ROUND back to the pixels;
+- then OpenCV's ``COLOR_BGR2GRAY`` (its 15-bit fixed-point weights as a float 1x1 CONV_2D, + 0.5, FLOOR:
+  every sum is exact in float32, so the grey image is cv2's bit for bit) -> ``* pixel_scale (+ offset)``
+  -> the model's own input tensor (through QUANTIZE for int8, far from any rounding tie);
+- int8 scores are shifted to uint8 (QUANTIZE, same scale), the only score types MediaPipe accepts.
 
-Both keep the spec's pixel scaling: the app-side normalisation (recorded in the metadata) is
-``(pixel - mean) / std`` with ``std = 1 / pixel_scale``, ``mean = -pixel_offset / pixel_scale``.
+The float16 file is the float Keras model converted as ``fer-edge quantize --float16`` does, with the same
+front. The app-side normalisation (in the metadata) is ``(pixel - mean) / std`` with
+``std = 1 / pixel_scale`` and ``mean = -pixel_offset / pixel_scale``.
 """
 
 from __future__ import annotations
@@ -88,8 +90,8 @@ def _op(schema, opcode: int, inputs: list[int], outputs: list[int], options_type
     return op
 
 
-def int8_for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes:
-    """Plain full-int8 model (int8 1xHxWx1 in, int8 scores out) -> uint8 RGB in, uint8 scores out."""
+def for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes:
+    """Plain grey model (int8 or float32 1xHxWx1 in) -> RGB in (uint8 for int8, float32 for float models)."""
     import flatbuffers
 
     s = _schema()
@@ -99,105 +101,77 @@ def int8_for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes
         model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
     except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside the generated reader
         raise UserError(f"{what}: not a readable TFLite model ({type(e).__name__}); is the file complete?") from None
-    if len(model.subgraphs) != 1:
-        raise UserError(f"{what}: expected one subgraph, got {len(model.subgraphs)}")
+    if len(model.subgraphs) != 1 or len(model.subgraphs[0].inputs) != 1 or len(model.subgraphs[0].outputs) != 1:
+        raise UserError(f"{what}: expected one subgraph with one input and one output tensor")
     sg = model.subgraphs[0]
-    if len(sg.inputs) != 1 or len(sg.outputs) != 1:
-        raise UserError(f"{what}: expected one input and one output tensor")
     t_in, t_out = sg.tensors[sg.inputs[0]], sg.tensors[sg.outputs[0]]
     h, w, c = spec.input_shape
-    if t_in.type != s.TensorType.INT8 or t_out.type != s.TensorType.INT8 or list(t_in.shape) != [1, h, w, c] or c != 1:
-        raise UserError(f"{what}: expected a full-int8 model with an int8 1x{h}x{w}x1 input and int8 output "
-                        "(what 'fer-edge quantize' writes)")
-    if t_in.quantization is None or not t_in.quantization.scale or t_out.quantization is None or not t_out.quantization.scale:
+    int8 = t_in.type == s.TensorType.INT8
+    types_ok = (t_in.type, t_out.type) in ((s.TensorType.INT8,) * 2, (s.TensorType.FLOAT32,) * 2)
+    if not types_ok or list(t_in.shape) != [1, h, w, c] or c != 1:
+        raise UserError(f"{what}: expected a full-int8 or float model with a 1x{h}x{w}x1 input of the same "
+                        "type as its output (what 'fer-edge quantize' writes)")
+    if int8 and not (t_in.quantization and t_in.quantization.scale and t_out.quantization and t_out.quantization.scale):
         raise UserError(f"{what}: the int8 input/output tensors carry no quantization parameters")
 
-    out_scale, out_zp = float(t_out.quantization.scale[0]), int(t_out.quantization.zeroPoint[0])
-    if not 0 <= out_zp + 128 <= 255:
-        raise UserError(f"{what}: output zero point {out_zp} cannot be shifted to uint8")
-    # uint8 RGB -> float pixels (CAST, exact) -> cv2's fixed-point grey + 0.5 (a 1x1 conv whose sums are exact in
-    # float32) -> FLOOR: cv2's rounded grey, bit for bit -> * pixel_scale (+ pixel_offset) -> QUANTIZE into the
-    # model's own int8 input tensor (far from any rounding tie, so exact). The model itself is untouched.
-    pix = float(spec.pixel_scale)
-    f32 = s.TensorType.FLOAT32
-    image = _tensor(model, sg, s, "image", [1, h, w, 3], s.TensorType.UINT8, _quant(s, [pix], [0]))
-    pixels = _tensor(model, sg, s, "image_float", [1, h, w, 3], f32, None)
-    kernel = _tensor(model, sg, s, "grey_weights", [1, 1, 1, 3], f32, None,
-                     grey_weights().astype("<f4").reshape(1, 1, 1, 3).tobytes())
-    half = _tensor(model, sg, s, "grey_round", [1], f32, None, np.asarray([0.5], "<f4").tobytes())
-    grey_sum = _tensor(model, sg, s, "grey_sum", [1, h, w, 1], f32, None)
-    grey = _tensor(model, sg, s, "grey", [1, h, w, 1], f32, None)
-    scale = _tensor(model, sg, s, "pixel_scale", [1], f32, None, np.asarray([pix], "<f4").tobytes())
-    scaled = _tensor(model, sg, s, "grey_scaled", [1, h, w, 1], f32, None)
-    scores = _tensor(model, sg, s, "scores", list(t_out.shape), s.TensorType.UINT8,
-                     _quant(s, [out_scale], [out_zp + 128]))
-    conv_opts = s.Conv2DOptionsT()
-    conv_opts.padding, conv_opts.strideH, conv_opts.strideW = s.Padding.VALID, 1, 1
-    conv_opts.dilationHFactor = conv_opts.dilationWFactor = 1
-    conv_opts.fusedActivationFunction = s.ActivationFunctionType.NONE
-    front = [
-        _op(s, _opcode_index(model, s, s.BuiltinOperator.CAST, 1), [image], [pixels]),
-        _op(s, _opcode_index(model, s, s.BuiltinOperator.CONV_2D, 1), [pixels, kernel, half], [grey_sum],
-            s.BuiltinOptions.Conv2DOptions, conv_opts),
-        _op(s, _opcode_index(model, s, s.BuiltinOperator.FLOOR, 1), [grey_sum], [grey]),
-        _op(s, _opcode_index(model, s, s.BuiltinOperator.MUL, 1), [grey, scale], [scaled],
-            s.BuiltinOptions.MulOptions, s.MulOptionsT()),
-    ]
+    f32, pix = s.TensorType.FLOAT32, float(spec.pixel_scale)
+    mean, std = normalization(spec)
+    ops: list = []
+
+    def const(name: str, value) -> int:
+        array = np.asarray(value, dtype="<f4")
+        return _tensor(model, sg, s, name, list(array.shape), f32, None, array.tobytes())
+
+    def op(builtin: int, version: int, inputs: list[int], output: int, options_type: int = 0, options=None) -> int:
+        ops.append(_op(s, _opcode_index(model, s, builtin, version), inputs, [output], options_type, options))
+        return output
+
+    def float_tensor(name: str, channels: int) -> int:
+        return _tensor(model, sg, s, name, [1, h, w, channels], f32, None)
+
+    def binary(builtin: int, options_type: int, options_class, x: int, constant: int, name: str, channels: int,
+               out: int | None = None) -> int:
+        return op(builtin, 1, [x, constant], float_tensor(name, channels) if out is None else out,
+                  options_type, options_class())
+
+    mul = (s.BuiltinOperator.MUL, s.BuiltinOptions.MulOptions, s.MulOptionsT)
+    add = (s.BuiltinOperator.ADD, s.BuiltinOptions.AddOptions, s.AddOptionsT)
+    if int8:
+        image = _tensor(model, sg, s, "image", [1, h, w, 3], s.TensorType.UINT8, _quant(s, [pix], [0]))
+        pixels = op(s.BuiltinOperator.CAST, 1, [image], float_tensor("pixels", 3))
+    else:
+        image = float_tensor("image", 3)
+        pixels = binary(*mul, image, const("std", [std]), "denormalised", 3)
+        if mean:
+            pixels = binary(*add, pixels, const("mean", [mean]), "denormalised_mean", 3)
+        pixels = op(s.BuiltinOperator.ROUND, 1, [pixels], float_tensor("pixels", 3))
+    conv = s.Conv2DOptionsT()
+    conv.padding, conv.strideH, conv.strideW, conv.dilationHFactor, conv.dilationWFactor = s.Padding.VALID, 1, 1, 1, 1
+    grey = op(s.BuiltinOperator.CONV_2D, 1, [pixels, const("grey_weights", grey_weights().reshape(1, 1, 1, 3)),
+                                             const("grey_round", [0.5])],
+              float_tensor("grey_sum", 1), s.BuiltinOptions.Conv2DOptions, conv)
+    grey = op(s.BuiltinOperator.FLOOR, 1, [grey], float_tensor("grey", 1))
+    last = None if (int8 or spec.pixel_offset) else sg.inputs[0]  # a float model's input is written directly
+    scaled = binary(*mul, grey, const("pixel_scale", [pix]), "grey_scaled", 1, out=last)
     if spec.pixel_offset:
-        offset = _tensor(model, sg, s, "pixel_offset", [1], f32, None,
-                         np.asarray([spec.pixel_offset], "<f4").tobytes())
-        shifted = _tensor(model, sg, s, "grey_shifted", [1, h, w, 1], f32, None)
-        front.append(_op(s, _opcode_index(model, s, s.BuiltinOperator.ADD, 1), [scaled, offset], [shifted],
-                         s.BuiltinOptions.AddOptions, s.AddOptionsT()))
-        scaled = shifted
-    quantize = _opcode_index(model, s, s.BuiltinOperator.QUANTIZE, 2)
-    front.append(_op(s, quantize, [scaled], [sg.inputs[0]]))
-    old_out = sg.outputs[0]
-    sg.operators = [
-        *front,
-        *sg.operators,
-        _op(s, quantize, [old_out], [scores]),
-    ]
+        scaled = binary(*add, scaled, const("pixel_offset", [spec.pixel_offset]), "grey_shifted", 1,
+                        out=None if int8 else sg.inputs[0])
+    tail = []
+    if int8:
+        op(s.BuiltinOperator.QUANTIZE, 2, [scaled], sg.inputs[0])
+        out_zp = int(t_out.quantization.zeroPoint[0])
+        scores = _tensor(model, sg, s, "scores", list(t_out.shape), s.TensorType.UINT8,
+                         _quant(s, [float(t_out.quantization.scale[0])], [out_zp + 128]))
+        tail = [_op(s, _opcode_index(model, s, s.BuiltinOperator.QUANTIZE, 2), [sg.outputs[0]], [scores])]
+    else:
+        scores = sg.outputs[0]
+    sg.operators = [*ops, *sg.operators, *tail]
     sg.inputs, sg.outputs = [image], [scores]
     for sig in model.signatureDefs or []:
         for tmap, new in ((sig.inputs, image), (sig.outputs, scores)):
             for m in tmap or []:
                 m.tensorIndex = new
-    log.info("%s: grafted a uint8 RGB input (grey conversion inside) and a uint8 scores output", what)
+    log.info("%s: grafted an RGB %s input (cv2's grey conversion inside)", what, "uint8" if int8 else "float32")
     builder = flatbuffers.Builder(len(data) + 4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
-
-
-def grey_model(float_model, spec: ModelSpec):
-    """The float Keras model behind cv2's grey conversion (float32 1xHxWx3 in, normalised as the metadata says).
-
-    The normalised RGB input is turned back into uint8 pixels (rounded), converted to grey with cv2's
-    fixed-point weights and rounding in int32 arithmetic (untouched by float16 weight conversion), and
-    scaled as the spec says: the float model sees exactly what fer-edge's preprocessing gives it.
-    """
-    import tensorflow as tf
-    import tf_keras as keras
-
-    mean, std = normalization(spec)
-    fixed = tf.constant(CV2_GREY_FIXED_POINT_RGB, dtype=tf.int32)
-
-    def to_grey(x):
-        pixels = tf.cast(tf.clip_by_value(tf.round(x * std + mean), 0.0, 255.0), tf.int32)
-        grey = tf.math.floordiv(tf.reduce_sum(pixels * fixed, axis=-1, keepdims=True) + 2**14, 2**15)
-        return tf.cast(grey, tf.float32) * spec.pixel_scale + spec.pixel_offset
-
-    h, w, _ = spec.input_shape
-    inp = keras.Input((h, w, 3), name="image")
-    grey = keras.layers.Lambda(to_grey, name="rgb_to_grey")(inp)  # built in memory for conversion, never saved
-    return keras.Model(inp, float_model(grey), name=f"{float_model.name}_rgb")
-
-
-def float16_for_apps(float_model, spec: ModelSpec, *, what: str = "model") -> bytes:
-    """float32 RGB in (normalised as the spec says), float16 weights, float32 scores out."""
-    from quantize.convert import convert_float16
-
-    if tuple(float_model.input_shape[1:]) != spec.input_shape or spec.input_channels != 1:
-        raise UserError(f"{what}: float model input is {float_model.input_shape[1:]}, expected "
-                        f"{spec.input_shape} (one grey channel) as in its spec")
-    return convert_float16(grey_model(float_model, spec), what=what)

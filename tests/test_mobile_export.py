@@ -103,21 +103,28 @@ def test_mediapipe_agrees_with_litert_on_200_fresh_colour_faces(exported, mobile
     assert float_result["agreement"] >= 0.99 and float_result["max_abs_diff"] < 0.05
 
 
-def test_grafted_grey_conversion_is_bit_exact_with_cv2(tmp_path):
-    """No MediaPipe needed: LiteRT on the grafted model == LiteRT on the plain model fed cv2's grey."""
-    from quantize.mobile_model import int8_for_apps
+def test_grafted_grey_conversion_is_bit_exact_with_cv2(tiny_models, tmp_path):
+    """No MediaPipe needed: LiteRT on the grafted model == LiteRT on the plain model fed cv2's grey, for the
+    int8 model (uint8 RGB in) and a float one (float32 RGB in, normalised as the metadata says)."""
+    from quantize.mobile_model import for_apps, normalization
 
-    spec = load_spec_for(MICRO)
-    app = tmp_path / "app.tflite"
-    app.write_bytes(int8_for_apps(MICRO.read_bytes(), spec))
-    plain, grafted = TFLiteClassifier(MICRO, spec, delegates=False), TFLiteClassifier(app, delegates=False)
-    assert grafted.input_dtype == np.uint8 and grafted.input_shape == (1, 48, 48, 3) and grafted.output_dtype == np.uint8
     rng = np.random.default_rng(3)
-    for _ in range(20):  # colour noise: every rounding case of the grey conversion, worst case for ties
-        bgr = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
-        want = plain.invoke_raw(plain.quantize_input(preprocess(bgr, spec))).astype(np.int32) + 128
-        got = grafted.invoke_raw(np.ascontiguousarray(bgr[:, :, ::-1])).astype(np.int32)
-        assert np.array_equal(got, want)
+    for plain_path in (MICRO, tiny_models["float"]):
+        spec = load_spec_for(plain_path)
+        app = tmp_path / f"app_{plain_path.name}"
+        app.write_bytes(for_apps(plain_path.read_bytes(), spec))
+        plain, grafted = TFLiteClassifier(plain_path, spec, delegates=False), TFLiteClassifier(app, delegates=False)
+        assert grafted.input_shape == (1, 48, 48, 3) and grafted.output_dtype in (np.uint8, np.float32)
+        mean, std = normalization(spec)
+        for _ in range(10):  # colour noise: every rounding case of the grey conversion
+            bgr = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+            want = plain.invoke_raw(plain.quantize_input(preprocess(bgr, spec)))
+            rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+            if grafted.input_dtype == np.uint8:
+                got, want = grafted.invoke_raw(rgb).astype(np.int32), want.astype(np.int32) + 128
+            else:
+                got = grafted.invoke_raw(((rgb.astype(np.float32) - np.float32(mean)) / np.float32(std)))
+            assert np.array_equal(got, want)
 
 
 def test_run_directory_and_model_file_find_their_float_model(tiny_models, tmp_path):
