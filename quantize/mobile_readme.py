@@ -86,6 +86,23 @@ for (face in detector.detect(image).detections()) {{
 }}
 ```
 
+## Web (JavaScript, npm `@mediapipe/tasks-vision`)
+
+fer-edge's test suite runs this pattern in headless Chromium (a page serving the npm package locally,
+classifying face crops taken from a `<video>` camera stream) with the int8 file.
+
+```js
+import {{FilesetResolver, ImageClassifier}} from "@mediapipe/tasks-vision";
+const vision = await FilesetResolver.forVisionTasks("/node_modules/@mediapipe/tasks-vision/wasm");
+const classifier = await ImageClassifier.createFromOptions(vision, {{
+  baseOptions: {{modelAssetPath: "{first}"}}, runningMode: "VIDEO", maxResults: {spec.num_classes}}});
+// box: a FaceDetector detection's boundingBox, in pixels of the video frame
+const roi = {{left: box.originX / video.videoWidth, top: box.originY / video.videoHeight,
+             right: (box.originX + box.width) / video.videoWidth, bottom: (box.originY + box.height) / video.videoHeight}};
+const top = classifier.classifyForVideo(video, performance.now(), {{regionOfInterest: roi}})
+  .classifications[0].categories[0];  // {{categoryName, score}}
+```
+
 ## iOS (Swift, MediaPipe Tasks `MediaPipeTasksVision`)
 
 Not compiled or run here: a starting point.
