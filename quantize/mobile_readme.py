@@ -88,8 +88,9 @@ for (face in detector.detect(image).detections()) {{
 
 ## Web (JavaScript, npm `@mediapipe/tasks-vision`)
 
-fer-edge's test suite runs this pattern in headless Chromium (a page serving the npm package locally,
-classifying face crops taken from a `<video>` camera stream) with the int8 file.
+fer-edge's test suite loads the int8 file with this package in headless Chromium and classifies face crops
+taken from a `<video>` camera stream (`classify` on each crop). The snippet below, with a face detector's
+box as the region of interest, is not run here.
 
 ```js
 import {{FilesetResolver, ImageClassifier}} from "@mediapipe/tasks-vision";
