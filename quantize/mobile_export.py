@@ -141,48 +141,57 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
               "faces": f"{len(bgr)} colour synthetic faces" if not cfg.verify_data else f"{len(bgr)} faces of {cfg.verify_data}",
               "files": {}}
     with tempfile.TemporaryDirectory() as work, atomic.atomic_dir(out_dir, overwrite=force) as stage:
-        work = Path(work)
         for precision in cfg.precisions:
-            if precision == "int8":
-                plain_path, plain_spec = source.int8, source.spec
-            else:  # the float model converted exactly as 'fer-edge quantize --float16' does
-                from quantize.convert import convert_float16
-                from quantize.qat import load_float_model
-
-                plain_path, plain_spec = work / "plain_float16.tflite", float_spec
-                plain_path.write_bytes(convert_float16(load_float_model(source.float_model),
-                                                       what=str(source.float_model)))
-            data = for_apps(plain_path.read_bytes(), plain_spec, what=str(plain_path))
-            bare = work / f"{precision}_bare.tflite"
-            bare.write_bytes(data)
-            final = stage / f"{source.name}_{precision}.tflite"
-            job = _metadata_job(plain_spec, source.name, precision, cfg, hashlib.sha256(plain_path.read_bytes()).hexdigest())
-            mobile_env.run_job(python, "write-metadata", {**job, "model_in": str(bare), "model_out": str(final)})
-            result = mobile_verify.check(python, final, plain_path, plain_spec, bgr, labels)
-            problems = mobile_verify.metadata_problems(result.metadata, expected_metadata(job))
-            if problems:
-                raise UserError(f"{final.name}: metadata read back from the file differs: {'; '.join(problems)}",
-                                exit_code=CHECK_FAILED)
-            if result.agreement < cfg.min_agreement:
-                raise UserError(f"{final.name}: MediaPipe's top-1 agrees with LiteRT on {plain_path.name} for only "
-                                f"{100 * result.agreement:.1f}% of {result.faces} faces (need {100 * cfg.min_agreement:g}%); "
-                                "nothing written", exit_code=CHECK_FAILED)
-            from edge.runtime import TFLiteClassifier
-
-            clf = TFLiteClassifier(final)
-            app_spec(plain_spec, precision, clf.input_quant, clf.output_quant).save(spec_path_for(final))
-            report["files"][final.name] = {
-                "precision": precision, "bytes": final.stat().st_size, "plain_model": plain_path.name
-                if precision == "int8" else f"{source.float_model.name} as float16",
-                "plain_bytes": plain_path.stat().st_size, "input": f"{clf.input_dtype} {list(clf.input_shape)}",
-                "output": f"{clf.output_dtype} [1, {clf.num_classes}]", **result.to_dict()}
-            log.info("%s: %d bytes, MediaPipe top-1 agrees with LiteRT for %.1f%% of %d faces", final.name,
-                     final.stat().st_size, 100 * result.agreement, result.faces)
+            name, entry = _export_one(precision, source, float_spec, cfg, python, Path(work), stage, bgr, labels)
+            report["files"][name] = entry
         from quantize.mobile_readme import readme
 
         atomic.write_text(stage / "README.md", readme(source.name, source.spec, report))
         atomic.write_json(stage / REPORT_NAME, report)
     return report
+
+
+def _plain_model(precision: str, source: Source, float_spec: ModelSpec | None, work: Path) -> tuple[Path, ModelSpec]:
+    """The plain model fer-edge itself runs for this precision (the float16 one converted as quantize does)."""
+    if precision == "int8":
+        return source.int8, source.spec
+    from quantize.convert import convert_float16
+    from quantize.qat import load_float_model
+
+    path = work / "plain_float16.tflite"
+    path.write_bytes(convert_float16(load_float_model(source.float_model), what=str(source.float_model)))
+    return path, float_spec
+
+
+def _export_one(precision: str, source: Source, float_spec, cfg: MobileExportConfig, python: Path, work: Path,
+                stage: Path, bgr, labels) -> tuple[str, dict]:
+    """Graft, write metadata, check in MediaPipe; the file and its spec land in ``stage``."""
+    from edge.runtime import TFLiteClassifier
+
+    plain_path, plain_spec = _plain_model(precision, source, float_spec, work)
+    plain = plain_path.read_bytes()
+    bare, final = work / f"{precision}_bare.tflite", stage / f"{source.name}_{precision}.tflite"
+    bare.write_bytes(for_apps(plain, plain_spec, what=str(plain_path)))
+    job = _metadata_job(plain_spec, source.name, precision, cfg, hashlib.sha256(plain).hexdigest())
+    mobile_env.run_job(python, "write-metadata", {**job, "model_in": str(bare), "model_out": str(final)})
+    result = mobile_verify.check(python, final, plain_path, plain_spec, bgr, labels)
+    problems = mobile_verify.metadata_problems(result.metadata, expected_metadata(job))
+    if problems:
+        raise UserError(f"{final.name}: metadata read back from the file differs: {'; '.join(problems)}",
+                        exit_code=CHECK_FAILED)
+    if result.agreement < cfg.min_agreement:
+        raise UserError(f"{final.name}: MediaPipe's top-1 agrees with LiteRT on {plain_path.name} for only "
+                        f"{100 * result.agreement:.1f}% of {result.faces} faces (need {100 * cfg.min_agreement:g}%); "
+                        "nothing written", exit_code=CHECK_FAILED)
+    clf = TFLiteClassifier(final)
+    app_spec(plain_spec, precision, clf.input_quant, clf.output_quant).save(spec_path_for(final))
+    log.info("%s: %d bytes, MediaPipe top-1 agrees with LiteRT for %.1f%% of %d faces", final.name,
+             final.stat().st_size, 100 * result.agreement, result.faces)
+    return final.name, {
+        "precision": precision, "bytes": final.stat().st_size,
+        "plain_model": plain_path.name if precision == "int8" else f"{source.float_model.name} as float16",
+        "plain_bytes": len(plain), "input": f"{clf.input_dtype} {list(clf.input_shape)}",
+        "output": f"{clf.output_dtype} [1, {clf.num_classes}]", **result.to_dict()}
 
 
 def summary_lines(report: dict) -> list[str]:
