@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="file name prefix (default: the model's, e.g. fer_micro, or the run's)")
     p.add_argument("--author", default="fer-edge", help="author recorded in the metadata (fer-edge)")
     p.add_argument("--license", default="Apache-2.0", help="licence recorded in the metadata (Apache-2.0)")
+    p.add_argument("--input-factor", type=int, choices=(1, 2, 3), default=3,
+                   help="app input = this times the model's size (3: 144x144); the model shrinks the crop as "
+                        "cv2's INTER_AREA does, since app runtimes resize bilinearly (3)")
     p.add_argument("--verify-faces", type=int, default=200, metavar="N",
                    help="faces each file is checked on in MediaPipe against LiteRT (200)")
     p.add_argument("--verify-data", default=None, metavar="DATASET",
@@ -34,8 +37,8 @@ def run(args) -> int:
     from quantize.mobile_export import MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision)), name=args.name, author=args.author,
-                             license=args.license, verify_faces=args.verify_faces, verify_data=args.verify_data,
-                             min_agreement=args.min_agreement)
+                             license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,
+                             verify_data=args.verify_data, min_agreement=args.min_agreement)
     report = export_mobile(args.model, args.out, cfg, mobile_python=args.mobile_python, force=args.force)
     for line in summary_lines(report):
         print(line)

@@ -37,6 +37,7 @@ class MobileExportConfig:
     name: str | None = None  # file stem; default: the model's (``fer_micro_int8`` -> ``fer_micro``) or the run's
     author: str = "fer-edge"
     license: str = "Apache-2.0"
+    input_factor: int = 3  # app input = 3x the model's (144x144): the model shrinks crops as cv2's INTER_AREA
     verify_faces: int = 200
     verify_data: str | None = None  # a dataset for the check (default: colour synthetic faces)
     min_agreement: float = 0.99
@@ -46,6 +47,8 @@ class MobileExportConfig:
         bad = [p for p in self.precisions if p not in PRECISIONS]
         if bad or not self.precisions:
             raise UserError(f"--precision: expected one or more of {', '.join(PRECISIONS)}, got {', '.join(bad) or 'none'}")
+        if self.input_factor not in (1, 2, 3):
+            raise UserError(f"--input-factor must be 1, 2 or 3, got {self.input_factor}")
         if not 10 <= self.verify_faces <= 100_000:
             raise UserError(f"--verify-faces must be 10..100000, got {self.verify_faces}")
         if not 0 < self.min_agreement <= 1:
@@ -93,22 +96,26 @@ def _float_spec(source: Source) -> ModelSpec:
     return spec
 
 
-def app_spec(spec: ModelSpec, precision: str, input_quant: Quant | None, output_quant: Quant | None) -> ModelSpec:
-    """The contract of an exported file: RGB in, grey conversion inside; for fer-edge's records."""
-    return replace(spec, input_channels=3, input_quant=input_quant, output_quant=output_quant,
+def app_spec(spec: ModelSpec, precision: str, factor: int, input_quant: Quant | None,
+             output_quant: Quant | None) -> ModelSpec:
+    """The contract of an exported file: RGB in, grey conversion (and shrinking) inside; for fer-edge's records."""
+    return replace(spec, input_channels=3, input_height=spec.input_height * factor,
+                   input_width=spec.input_width * factor, input_quant=input_quant, output_quant=output_quant,
                    meta={**spec.meta, "for": "mobile apps (MediaPipe Tasks ImageClassifier)", "precision": precision,
-                         "input": "RGB face crop; the model converts it to grey (cv2.COLOR_BGR2GRAY weights)"})
+                         "input": "RGB face crop; the model converts it to grey (cv2.COLOR_BGR2GRAY) and "
+                                  f"shrinks it {factor}x (cv2.INTER_AREA)"})
 
 
 def _metadata_job(spec: ModelSpec, name: str, precision: str, cfg: MobileExportConfig, digest: str) -> dict:
     mean, std = normalization(spec)
-    h, w = spec.input_height, spec.input_width
+    h, w = spec.input_height * cfg.input_factor, spec.input_width * cfg.input_factor
     return {
         "name": f"fer-edge {name} ({precision})",
         "version": f"{__version__}+{digest[:12]}",
         "description": (f"Facial expression of one face: {', '.join(spec.labels)}. Input: an RGB face crop "
-                        f"(as a face detector frames it), resized to {w}x{h}; the model converts it to grey "
-                        f"itself. {spec.preset or 'custom'} preset, {precision}."),
+                        f"(as a face detector frames it), resized to {w}x{h}; the model converts it to grey and "
+                        f"shrinks it to {spec.input_width}x{spec.input_height} itself. {spec.preset or 'custom'} "
+                        f"preset, {precision}."),
         "author": cfg.author, "license": cfg.license, "labels": list(spec.labels), "mean": mean, "std": std,
         "input_description": f"RGB face crop, {w}x{h}, normalised as (pixel - {mean:g}) / {std:g}",
         "output_description": f"probability of each of the {spec.num_classes} expressions",
@@ -131,10 +138,14 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
                         "beside it); pass a run directory with model.keras, or --precision int8")
     float_spec = _float_spec(source) if "float16" in cfg.precisions else None
     python = mobile_env.mobile_python(mobile_python)
+    size = source.spec.input_height * cfg.input_factor
+    if source.spec.input_height != source.spec.input_width:
+        raise UserError(f"{source.int8}: export-mobile needs a square input, the spec has "
+                        f"{source.spec.input_height}x{source.spec.input_width}")
     if cfg.verify_data:
-        bgr, labels = mobile_verify.dataset_faces(cfg.verify_data, cfg.verify_faces, source.spec, seed=cfg.seed)
+        bgr, labels = mobile_verify.dataset_faces(cfg.verify_data, cfg.verify_faces, source.spec, size, seed=cfg.seed)
     else:
-        bgr, labels = mobile_verify.synthetic_colour_faces(cfg.verify_faces, source.spec, seed=cfg.seed)
+        bgr, labels = mobile_verify.synthetic_colour_faces(cfg.verify_faces, source.spec, seed=cfg.seed, size=size)
 
     report = {"format": "fer-edge-export-mobile/1", "source": str(source.int8), "float_model": str(source.float_model)
               if source.float_model else None, "config": cfg.to_dict(), "mediapipe": mobile_env.REQUIREMENT,
@@ -171,7 +182,7 @@ def _export_one(precision: str, source: Source, float_spec, cfg: MobileExportCon
     plain_path, plain_spec = _plain_model(precision, source, float_spec, work)
     plain = plain_path.read_bytes()
     bare, final = work / f"{precision}_bare.tflite", stage / f"{source.name}_{precision}.tflite"
-    bare.write_bytes(for_apps(plain, plain_spec, what=str(plain_path)))
+    bare.write_bytes(for_apps(plain, plain_spec, factor=cfg.input_factor, what=str(plain_path)))
     job = _metadata_job(plain_spec, source.name, precision, cfg, hashlib.sha256(plain).hexdigest())
     mobile_env.run_job(python, "write-metadata", {**job, "model_in": str(bare), "model_out": str(final)})
     result = mobile_verify.check(python, final, plain_path, plain_spec, bgr, labels)
@@ -184,7 +195,7 @@ def _export_one(precision: str, source: Source, float_spec, cfg: MobileExportCon
                         f"{100 * result.agreement:.1f}% of {result.faces} faces (need {100 * cfg.min_agreement:g}%); "
                         "nothing written", exit_code=CHECK_FAILED)
     clf = TFLiteClassifier(final)
-    app_spec(plain_spec, precision, clf.input_quant, clf.output_quant).save(spec_path_for(final))
+    app_spec(plain_spec, precision, cfg.input_factor, clf.input_quant, clf.output_quant).save(spec_path_for(final))
     log.info("%s: %d bytes, MediaPipe top-1 agrees with LiteRT for %.1f%% of %d faces", final.name,
              final.stat().st_size, 100 * result.agreement, result.faces)
     return final.name, {

@@ -9,7 +9,9 @@ untouched, so its outputs are the plain model's bit for bit given the same grey 
   says -> ``* std + mean`` and ROUND back to the pixels;
 - then OpenCV's ``COLOR_BGR2GRAY`` (its 15-bit fixed-point weights as a float 1x1 CONV_2D, + 0.5, FLOOR:
   every sum is exact in float32, so the grey image is cv2's bit for bit) -> ``* pixel_scale (+ offset)``
-  -> the model's own input tensor (through QUANTIZE for int8, far from any rounding tie);
+  -> with ``factor`` 2 or 3 (input 2-3x the model's size), the block mean rounded, as cv2's INTER_AREA
+  shrinks by an integer factor -> the model's own input tensor (through QUANTIZE for int8, far from any
+  rounding tie);
 - int8 scores are shifted to uint8 (QUANTIZE, same scale), the only score types MediaPipe accepts.
 
 The float16 file is the float Keras model converted as ``fer-edge quantize --float16`` does, with the same
@@ -90,8 +92,13 @@ def _op(schema, opcode: int, inputs: list[int], outputs: list[int], options_type
     return op
 
 
-def for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes:
-    """Plain grey model (int8 or float32 1xHxWx1 in) -> RGB in (uint8 for int8, float32 for float models)."""
+def for_apps(data: bytes, spec: ModelSpec, *, factor: int = 1, what: str = "model") -> bytes:
+    """Plain grey model (int8 or float32 1xHxWx1 in) -> RGB in (uint8 for int8, float32 for float models).
+
+    ``factor`` > 1 makes the input ``factor`` times the model's size and shrinks the grey image inside the
+    model the way cv2's INTER_AREA does for an integer factor (block mean, rounded): app runtimes resize
+    a face crop bilinearly, which aliases badly when shrinking 2-3x, so they should shrink it less.
+    """
     import flatbuffers
 
     s = _schema()
@@ -106,6 +113,8 @@ def for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes:
     sg = model.subgraphs[0]
     t_in, t_out = sg.tensors[sg.inputs[0]], sg.tensors[sg.outputs[0]]
     h, w, c = spec.input_shape
+    if factor not in (1, 2, 3):  # checked bit-exact against cv2's INTER_AREA for these
+        raise UserError(f"--input-factor must be 1, 2 or 3, got {factor}")
     int8 = t_in.type == s.TensorType.INT8
     types_ok = (t_in.type, t_out.type) in ((s.TensorType.INT8,) * 2, (s.TensorType.FLOAT32,) * 2)
     if not types_ok or list(t_in.shape) != [1, h, w, c] or c != 1:
@@ -126,8 +135,8 @@ def for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes:
         ops.append(_op(s, _opcode_index(model, s, builtin, version), inputs, [output], options_type, options))
         return output
 
-    def float_tensor(name: str, channels: int) -> int:
-        return _tensor(model, sg, s, name, [1, h, w, channels], f32, None)
+    def float_tensor(name: str, channels: int, scale: int = 1) -> int:
+        return _tensor(model, sg, s, name, [1, h * scale, w * scale, channels], f32, None)
 
     def binary(builtin: int, options_type: int, options_class, x: int, constant: int, name: str, channels: int,
                out: int | None = None) -> int:
@@ -137,20 +146,29 @@ def for_apps(data: bytes, spec: ModelSpec, *, what: str = "model") -> bytes:
     mul = (s.BuiltinOperator.MUL, s.BuiltinOptions.MulOptions, s.MulOptionsT)
     add = (s.BuiltinOperator.ADD, s.BuiltinOptions.AddOptions, s.AddOptionsT)
     if int8:
-        image = _tensor(model, sg, s, "image", [1, h, w, 3], s.TensorType.UINT8, _quant(s, [pix], [0]))
-        pixels = op(s.BuiltinOperator.CAST, 1, [image], float_tensor("pixels", 3))
+        image = _tensor(model, sg, s, "image", [1, h * factor, w * factor, 3], s.TensorType.UINT8,
+                        _quant(s, [pix], [0]))
+        pixels = op(s.BuiltinOperator.CAST, 1, [image], float_tensor("pixels", 3, factor))
     else:
-        image = float_tensor("image", 3)
-        pixels = binary(*mul, image, const("std", [std]), "denormalised", 3)
+        image = float_tensor("image", 3, factor)
+        pixels = op(mul[0], 1, [image, const("std", [std])], float_tensor("denormalised", 3, factor), mul[1], mul[2]())
         if mean:
-            pixels = binary(*add, pixels, const("mean", [mean]), "denormalised_mean", 3)
-        pixels = op(s.BuiltinOperator.ROUND, 1, [pixels], float_tensor("pixels", 3))
+            pixels = op(add[0], 1, [pixels, const("mean", [mean])], float_tensor("denormalised_mean", 3, factor),
+                        add[1], add[2]())
+        pixels = op(s.BuiltinOperator.ROUND, 1, [pixels], float_tensor("pixels", 3, factor))
     conv = s.Conv2DOptionsT()
     conv.padding, conv.strideH, conv.strideW, conv.dilationHFactor, conv.dilationWFactor = s.Padding.VALID, 1, 1, 1, 1
     grey = op(s.BuiltinOperator.CONV_2D, 1, [pixels, const("grey_weights", grey_weights().reshape(1, 1, 1, 3)),
                                              const("grey_round", [0.5])],
-              float_tensor("grey_sum", 1), s.BuiltinOptions.Conv2DOptions, conv)
-    grey = op(s.BuiltinOperator.FLOOR, 1, [grey], float_tensor("grey", 1))
+              float_tensor("grey_sum", 1, factor), s.BuiltinOptions.Conv2DOptions, conv)
+    grey = op(s.BuiltinOperator.FLOOR, 1, [grey], float_tensor("grey_full", 1, factor))
+    if factor > 1:  # cv2's INTER_AREA for an integer factor: the block mean, rounded half up
+        pool = s.Pool2DOptionsT()
+        pool.padding, pool.strideH, pool.strideW, pool.filterHeight, pool.filterWidth = s.Padding.VALID, *(factor,) * 4
+        grey = op(s.BuiltinOperator.AVERAGE_POOL_2D, 1, [grey], float_tensor("grey_mean", 1),
+                  s.BuiltinOptions.Pool2DOptions, pool)
+        grey = op(add[0], 1, [grey, const("area_round", [0.5])], float_tensor("grey_mean_half", 1), add[1], add[2]())
+        grey = op(s.BuiltinOperator.FLOOR, 1, [grey], float_tensor("grey", 1))
     last = None if (int8 or spec.pixel_offset) else sg.inputs[0]  # a float model's input is written directly
     scaled = binary(*mul, grey, const("pixel_scale", [pix]), "grey_scaled", 1, out=last)
     if spec.pixel_offset:

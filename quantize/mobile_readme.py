@@ -16,7 +16,8 @@ def _files_table(report: dict) -> str:
 
 def readme(name: str, spec: ModelSpec, report: dict) -> str:
     mean, std = normalization(spec)
-    h, w = spec.input_height, spec.input_width
+    factor = report["config"]["input_factor"]
+    h, w = spec.input_height * factor, spec.input_width * factor
     first = next(iter(report["files"]))
     labels = ", ".join(f"{i} {label}" for i, label in enumerate(spec.labels))
     return f"""# {name}: facial expressions for Android, iOS and web apps
@@ -37,13 +38,15 @@ preprocessing. `export_mobile.json` has every number and the metadata as read ba
 
 ## Input
 
-- One **RGB face crop** (any size; MediaPipe resizes it to {w}x{h} itself). The grey conversion is
-  inside the model, with OpenCV's weights (0.299 R + 0.587 G + 0.114 B): hand it the camera's crop as is.
+- One **RGB face crop** of any size: MediaPipe resizes it to the {w}x{h} input, and the model converts it
+  to grey with OpenCV's weights (0.299 R + 0.587 G + 0.114 B) and shrinks it to the {spec.input_width}x{spec.input_height}
+  the network was trained on as OpenCV's area interpolation does. Hand it the camera's crop as is.
 - The metadata records the normalisation `(pixel - {mean:g}) / {std:g}` (the pixel scaling the model was
   trained with). The int8 file takes uint8 pixels directly; the float16 file takes float32, and MediaPipe
   applies that normalisation for you.
-- MediaPipe resizes with bilinear filtering, fer-edge trained on crops shrunk with `{spec.interpolation}`
-  interpolation: from a much larger crop, results can differ slightly from fer-edge's own loop.
+- MediaPipe resizes bilinearly, which aliases when it shrinks a lot; the larger input keeps that step
+  small. A {w}x{h} crop gives exactly fer-edge's own result; other sizes can differ a little
+  (`export_mobile.json` and fer-edge's README give measured agreement per crop size).
 
 ## Output
 

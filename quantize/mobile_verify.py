@@ -24,30 +24,30 @@ from quantize import mobile_env
 log = logging.getLogger(__name__)
 
 
-def _resize(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    from edge.preprocess import _CV2_INTERPOLATION
-
-    return cv2.resize(image, (spec.input_width, spec.input_height), interpolation=_CV2_INTERPOLATION[spec.interpolation])
+def _resize(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
-def synthetic_colour_faces(n: int, spec: ModelSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n BGR uint8 face crops at the model's input size: the built-in synthetic faces with a random skin
-    tint, colour cast and chroma noise, so the grey conversion is exercised on real colour."""
+def synthetic_colour_faces(n: int, spec: ModelSpec, seed: int = 0, size: int | None = None):
+    """n BGR uint8 face crops of ``size`` (default: the model's input): the built-in synthetic faces with a
+    random skin tint, colour cast and chroma noise, so the grey conversion is exercised on real colour."""
     from train.datasets.synthetic import DRAW_SIZE, render_face
 
     rng = np.random.default_rng([seed, 13])
     labels = rng.permutation(np.resize(np.arange(spec.num_classes), n))
-    crops = np.empty((n, spec.input_height, spec.input_width, 3), dtype=np.uint8)
+    size = size or spec.input_height
+    crops = np.empty((n, size, size, 3), dtype=np.uint8)
     for i, label in enumerate(labels):
         grey = render_face(rng, int(label), DRAW_SIZE).astype(np.float32)
         tint = rng.uniform((0.55, 0.65, 0.8), (0.85, 0.95, 1.0))[rng.permutation(3) if rng.random() < 0.2 else slice(None)]
         bgr = grey[..., None] * tint + rng.uniform(-25, 25, 3) + rng.normal(0, 6, grey.shape + (3,))
-        crops[i] = _resize(np.clip(bgr, 0, 255).astype(np.uint8), spec)
+        crops[i] = _resize(np.clip(bgr, 0, 255).astype(np.uint8), size)
     return crops, labels
 
 
-def expw_colour_faces(source: str, n: int, spec: ModelSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n colour face crops of an ExpW folder (its boxes cut from the original photos, BGR), seeded."""
+def expw_colour_faces(source: str, n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n colour face crops of an ExpW folder (its boxes cut from the original photos, BGR, shrunk to
+    ``size`` with INTER_AREA as a camera crop would be), seeded."""
     from train.datasets.base import Skips
     from train.datasets.expw import crop_box, locate, read_label_lst
 
@@ -61,7 +61,7 @@ def expw_colour_faces(source: str, n: int, spec: ModelSpec, seed: int = 0) -> tu
         box = crop_box(face, photo.shape, 0.0)[0] if photo is not None else None
         if box is None:
             continue
-        crops.append(_resize(photo[box[0]:box[2], box[1]:box[3]], spec))
+        crops.append(_resize(photo[box[0]:box[2], box[1]:box[3]], size))
         labels.append(face.label)
         if len(crops) == n:
             break
@@ -70,13 +70,13 @@ def expw_colour_faces(source: str, n: int, spec: ModelSpec, seed: int = 0) -> tu
     return np.stack(crops), np.asarray(labels)
 
 
-def dataset_faces(source: str, n: int, spec: ModelSpec, split: str = "val", seed: int = 0):
-    """n faces of a dataset: colour crops for ExpW (photos), else a seeded sample of the split's grey crops
-    (FER2013 is grey) as BGR."""
+def dataset_faces(source: str, n: int, spec: ModelSpec, size: int, split: str = "val", seed: int = 0):
+    """n faces of a dataset at ``size``: colour crops for ExpW (photos), else a seeded sample of the split's
+    grey crops (FER2013 is grey) as BGR, enlarged by pixel repetition (shrinking it back gives the original)."""
     from train.datasets import detect_format, load_dataset
 
     if detect_format(Path(source).expanduser()) == "expw":
-        return expw_colour_faces(source, n, spec, seed)
+        return expw_colour_faces(source, n, size, seed)
 
     ds = load_dataset(source, spec=spec)
     if split not in ds.splits or len(ds.splits[split]) == 0:
@@ -84,7 +84,7 @@ def dataset_faces(source: str, n: int, spec: ModelSpec, split: str = "val", seed
     data = ds.splits[split]
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(data))[:n]
-    grey = np.asarray(data.images)[idx]
+    grey = np.stack([_resize(g, size, cv2.INTER_NEAREST) for g in np.asarray(data.images)[idx]])
     return np.repeat(grey[..., None], 3, axis=-1), np.asarray(data.labels)[idx]
 
 

@@ -92,10 +92,10 @@ def test_mediapipe_agrees_with_litert_on_200_fresh_colour_faces(exported, mobile
     from quantize.mobile_verify import check, mediapipe_scores, synthetic_colour_faces
 
     spec = load_spec_for(MICRO)
-    bgr, labels = synthetic_colour_faces(200, spec, seed=7)  # not the faces export-mobile checked itself on
+    bgr, labels = synthetic_colour_faces(200, spec, seed=7, size=144)  # not the faces export-mobile checked on
     result = check(mobile_python, exported / "fer_micro_int8.tflite", MICRO, spec, bgr, labels)
     assert result.agreement >= 0.99
-    assert result.max_abs_diff == 0.0  # the grey conversion inside the model is cv2's, bit for bit
+    assert result.max_abs_diff == 0.0  # grey conversion and 3x shrinking inside the model are cv2's, bit for bit
     mp_scores, _ = mediapipe_scores(mobile_python, exported / "fer_micro_int8.tflite", bgr)
     assert len(set(mp_scores.argmax(1))) >= 3, "the faces must spread over classes for agreement to mean something"
     assert result.accuracy_mediapipe == result.accuracy_litert
@@ -103,28 +103,33 @@ def test_mediapipe_agrees_with_litert_on_200_fresh_colour_faces(exported, mobile
     assert float_result["agreement"] >= 0.99 and float_result["max_abs_diff"] < 0.05
 
 
-def test_grafted_grey_conversion_is_bit_exact_with_cv2(tiny_models, tmp_path):
-    """No MediaPipe needed: LiteRT on the grafted model == LiteRT on the plain model fed cv2's grey, for the
-    int8 model (uint8 RGB in) and a float one (float32 RGB in, normalised as the metadata says)."""
+def test_grafted_front_is_bit_exact_with_cv2(tiny_models, tmp_path):
+    """No MediaPipe needed: LiteRT on the grafted model == LiteRT on the plain model fed fer-edge's preprocessing
+    (cv2 grey, INTER_AREA shrink), for the int8 model (uint8 RGB in) and a float one (float32 RGB in,
+    normalised as the metadata says), at the model's size and at 2x and 3x."""
     from quantize.mobile_model import for_apps, normalization
 
     rng = np.random.default_rng(3)
     for plain_path in (MICRO, tiny_models["float"]):
         spec = load_spec_for(plain_path)
-        app = tmp_path / f"app_{plain_path.name}"
-        app.write_bytes(for_apps(plain_path.read_bytes(), spec))
-        plain, grafted = TFLiteClassifier(plain_path, spec, delegates=False), TFLiteClassifier(app, delegates=False)
-        assert grafted.input_shape == (1, 48, 48, 3) and grafted.output_dtype in (np.uint8, np.float32)
+        plain = TFLiteClassifier(plain_path, spec, delegates=False)
         mean, std = normalization(spec)
-        for _ in range(10):  # colour noise: every rounding case of the grey conversion
-            bgr = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
-            want = plain.invoke_raw(plain.quantize_input(preprocess(bgr, spec)))
-            rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-            if grafted.input_dtype == np.uint8:
-                got, want = grafted.invoke_raw(rgb).astype(np.int32), want.astype(np.int32) + 128
-            else:
-                got = grafted.invoke_raw(((rgb.astype(np.float32) - np.float32(mean)) / np.float32(std)))
-            assert np.array_equal(got, want)
+        for factor in (1, 2, 3):
+            app = tmp_path / f"app{factor}_{plain_path.name}"
+            app.write_bytes(for_apps(plain_path.read_bytes(), spec, factor=factor))
+            grafted = TFLiteClassifier(app, delegates=False)
+            assert grafted.input_shape == (1, 48 * factor, 48 * factor, 3)
+            for _ in range(5):  # colour noise: every rounding case of the grey conversion and the shrinking
+                bgr = rng.integers(0, 256, (48 * factor, 48 * factor, 3), dtype=np.uint8)
+                want = plain.invoke_raw(plain.quantize_input(preprocess(bgr, spec)))
+                rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+                if grafted.input_dtype == np.uint8:
+                    got, want = grafted.invoke_raw(rgb).astype(np.int32), want.astype(np.int32) + 128
+                else:
+                    got = grafted.invoke_raw(((rgb.astype(np.float32) - np.float32(mean)) / np.float32(std)))
+                assert np.array_equal(got, want), (plain_path.name, factor)
+    with pytest.raises(UserError, match="input-factor"):
+        for_apps(MICRO.read_bytes(), load_spec_for(MICRO), factor=4)
 
 
 def test_run_directory_and_model_file_find_their_float_model(tiny_models, tmp_path):
@@ -184,12 +189,12 @@ def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
     if not (TASKS_VISION / "vision_bundle.mjs").is_file():
         pytest.skip(f"{TASKS_VISION} not installed ('make mobile-web' needs npm)")
     spec = load_spec_for(MICRO)
-    bgr, _ = synthetic_colour_faces(40, spec, seed=11)
+    bgr, _ = synthetic_colour_faces(40, spec, seed=11, size=144)
     answer = run_browser_check(chromium, exported / "fer_micro_int8.tflite", bgr, tmp_path)
     assert answer["ok"], answer.get("error")
     frames = sorted(answer["frames"], key=lambda f: f["index"])
     assert [f["index"] for f in frames] == list(range(40))
-    pixels = np.asarray([f["rgb"] for f in frames], np.uint8).reshape(40, 48, 48, 3)
+    pixels = np.asarray([f["rgb"] for f in frames], np.uint8).reshape(40, 144, 144, 3)
     assert np.abs(pixels[..., ::-1].astype(int) - bgr).mean() < 12  # the camera showed these faces (YUV 4:2:0)
     ref = TFLiteClassifier(MICRO, spec).predict(np.stack([preprocess(p[:, :, ::-1], spec) for p in pixels]))
     web = np.zeros_like(ref)
