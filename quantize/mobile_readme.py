@@ -55,8 +55,9 @@ preprocessing. `export_mobile.json` has every number and the metadata as read ba
 
 ## Which face detector to pair it with
 
-The model classifies one face crop framed like a face detector's box (forehead to chin, ears at the
-edge). Find faces first, then classify each box, e.g. with the `regionOfInterest` option (below):
+The model classifies one face crop framed like a face detector's box (it was trained on tight face crops,
+roughly forehead to chin; how BlazeFace's boxes compare with them has not been measured). Find faces
+first, then classify each box, e.g. with the `regionOfInterest` option (below):
 
 | platform | detector |
 |---|---|
