@@ -34,6 +34,8 @@ def bt601_i420(bgr: np.ndarray) -> bytes:
 def write_y4m(path: Path, faces: np.ndarray, fps: int = 10) -> None:
     """Frames of (face | frame-number bars); faces are BGR uint8 (N, S, S, 3) with N <= 256."""
     n, side = len(faces), faces.shape[1]
+    if n > 256:
+        raise ValueError(f"8 bars number at most 256 frames, got {n}")
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{2 * side} H{side} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
         for i, face in enumerate(faces):
@@ -42,7 +44,6 @@ def write_y4m(path: Path, faces: np.ndarray, fps: int = 10) -> None:
                 if (i >> (7 - bit)) & 1:
                     bars[:, bit * side // 8:(bit + 1) * side // 8] = 255
             f.write(b"FRAME\n" + bt601_i420(np.concatenate([face, bars], axis=1)))
-    assert n <= 256
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
