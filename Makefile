@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps picamera2-test-deps clean
+.PHONY: venv demo test system-deps picamera2-test-deps clean mobile-venv mobile-web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,26 @@ PICAMERA2_TEST_DEPS := picamera2==0.3.38 simplejpeg==1.9.0 piexif==1.1.3 videode
 picamera2-test-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps $(PICAMERA2_TEST_DEPS)
 
-test: venv system-deps picamera2-test-deps
+# MediaPipe for fer-edge export-mobile and its tests, in its own venv: mediapipe pulls opencv-contrib-python,
+# which clashes with the headless OpenCV of .venv, and only 0.10.x (NumPy 1) has working metadata writers.
+MOBILE_VENV ?= .venv-mobile
+MEDIAPIPE   ?= mediapipe==0.10.21
+$(MOBILE_VENV)/.installed-mediapipe:
+	test -x $(MOBILE_VENV)/bin/python || $(PYTHON) -m venv $(MOBILE_VENV)
+	$(MOBILE_VENV)/bin/python -m pip install --quiet '$(MEDIAPIPE)'
+	touch $@
+
+mobile-venv: $(MOBILE_VENV)/.installed-mediapipe
+
+# MediaPipe Tasks for web (npm, pinned in quantize/mobile_web/package-lock.json) for the browser check;
+# without npm, or if the install fails, that one test skips.
+mobile-web:
+	@if [ -f quantize/mobile_web/node_modules/@mediapipe/tasks-vision/vision_bundle.mjs ]; then :; \
+	elif command -v npm >/dev/null; then npm ci --prefix quantize/mobile_web --no-audit --no-fund --loglevel=error \
+		|| echo "note: npm ci failed; the browser check of export-mobile will skip"; \
+	else echo "note: install npm to run the browser check of export-mobile; it skips without it"; fi
+
+test: venv system-deps picamera2-test-deps mobile-venv mobile-web
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -45,6 +45,8 @@ COMMANDS: dict[str, Command] = {
                           ("tensorflow", "tf_keras", "matplotlib"), "train"),
     "export-firmware": Command("firmware_export.cli", "write TensorFlow Lite Micro C/C++ sources for an int8 model",
                                ("flatbuffers", "tflite_micro"), "micro"),
+    "export-mobile": Command("quantize.mobile_cli", "write .tflite files with metadata for MediaPipe Tasks apps, checked in MediaPipe",
+                             ("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers"), "mobile"),
     "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),
     "bench": Command("edge.bench_cli", "per-stage timings of the edge pipeline on a video"),
     "demo-video": Command("train.demo_video", "write a test video of synthetic faces on varied backgrounds"),

@@ -1,0 +1,46 @@
+"""``fer-edge export-mobile MODEL_OR_RUN --out DIR``: .tflite files with metadata for MediaPipe Tasks apps.
+
+Standard library only at top level (the dispatcher imports this module to build ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL_OR_RUN",
+                   help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), or a run "
+                        "directory with model_int8.tflite (and model.keras for float16)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
+    p.add_argument("--precision", nargs="+", choices=("int8", "float16"), default=["int8", "float16"],
+                   help="which files to write (default: int8 float16; float16 needs the float .keras model)")
+    p.add_argument("--name", default=None, help="file name prefix (default: the model's, e.g. fer_micro, or the run's)")
+    p.add_argument("--author", default="fer-edge", help="author recorded in the metadata (fer-edge)")
+    p.add_argument("--license", default="Apache-2.0", help="licence recorded in the metadata (Apache-2.0)")
+    p.add_argument("--input-factor", type=int, choices=(1, 2, 3), default=3,
+                   help="app input = this times the model's size (3: 144x144); the model shrinks the crop as "
+                        "cv2's INTER_AREA does, since app runtimes resize bilinearly (3)")
+    p.add_argument("--verify-faces", type=int, default=200, metavar="N",
+                   help="faces each file is checked on in MediaPipe against LiteRT (200)")
+    p.add_argument("--verify-data", default=None, metavar="DATASET",
+                   help="check on this dataset's val split instead of colour synthetic faces")
+    p.add_argument("--min-agreement", type=float, default=0.99, metavar="FRACTION",
+                   help="fail (exit 4, nothing written) below this MediaPipe vs LiteRT top-1 agreement (0.99)")
+    p.add_argument("--mobile-python", default=None, metavar="PYTHON",
+                   help="Python of the MediaPipe environment (default: $FER_EDGE_MOBILE_PYTHON, else .venv-mobile "
+                        "of the checkout, made by 'make mobile-venv')")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+
+def run(args) -> int:
+    from quantize.mobile_export import MobileExportConfig, export_mobile, summary_lines
+
+    cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision)), name=args.name, author=args.author,
+                             license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,
+                             verify_data=args.verify_data, min_agreement=args.min_agreement)
+    report = export_mobile(args.model, args.out, cfg, mobile_python=args.mobile_python, force=args.force)
+    for line in summary_lines(report):
+        print(line)
+    print(f"wrote {args.out}/ ({', '.join(report['files'])}, README.md, export_mobile.json)")
+    return 0
