@@ -179,12 +179,40 @@ def promote_best(run_dir: Path, state: TrainState) -> None:
             path.unlink()
 
 
-def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False) -> None:
-    """Adam + categorical cross-entropy. XLA (``jit_compile``) is off: on CPU it trained slower
-    (benchmarks/train_throughput.py) and has no deterministic MaxPool gradient."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False, optimizer=None) -> None:
+    """Adam + categorical cross-entropy (plus the distillation term with a teacher, train.distill).
+    XLA (``jit_compile``) is off: on CPU it trained slower (benchmarks/train_throughput.py) and has
+    no deterministic MaxPool gradient. ``optimizer``: keep this one (and its state) when recompiling."""
+    optimizer = optimizer or keras.optimizers.Adam(learning_rate=lr)
+    if cfg.teacher:
+        from train.distill import DistillationLoss, LabelAccuracy
+
+        k = model.output_shape[-1]
+        model.compile(optimizer=optimizer, jit_compile=jit_compile, metrics=[LabelAccuracy(k)],
+                      loss=DistillationLoss(k, cfg.distill_temperature, cfg.distill_weight, cfg.label_smoothing))
+        return
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"], jit_compile=jit_compile)
+
+
+def head_start(model) -> int:
+    """Index of the first classifier-head layer: the last global pooling / flatten layer."""
+    pools = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D, keras.layers.Flatten)
+    idx = [i for i, layer in enumerate(model.layers) if isinstance(layer, pools)]
+    if not idx:
+        raise UserError("--freeze-epochs: the model has no global pooling or flatten layer to tell its "
+                        "convolutional part from its classifier head")
+    return idx[-1]
+
+
+def set_conv_trainable(model, trainable: bool) -> int:
+    """Freeze (or unfreeze) every layer before the classifier head; returns the layers changed.
+    Frozen BatchNormalization layers also run in inference mode (their statistics stay as loaded)."""
+    layers = [layer for layer in model.layers[:head_start(model)] if layer.weights]
+    for layer in layers:
+        layer.trainable = trainable
+    return len(layers)
 
 
 @dataclass
@@ -194,17 +222,28 @@ class FitResult:
     trained: int = 0  # epochs completed in this session
 
 
-def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy) -> FitResult:
-    """Train ``model`` (built in ``strategy.scope()``) in ``run_dir``, resuming from its state if any."""
+def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy,
+        teacher_log_probs=None) -> FitResult:
+    """Train ``model`` (built in ``strategy.scope()``) in ``run_dir``, resuming from its state if any.
+
+    ``teacher_log_probs``: (N, classes) soft targets of the train split for distillation. With
+    ``cfg.freeze_epochs`` the first epochs train the classifier head only; the optimizer is built
+    over every weight up front, so its state carries over when the convolutions are unfrozen.
+    """
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     state = TrainState.load(run_dir, cfg)
     if state.finished and state.epoch < cfg.epochs and state.stop_reason.startswith("reached"):
         state.finished, state.stop_reason = False, ""  # resumed with more epochs
     elif not state.finished and state.epoch >= cfg.epochs > 0:  # resumed with fewer epochs than were done
         state.finished, state.stop_reason = True, f"reached {state.epoch} epochs"
+    freeze = state.epoch < cfg.freeze_epochs
     with strategy.scope():
         compile_model(model, cfg, state.lr)
         model.optimizer.build(model.trainable_variables)
+        if freeze:
+            n = set_conv_trainable(model, False)
+            compile_model(model, cfg, state.lr, optimizer=model.optimizer)
+            log.info("convolutional part frozen (%d layers) for the first %d epochs", n, cfg.freeze_epochs)
         ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     manager = tf.train.CheckpointManager(ckpt, str(run_dir / rundir.CHECKPOINT_DIR), max_to_keep=2)
     spec.save(spec_path_for(run_dir / rundir.MODEL_NAME))  # beside the model before the model exists
@@ -217,16 +256,27 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     if state.finished:
         log.info("%s: training already finished (%s)", run_dir, state.stop_reason)
         return FitResult(state, None)
-    train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch)
     val_ds = eval_dataset(val_split, spec)
     verbose = 1 if sys.stderr.isatty() and sys.stdout.isatty() else 2
     first = state.epoch
+    # (last epoch, whether the convolutions train) per phase: the frozen head-only epochs, then the rest
+    phases = ([(cfg.freeze_epochs, False)] if freeze else []) + [(cfg.epochs, True)]
     with stop_on_signals() as flag:
         callback = _RunCallback(cfg, state, run_dir, manager, spec, flag)
-        try:
-            model.fit(train_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
-                      steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),
-                      validation_data=val_ds, callbacks=[callback], verbose=verbose)
-        except TrainingInterrupted as e:
-            return FitResult(state, str(e), state.epoch - first)
+        for last, conv_trains in phases:
+            if state.finished or flag["signal"]:
+                break
+            if conv_trains and freeze:
+                with strategy.scope():
+                    set_conv_trainable(model, True)
+                    compile_model(model, cfg, state.lr, optimizer=model.optimizer)
+                log.info("epoch %d: convolutional part unfrozen", state.epoch + 1)
+            train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch,
+                                        teacher_log_probs=teacher_log_probs)
+            try:
+                model.fit(train_ds, epochs=min(last, cfg.epochs), initial_epoch=state.epoch,
+                          steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),
+                          validation_data=val_ds, callbacks=[callback], verbose=verbose)
+            except TrainingInterrupted as e:
+                return FitResult(state, str(e), state.epoch - first)
     return FitResult(state, None if state.finished else flag["signal"], state.epoch - first)
