@@ -102,7 +102,7 @@ def test_train_on_two_sources_counts_weights_and_scores_each(tmp_path, capsys, c
     _folders(tmp_path / "fer", 4, 40)
     _expw(tmp_path / "expw", 5)
     args = ["train", "--data", str(tmp_path / "fer"), "--data", str(tmp_path / "expw"),
-            "--source-weight", "1", "--source-weight", "2", "--width", "8", "--epochs", "2", "--no-augment",
+            "--source-weight", "1", "--source-weight", "2", "--monitor", "val_source_accuracy", "--width", "8", "--epochs", "2", "--no-augment",
             "--name", "two", "--runs-dir", str(tmp_path / "runs")]
     assert main(args) == 0
     run = tmp_path / "runs" / "two"
@@ -128,3 +128,15 @@ def test_train_on_two_sources_counts_weights_and_scores_each(tmp_path, capsys, c
     assert main(["train", "--data", str(tmp_path / "fer"), "--data", str(tmp_path / "nope"),
                  "--runs-dir", str(tmp_path / "runs"), "--name", "bad"]) == 2
     assert "nope" in capsys.readouterr().err
+    # every epoch records each source's own val accuracy and their mean, which chose the best epoch
+    import csv
+
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    per_source = [[float(v) for v in r["val_accuracy_per_source"].split()] for r in rows]
+    assert all(len(p) == 2 for p in per_source)
+    means = [float(r["val_source_accuracy"]) for r in rows]
+    assert means == pytest.approx([sum(p) / 2 for p in per_source], abs=1e-4)
+    assert metrics["best_epoch"] == 1 + int(np.argmax(means))
+    assert per_source[metrics["best_epoch"] - 1] == pytest.approx(
+        [metrics["sources"][0]["val"]["accuracy"], metrics["sources"][1]["val"]["accuracy"]], abs=1e-4)

@@ -75,8 +75,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--plateau-patience", type=int, default=S, help=f"epochs without progress before halving the LR ({cfg.plateau_patience})")
     g.add_argument("--min-lr", type=float, default=S, help=f"lowest learning rate ({cfg.min_lr})")
     g.add_argument("--patience", type=int, default=S, help=f"early stopping patience in epochs, 0 = off ({cfg.early_stopping_patience})")
-    g.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=S,
-                   help=f"validation metric choosing the best checkpoint ({cfg.monitor})")
+    g.add_argument("--monitor", choices=("val_accuracy", "val_loss", "val_source_accuracy"), default=S,
+                   help=f"validation metric choosing the best checkpoint ({cfg.monitor}; val_source_accuracy: the "
+                        "mean of every --data source's own val accuracy, so a small source weighs as much as a big one)")
     g.add_argument("--label-smoothing", type=float, default=S, help=f"label smoothing ({cfg.label_smoothing})")
     g.add_argument("--class-balance", choices=("none", "weights", "sqrt-weights", "sampler"), default=S,
                    help=f"imbalanced classes: loss weights, square-root weights, or a class-balanced sampler ({cfg.class_balance})")

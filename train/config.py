@@ -15,7 +15,9 @@ CONFIG_NAME = "train_config.json"
 SCHEDULES = ("plateau", "cosine", "constant")
 CLASS_BALANCE = ("none", "weights", "sqrt-weights", "sampler")
 STRATEGIES = ("default", "mirrored", "multiworker")
-MONITORS = ("val_accuracy", "val_loss")
+#: val_source_accuracy: the mean over the data sources of each one's own val accuracy (so a small
+#: source counts as much as a large one when choosing the best epoch); val_accuracy with one source
+MONITORS = ("val_accuracy", "val_loss", "val_source_accuracy")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
@@ -41,7 +42,8 @@ from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # no
 log = logging.getLogger(__name__)
 
 STATE_NAME = "state.json"
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds",
+                   "val_source_accuracy", "val_accuracy_per_source")
 
 
 class TrainingInterrupted(Exception):
@@ -106,10 +108,18 @@ def stop_on_signals():
 class _RunCallback(keras.callbacks.Callback):
     """Schedules the LR, keeps the best model, stops early and checkpoints every completed epoch."""
 
-    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, flag: dict):
+    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, flag: dict,
+                 source_vals: list | None = None):
         super().__init__()
         self.cfg, self.state, self.run_dir, self.manager, self.spec, self.flag = cfg, state, run_dir, manager, spec, flag
+        self.source_vals = source_vals or []  # (eval dataset, labels) of every source's own val split
         self._start = 0.0
+
+    def _source_accuracies(self, logs: dict) -> list[float]:
+        if not self.source_vals:
+            return [float(logs["val_accuracy"])] if "val_accuracy" in logs else []
+        return [float(np.mean(self.model.predict(ds, verbose=0).argmax(axis=1) == labels))
+                for ds, labels in self.source_vals]
 
     def _set_lr(self, lr: float) -> None:
         self.model.optimizer.learning_rate.assign(lr)
@@ -128,13 +138,21 @@ class _RunCallback(keras.callbacks.Callback):
     def _improved(self, value: float) -> bool:
         if self.state.best is None:
             return True
-        return value > self.state.best if self.cfg.monitor == "val_accuracy" else value < self.state.best
+        return value < self.state.best if self.cfg.monitor == "val_loss" else value > self.state.best
 
     def on_epoch_end(self, epoch, logs=None):
         logs, st, cfg = dict(logs or {}), self.state, self.cfg
+        per_source = self._source_accuracies(logs)
+        if per_source:
+            logs["val_source_accuracy"] = float(np.mean(per_source))
         seconds = time.monotonic() - self._start
         row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:5] if k in logs},
                "lr": st.lr, "seconds": round(seconds, 2)}
+        if self.source_vals:
+            row["val_source_accuracy"] = round(logs["val_source_accuracy"], 6)
+            row["val_accuracy_per_source"] = " ".join(f"{a:.4f}" for a in per_source)
+            log.info("epoch %d: val accuracy per source %s (mean %.4f)", epoch + 1, row["val_accuracy_per_source"],
+                     logs["val_source_accuracy"])
         value = float(logs[cfg.monitor])
         st.epoch, st.seconds = epoch + 1, st.seconds + seconds
         st.history.append(row)
@@ -262,7 +280,8 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     # (last epoch, whether the convolutions train) per phase: the frozen head-only epochs, then the rest
     phases = ([(cfg.freeze_epochs, False)] if freeze else []) + [(cfg.epochs, True)]
     with stop_on_signals() as flag:
-        callback = _RunCallback(cfg, state, run_dir, manager, spec, flag)
+        source_vals = [(eval_dataset(m.splits["val"], spec), m.splits["val"].labels) for m in dataset.members]
+        callback = _RunCallback(cfg, state, run_dir, manager, spec, flag, source_vals)
         for last, conv_trains in phases:
             if state.finished or flag["signal"]:
                 break
