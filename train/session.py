@@ -90,10 +90,14 @@ def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | No
         name = name or rundir.default_run_name(cfg, runs_dir)
         if is_chief(strategy):
             run_dir = rundir.create_run_dir(runs_dir, name, force=force)
-        else:
-            run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))
-        cfg.save(run_dir)
-        return _train(cfg, run_dir, strategy, model, budget, dataset)
+            cfg.save(run_dir)
+            return _train(cfg, run_dir, strategy, model, budget, dataset)
+        run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))  # a worker's required checkpoint copies
+        try:
+            cfg.save(run_dir)
+            return _train(cfg, run_dir, strategy, model, budget, dataset)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def resume_run(run_dir: str | Path, *, epochs: int | None = None,
@@ -107,11 +111,14 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
         log.info("%s: epochs changed to %d", run_dir, epochs)
     with deterministic(cfg.seed):
         strategy, model, budget = _build(cfg, max_flash, max_ram)
-        if not is_chief(strategy):
-            worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
+        if is_chief(strategy):
+            return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
+        worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
+        try:
             shutil.copytree(run_dir, worker_dir, dirs_exist_ok=True)
-            run_dir = worker_dir
-        return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
+            return _train(cfg, worker_dir, strategy, model, budget, _load(cfg))
+        finally:
+            shutil.rmtree(worker_dir, ignore_errors=True)
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunResult:
