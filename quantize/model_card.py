@@ -35,13 +35,35 @@ def train_command(cfg: TrainConfig, name: str) -> str:
         if f.name in ("preset", "augment", "preset_options") or value == getattr(default, f.name):
             continue
         opt = _OPTIONS.get(f.name, "--" + f.name.replace("_", "-"))
-        parts.append(f"{opt} {'<FER2013 folder>' if f.name == 'data' else value}")
+        if f.name == "data":
+            parts += [f"--data {_data_placeholder(d)}" for d in cfg.sources]
+        elif f.name == "source_weights":
+            parts += [f"--source-weight {w:g}" for w in value]
+        elif f.name in ("init", "teacher"):
+            parts.append(f"{opt} {_model_placeholder(value)}")
+        else:
+            parts.append(f"{opt} {value}")
     parts += [f"--{k} {v}" for k, v in cfg.preset_options.items()]
     for f in fields(cfg.augment):
         value, base = getattr(cfg.augment, f.name), getattr(default.augment, f.name)
         if value != base:
             parts.append(f"--{f.name} {value}" if f.name != "flip" else ("--flip" if value else "--no-flip"))
     return " ".join(parts + [f"--name {name}"])
+
+
+def _data_placeholder(source: str) -> str:
+    name = Path(source).name.lower()
+    if "fer2013" in name:
+        return "<FER2013 folder>"
+    if "expw" in name:
+        return f"<ExpW folder: {Path(source).name}>"
+    return f"<{Path(source).name}>"
+
+
+def _model_placeholder(model: str) -> str:
+    """A shipped model by its path in the repository, anything else by its name."""
+    p = Path(model)
+    return f"models/{p.name}" if p.parent.name == "models" else f"<{p.name}>"
 
 
 def quantize_command(cfg: QuantizeConfig, run: str) -> str:

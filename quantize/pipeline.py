@@ -83,15 +83,17 @@ def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = Fals
         shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=".quantize.", suffix=".tmp", dir=run_dir))
     try:
+        sources = [m.source for m in dataset.members]  # a run on several sources: each is scored too
         result = _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model,
-                        rep, splits, verbose)
+                        rep, splits, verbose, sources)
         _commit(stage, run_dir, force)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return result
 
 
-def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model, rep, splits, verbose):
+def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model, rep, splits, verbose,
+           sources=()):
     from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split
     from quantize.convert import convert_float16, convert_int8
 
@@ -103,7 +105,13 @@ def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_mo
         log.info("evaluating %s on the %s split (%d images)", path.name, cfg.eval_split, len(eval_split))
         probs = predict_split(predict_fn_for(path, model_spec), eval_split.images, model_spec)
         seconds[f"evaluate_{key}"] = time.monotonic() - t
-        return probs, metrics_from_predictions(eval_split.labels, probs, model_spec.labels)
+        metrics = metrics_from_predictions(eval_split.labels, probs, model_spec.labels)
+        if sources and eval_split.sources is not None:
+            metrics["sources"] = [
+                {"source": name, **metrics_from_predictions(eval_split.labels[eval_split.sources == i],
+                                                            probs[eval_split.sources == i], model_spec.labels)}
+                for i, name in enumerate(sources) if np.any(eval_split.sources == i)]
+        return probs, metrics
 
     float_probs, float_metrics = evaluate(model_path, spec, "float")
     models = {"float": rpt.model_entry(model_path.name, model_path.stat().st_size, float_metrics, None)}

@@ -62,6 +62,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     ]
     for i, name in enumerate(labels):
         rows.append((f"F1 {name}", [f"{per_class_f1(models[k]['metrics'], labels)[i]:.4f}" for k in cols]))
+    for i, src in enumerate(models[cols[0]]["metrics"].get("sources", [])):  # a run on several sources
+        short = src["source"].rstrip("/").split("/")[-1]
+        per = [models[k]["metrics"]["sources"][i] for k in cols]
+        rows.append((f"{short}: accuracy (n={src['n']})", [_pct(m["accuracy"]) for m in per]))
+        rows.append((f"{short}: balanced accuracy", [_pct(m["balanced_accuracy"]) for m in per]))
+        rows.append((f"{short}: macro-F1", [f"{m['macro_f1']:.4f}" for m in per]))
     lines = [
         "# Quantization report",
         "",

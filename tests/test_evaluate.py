@@ -115,3 +115,54 @@ def test_evaluate_cli_errors(known_model, tmp_path, monkeypatch, capsys):
     DEFAULT_SPEC.save(spec_path_for(bad))
     assert main(["evaluate", str(bad), *data]) == 2
     assert "not a loadable .keras model" in capsys.readouterr().err
+
+
+def _write_split(root, items, split=None):
+    for i, (label, value) in enumerate(items):
+        folder = (root / split if split else root) / DEFAULT_SPEC.labels[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 48), value, np.uint8))
+
+
+@pytest.mark.parametrize("layout", ["flat", "test-only"])
+def test_evaluate_cli_scores_a_test_folder_whole(known_model, tmp_path, monkeypatch, layout):
+    """A folder of <class>/ images, or one with only test/, is scored whole: not refused, not cut to 10%."""
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+    _write_split(tmp_path / "faces", VAL, None if layout == "flat" else "test")
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", str(known_model["int8"]), "--data", str(tmp_path / "faces"), "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["split"] == ("all" if layout == "flat" else "test") and metrics["n"] == len(VAL)
+    np.testing.assert_array_equal(metrics["confusion"], EXPECTED_CONFUSION)
+    # --split all gives the same faces; --split val on the flat folder is the carved slice training holds out
+    assert main(["evaluate", str(known_model["int8"]), "--data", str(tmp_path / "faces"), "--split", "all",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n"] == len(VAL)
+    if layout == "flat":
+        assert main(["evaluate", str(known_model["int8"]), "--data", str(tmp_path / "faces"), "--split", "val",
+                     "--json", str(out)]) == 0
+        assert 0 < json.loads(out.read_text())["n"] < len(VAL)
+
+
+def test_evaluate_cli_split_all_and_several_sources(known_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+    _write_folders(tmp_path / "a", VAL)  # train/ and val/, the same 7 faces in each
+    _write_split(tmp_path / "b", [(3, BRIGHT)] * 4)  # flat: 4 happy faces, all right
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", str(known_model["keras"]), "--data", str(tmp_path / "a"), "--split", "all",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n"] == 2 * len(VAL)
+    capsys.readouterr()
+    assert main(["evaluate", str(known_model["keras"]), "--data", str(tmp_path / "a"), "--data", str(tmp_path / "b"),
+                 "--json", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert [s["split"] for s in m["sources"]] == ["val", "all"]
+    assert [s["n"] for s in m["sources"]] == [len(VAL), 4]
+    assert m["sources"][0]["accuracy"] == pytest.approx(5 / 7) and m["sources"][1]["accuracy"] == 1.0
+    assert m["n"] == len(VAL) + 4 and m["accuracy"] == pytest.approx(9 / 11)
+    assert "all 2 sources merged" in capsys.readouterr().out
+
+
+def test_balanced_accuracy_is_mean_recall_over_present_classes():
+    m = metrics_from_predictions(np.array([0, 0, 0, 1]), np.eye(3)[[0, 0, 1, 1]], ["a", "b", "c"])
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)

@@ -93,3 +93,23 @@ def test_full_integer_problems_names_float_tensors_and_io():
     bad = ok + [t("dequant", np.float32)]
     problems = full_integer_problems(bad, [t("in", np.float32)], [ok[2]])
     assert problems == ["input 'in' is float32, not int8", "tensor 'dequant' is float32"]
+
+
+def test_report_lists_every_source_of_a_run_on_several():
+    from quantize import report as rpt
+
+    def metrics(acc_a, acc_b):
+        per = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+        src = [{"source": "/d/fer2013", "n": 10, "accuracy": acc_a, "balanced_accuracy": acc_a, "macro_f1": 0.5},
+               {"source": "/d/expw_train/", "n": 4, "accuracy": acc_b, "balanced_accuracy": acc_b, "macro_f1": 0.25}]
+        return {"accuracy": 0.6, "macro_f1": 0.5, "per_class": {"a": per, "b": per}, "sources": src}
+
+    models = {"float": rpt.model_entry("model.keras", 100, metrics(0.7, 0.25), None),
+              "ptq": rpt.model_entry("model_ptq_int8.tflite", 50, metrics(0.6, 0.5), 0.9)}
+    report = rpt.build_report(run_dir="r", eval_split="val", eval_images=14, labels=("a", "b"), models=models,
+                              chosen="ptq", gate={"passed": True, "message": "ok"}, int8_spec={},
+                              config={"method": "auto"}, seconds={})
+    md = rpt.to_markdown(report)
+    assert "| fer2013: accuracy (n=10) | 70.00% | 60.00% |" in md
+    assert "| expw_train: balanced accuracy | 25.00% | 50.00% |" in md
+    assert "| expw_train: macro-F1 | 0.2500 | 0.2500 |" in md

@@ -18,7 +18,9 @@ _CONFIG_OPTIONS = {
     "preset": "preset", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "schedule": "schedule",
     "plateau_patience": "plateau_patience", "min_lr": "min_lr", "patience": "early_stopping_patience",
     "monitor": "monitor", "label_smoothing": "label_smoothing", "class_balance": "class_balance",
-    "seed": "seed", "strategy": "strategy",
+    "seed": "seed", "strategy": "strategy", "source_weight": "source_weights", "init": "init",
+    "freeze_epochs": "freeze_epochs", "teacher": "teacher", "distill_temperature": "distill_temperature",
+    "distill_weight": "distill_weight",
 }
 _PRESET_OPTIONS = ("width", "depth", "dropout")
 _AUGMENT_OPTIONS = ("flip", "rotate", "shift", "zoom", "brightness", "contrast", "erase")
@@ -31,9 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS  # unset options stay absent: defaults live in TrainConfig, --resume can tell
     cfg, aug = TrainConfig(), AugmentConfig()
     g = p.add_argument_group("data")
-    g.add_argument("--data", default=S, metavar="SOURCE",
+    g.add_argument("--data", action="append", default=S, metavar="SOURCE",
                    help="dataset: an image folder (<split>/<class>/), a FER2013 .csv, an ExpW folder, "
-                        "or 'synthetic[:SEED]' (default: the built-in synthetic faces)")
+                        "or 'synthetic[:SEED]' (default: the built-in synthetic faces); repeat it to train on "
+                        "several sources, merged per split, each keeping its own val split")
+    g.add_argument("--source-weight", type=float, action="append", default=S, metavar="W",
+                   help="with several --data: one weight per source, in the same order; training batches draw "
+                        "from source i with probability W_i / sum(W) (default: in proportion to their sizes)")
     g.add_argument("--format", default=S, help="dataset format (default: auto)")
     g.add_argument("--val-fraction", type=float, default=S, help=f"held-out fraction when the data has no val split ({cfg.val_fraction})")
     g.add_argument("--synthetic-per-class", type=int, default=S, metavar="N", help="synthetic training faces per class")
@@ -44,6 +50,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--width", type=int, default=S, help="preset base width (channels of the first stage)")
     g.add_argument("--depth", type=int, default=S, help="preset convolutions per stage")
     g.add_argument("--dropout", type=float, default=S, help="preset dropout before the classifier")
+    g.add_argument("--init", default=S, metavar="MODEL_OR_RUN",
+                   help="fine-tune: start from this .keras model's (or run directory's) weights; it must have "
+                        "the same preset, options and input contract")
+    g.add_argument("--freeze-epochs", type=int, default=S, metavar="N",
+                   help="with --init: train only the classifier head (convolutions frozen) for the first N epochs")
+    g.add_argument("--teacher", default=S, metavar="MODEL_OR_RUN",
+                   help="knowledge distillation: also learn from this model's soft predictions (.keras, .tflite "
+                        "or a run directory; computed once per training image and cached)")
+    g.add_argument("--distill-temperature", type=float, default=S, metavar="T",
+                   help=f"softmax temperature of the distillation term ({cfg.distill_temperature})")
+    g.add_argument("--distill-weight", type=float, default=S, metavar="A",
+                   help=f"weight of the distillation term; the labels get 1 - A ({cfg.distill_weight})")
     g.add_argument("--max-flash", default=None, metavar="BYTES",
                    help="refuse a model whose int8 weights exceed this (e.g. 150KB, 256KiB, 2MB)")
     g.add_argument("--max-ram", default=None, metavar="BYTES",
@@ -57,8 +75,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--plateau-patience", type=int, default=S, help=f"epochs without progress before halving the LR ({cfg.plateau_patience})")
     g.add_argument("--min-lr", type=float, default=S, help=f"lowest learning rate ({cfg.min_lr})")
     g.add_argument("--patience", type=int, default=S, help=f"early stopping patience in epochs, 0 = off ({cfg.early_stopping_patience})")
-    g.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=S,
-                   help=f"validation metric choosing the best checkpoint ({cfg.monitor})")
+    g.add_argument("--monitor", choices=("val_accuracy", "val_loss", "val_source_accuracy"), default=S,
+                   help=f"validation metric choosing the best checkpoint ({cfg.monitor}; val_source_accuracy: the "
+                        "mean of every --data source's own val accuracy, so a small source weighs as much as a big one)")
     g.add_argument("--label-smoothing", type=float, default=S, help=f"label smoothing ({cfg.label_smoothing})")
     g.add_argument("--class-balance", choices=("none", "weights", "sqrt-weights", "sampler"), default=S,
                    help=f"imbalanced classes: loss weights, square-root weights, or a class-balanced sampler ({cfg.class_balance})")
@@ -87,8 +106,12 @@ def _config(args):
 
     given = vars(args)
     kwargs = {field: given[opt] for opt, field in _CONFIG_OPTIONS.items() if opt in given}
-    if kwargs.get("data") and Path(kwargs["data"]).exists():  # the run dir must find its data from anywhere
-        kwargs["data"] = str(Path(kwargs["data"]).resolve())
+    for key in ("data", "init", "teacher"):  # the run dir must find its data and models from anywhere
+        values = kwargs.get(key)
+        if isinstance(values, list):
+            kwargs[key] = [str(Path(v).resolve()) if Path(v).exists() else v for v in values]
+        elif values and Path(values).exists():
+            kwargs[key] = str(Path(values).resolve())
     preset_options = {k: given[k] for k in _PRESET_OPTIONS if k in given}
     augment = AugmentConfig.off() if args.no_augment else AugmentConfig()
     changes = {k: given[k] for k in _AUGMENT_OPTIONS if k in given}
@@ -123,6 +146,12 @@ def summary(result) -> str:
         if "test" in result.metrics:
             t = result.metrics["test"]
             lines += ["", f"best model on test: accuracy {t['accuracy']:.4f}   macro-F1 {t['macro_f1']:.4f}   (n={t['n']})"]
+        for member in result.metrics.get("sources", []):
+            for split in ("val", "test"):
+                if split in member:
+                    m = member[split]
+                    lines.append(f"{member['source']} [{split}]: accuracy {m['accuracy']:.4f}   balanced "
+                                 f"{m.get('balanced_accuracy', 0):.4f}   macro-F1 {m['macro_f1']:.4f}   (n={m['n']})")
     return "\n".join(lines)
 
 

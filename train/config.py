@@ -15,7 +15,9 @@ CONFIG_NAME = "train_config.json"
 SCHEDULES = ("plateau", "cosine", "constant")
 CLASS_BALANCE = ("none", "weights", "sqrt-weights", "sampler")
 STRATEGIES = ("default", "mirrored", "multiworker")
-MONITORS = ("val_accuracy", "val_loss")
+#: val_source_accuracy: the mean over the data sources of each one's own val accuracy (so a small
+#: source counts as much as a large one when choosing the best epoch); val_accuracy with one source
+MONITORS = ("val_accuracy", "val_loss", "val_source_accuracy")
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # data (passed as-is to train.datasets.load_dataset; None = the built-in synthetic faces)
-    data: str | None = None
+    # data (each source passed as-is to train.datasets.load_dataset; None = the built-in synthetic faces);
+    # a list trains on several sources at once, merged per split (train.datasets.merge)
+    data: str | list[str] | None = None
+    source_weights: list[float] | None = None  # share of training batches per source (None: by size)
     data_format: str = "auto"
     val_fraction: float = 0.1
     expw_margin: float = 0.0
@@ -60,6 +64,12 @@ class TrainConfig:
     # model
     preset: str = "micro"
     preset_options: dict[str, Any] = field(default_factory=dict)  # width/depth/dropout/...
+    init: str | None = None  # start from this model's weights (.keras file or run directory): fine-tuning
+    freeze_epochs: int = 0  # with init: train only the classifier head for this many first epochs
+    # knowledge distillation: learn from a teacher model's soft predictions as well as from the labels
+    teacher: str | None = None  # .keras/.tflite file or run directory
+    distill_temperature: float = 4.0
+    distill_weight: float = 0.5  # share of the distillation term in the loss (the labels get 1 - weight)
     # optimisation (the seed's defaults: Adam 1e-3, batch 32, 50 epochs, categorical cross-entropy)
     epochs: int = 50
     batch_size: int = 32
@@ -79,6 +89,17 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.augment, dict):
             object.__setattr__(self, "augment", AugmentConfig(**self.augment))
+        if isinstance(self.data, (list, tuple)):
+            if not self.data or not all(isinstance(d, str) and d for d in self.data):
+                raise UserError(f"train option data must be one or more dataset sources, got {self.data!r}")
+            object.__setattr__(self, "data", self.data[0] if len(self.data) == 1 else list(self.data))
+        if self.source_weights is not None:
+            w = self.source_weights
+            if (not isinstance(w, (list, tuple)) or len(w) != len(self.sources)
+                    or not all(_positive(x) for x in w)):
+                raise UserError(f"train option source_weights must be one positive number per --data source "
+                                f"({len(self.sources)}), got {w!r}")
+            object.__setattr__(self, "source_weights", [float(x) for x in w])
         checks = [
             ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
             ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
@@ -94,17 +115,33 @@ class TrainConfig:
             ("strategy", self.strategy in STRATEGIES, f"one of {STRATEGIES}"),
             ("monitor", self.monitor in MONITORS, f"one of {MONITORS}"),
             ("seed", isinstance(self.seed, int) and self.seed >= 0, "an integer >= 0"),
+            ("freeze_epochs", isinstance(self.freeze_epochs, int) and self.freeze_epochs >= 0, "an integer >= 0"),
+            ("freeze_epochs", not self.freeze_epochs or self.init, "used with init (a model to fine-tune)"),
+            ("distill_temperature", _positive(self.distill_temperature), "a positive number"),
+            ("distill_weight", isinstance(self.distill_weight, (int, float)) and 0 <= self.distill_weight <= 1,
+             "in [0, 1]"),
         ]
         for name, ok, expected in checks:
             if not ok:
                 raise UserError(f"train option {name} must be {expected}, got {getattr(self, name)!r}")
 
     @property
-    def loader_options(self) -> dict[str, Any]:
-        """Keyword arguments for train.datasets.load_dataset that reproduce this run's data."""
-        return {"source": self.data, "format": self.data_format, "val_fraction": self.val_fraction,
+    def sources(self) -> list[str | None]:
+        """The dataset sources of this run, in order (``[None]``: the built-in synthetic faces)."""
+        return list(self.data) if isinstance(self.data, list) else [self.data]
+
+    def loader_options_for(self, source: str | None) -> dict[str, Any]:
+        """Keyword arguments for train.datasets.load_dataset that reproduce one source of this run's data."""
+        return {"source": source, "format": self.data_format, "val_fraction": self.val_fraction,
                 "seed": self.seed, "expw_margin": self.expw_margin,
                 "expw_min_confidence": self.expw_min_confidence, "synthetic_per_class": self.synthetic_per_class}
+
+    @property
+    def loader_options(self) -> dict[str, Any]:
+        """Keyword arguments for train.datasets.load_dataset that reproduce this run's (single-source) data."""
+        if len(self.sources) > 1:
+            raise ValueError("a run with several sources has one set of loader options per source (loader_options_for)")
+        return self.loader_options_for(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

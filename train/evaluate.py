@@ -42,6 +42,8 @@ def metrics_from_predictions(y_true: np.ndarray, probs: np.ndarray, labels: Sequ
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        # mean recall over the classes present: accuracy as if every class were equally common
+        "balanced_accuracy": float(np.mean([recall[i] for i in ids if support[i]])),
         # over the classes present in the labels or predictions (scikit-learn's default), so a small
         # evaluation set is not marked down for classes it does not contain
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
@@ -106,7 +108,8 @@ def format_report(metrics: dict, title: str = "") -> str:
     labels = metrics["labels"]
     w = max(9, *(len(name) for name in labels))
     lines = [title] if title else []
-    lines.append(f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   (n={metrics['n']})")
+    balanced = f"   balanced accuracy {metrics['balanced_accuracy']:.4f}" if "balanced_accuracy" in metrics else ""
+    lines.append(f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}{balanced}   (n={metrics['n']})")
     lines.append("")
     lines.append(f"{'class':<{w}} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
     for name in labels:

@@ -2,7 +2,9 @@
 
 A run directory means its ``model.keras`` (``--model int8``: its ``model_int8.tflite``); any other
 path is a ``.keras`` or ``.tflite`` file with its spec beside it. Without ``--data`` a model is
-evaluated on the data of the run it belongs to. Only the standard library is imported at top level.
+evaluated on the data of the run it belongs to. ``--data`` may be repeated: each source is scored on
+its own, then all of them merged. Which split is scored: see ``train.eval_data``. Only the standard
+library is imported at top level.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it) or a run directory")
     p.add_argument("--model", dest="kind", choices=("float", "int8"), default="float",
                    help="which model of a run directory: float (model.keras) or int8 (model_int8.tflite)")
-    p.add_argument("--data", metavar="SOURCE", default=None,
-                   help="dataset to evaluate on (any format the loaders read; default: the run's own data)")
+    p.add_argument("--data", metavar="SOURCE", action="append", default=None,
+                   help="dataset to evaluate on (any format the loaders read; repeat for several sources, each "
+                        "scored alone and merged; default: the run's own data)")
     p.add_argument("--format", default="auto", help="dataset format (default: auto)")
-    p.add_argument("--split", default="val", help="split to evaluate: train, val or test (default: val)")
+    p.add_argument("--split", default="auto", choices=("auto", "all", "train", "val", "test"),
+                   help="split to evaluate (default auto: the source's val split, else its test split, else the "
+                        "whole folder when it has no split folders; all: every face)")
     p.add_argument("--threads", type=int, default=None, help="interpreter threads for .tflite models")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
 
@@ -37,29 +42,52 @@ def _resolve(args) -> tuple[Path, Path | None]:
     return target, target.parent if rundir.is_run_dir(target.parent) else None
 
 
+def _eval_sets(args, spec, run_dir):
+    from train.eval_data import eval_set
+
+    if args.data:
+        return [eval_set(d, args.split, spec=spec, format=args.format) for d in args.data]
+    if run_dir is None:
+        raise UserError(f"{args.model}: not inside a run directory, so say which data to use with --data SOURCE")
+    from train.config import TrainConfig
+
+    cfg = TrainConfig.load(run_dir)
+    split = "val" if args.split == "auto" else args.split  # the run's own held-out faces
+    return [eval_set(s, split, spec=spec, **{k: v for k, v in cfg.loader_options_for(s).items() if k != "source"})
+            for s in cfg.sources]
+
+
 def run(args) -> int:
+    import numpy as np
+
     from edge import atomic
     from edge.spec import load_spec_for
-    from train.evaluate import evaluate_predictions_on, format_report, predict_fn_for
+    from train.evaluate import format_report, metrics_from_predictions, predict_fn_for, predict_split
 
     model_path, run_dir = _resolve(args)
     spec = load_spec_for(model_path)
     predict = predict_fn_for(model_path, spec, num_threads=args.threads)  # a bad model fails before data loads
-    if args.data is not None:
-        from train.datasets import load_dataset
-
-        dataset = load_dataset(args.data, format=args.format, spec=spec)
-    elif run_dir is not None:
-        from train.rundir import load_run_dataset
-
-        dataset = load_run_dataset(run_dir)
+    sets = _eval_sets(args, spec, run_dir)
+    results, labels, probs = [], [], []
+    for s in sets:
+        p = predict_split(predict, s.faces.images, spec)
+        labels.append(s.faces.labels)
+        probs.append(p)
+        metrics = {"model": str(model_path), "data": s.source, "split": s.split,
+                   **metrics_from_predictions(s.faces.labels, p, spec.labels)}
+        print(format_report(metrics, title=f"{model_path} on {s.source} [{s.split}]"))
+        results.append(metrics)
+    if len(sets) == 1:
+        out = results[0]
     else:
-        raise UserError(f"{model_path}: not inside a run directory, so say which data to use with --data SOURCE")
-    if args.split not in dataset.splits:
-        raise UserError(f"{dataset.source}: no {args.split!r} split (it has {', '.join(dataset.splits)})")
-    metrics = evaluate_predictions_on(predict, dataset.splits[args.split], spec)
-    metrics = {"model": str(model_path), "data": dataset.source, "split": args.split, **metrics}
-    print(format_report(metrics, title=f"{model_path} on {dataset.source} [{args.split}]"))
+        merged = metrics_from_predictions(np.concatenate(labels), np.concatenate(probs), spec.labels)
+        print()
+        print(format_report(merged, title=f"{model_path} on all {len(sets)} sources merged"))
+        print("\n" + "\n".join(f"{r['data']} [{r['split']}]: accuracy {r['accuracy']:.4f}   balanced "
+                               f"{r['balanced_accuracy']:.4f}   macro-F1 {r['macro_f1']:.4f}   (n={r['n']})"
+                               for r in results))
+        out = {"model": str(model_path), "data": [s.source for s in sets], "split": "+".join(s.split for s in sets),
+               **merged, "sources": results}
     if args.json:
-        atomic.write_json(args.json, metrics)
+        atomic.write_json(args.json, out)
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
@@ -41,7 +42,8 @@ from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # no
 log = logging.getLogger(__name__)
 
 STATE_NAME = "state.json"
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds",
+                   "val_source_accuracy", "val_accuracy_per_source")
 
 
 class TrainingInterrupted(Exception):
@@ -106,10 +108,18 @@ def stop_on_signals():
 class _RunCallback(keras.callbacks.Callback):
     """Schedules the LR, keeps the best model, stops early and checkpoints every completed epoch."""
 
-    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, flag: dict):
+    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, flag: dict,
+                 source_vals: list | None = None):
         super().__init__()
         self.cfg, self.state, self.run_dir, self.manager, self.spec, self.flag = cfg, state, run_dir, manager, spec, flag
+        self.source_vals = source_vals or []  # (eval dataset, labels) of every source's own val split
         self._start = 0.0
+
+    def _source_accuracies(self, logs: dict) -> list[float]:
+        if not self.source_vals:
+            return [float(logs["val_accuracy"])] if "val_accuracy" in logs else []
+        return [float(np.mean(self.model.predict(ds, verbose=0).argmax(axis=1) == labels))
+                for ds, labels in self.source_vals]
 
     def _set_lr(self, lr: float) -> None:
         self.model.optimizer.learning_rate.assign(lr)
@@ -128,13 +138,21 @@ class _RunCallback(keras.callbacks.Callback):
     def _improved(self, value: float) -> bool:
         if self.state.best is None:
             return True
-        return value > self.state.best if self.cfg.monitor == "val_accuracy" else value < self.state.best
+        return value < self.state.best if self.cfg.monitor == "val_loss" else value > self.state.best
 
     def on_epoch_end(self, epoch, logs=None):
         logs, st, cfg = dict(logs or {}), self.state, self.cfg
+        per_source = self._source_accuracies(logs)
+        if per_source:
+            logs["val_source_accuracy"] = float(np.mean(per_source))
         seconds = time.monotonic() - self._start
         row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:5] if k in logs},
                "lr": st.lr, "seconds": round(seconds, 2)}
+        if self.source_vals:
+            row["val_source_accuracy"] = round(logs["val_source_accuracy"], 6)
+            row["val_accuracy_per_source"] = " ".join(f"{a:.4f}" for a in per_source)
+            log.info("epoch %d: val accuracy per source %s (mean %.4f)", epoch + 1, row["val_accuracy_per_source"],
+                     logs["val_source_accuracy"])
         value = float(logs[cfg.monitor])
         st.epoch, st.seconds = epoch + 1, st.seconds + seconds
         st.history.append(row)
@@ -179,12 +197,40 @@ def promote_best(run_dir: Path, state: TrainState) -> None:
             path.unlink()
 
 
-def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False) -> None:
-    """Adam + categorical cross-entropy. XLA (``jit_compile``) is off: on CPU it trained slower
-    (benchmarks/train_throughput.py) and has no deterministic MaxPool gradient."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+def compile_model(model, cfg: TrainConfig, lr: float, jit_compile: bool = False, optimizer=None) -> None:
+    """Adam + categorical cross-entropy (plus the distillation term with a teacher, train.distill).
+    XLA (``jit_compile``) is off: on CPU it trained slower (benchmarks/train_throughput.py) and has
+    no deterministic MaxPool gradient. ``optimizer``: keep this one (and its state) when recompiling."""
+    optimizer = optimizer or keras.optimizers.Adam(learning_rate=lr)
+    if cfg.teacher:
+        from train.distill import DistillationLoss, LabelAccuracy
+
+        k = model.output_shape[-1]
+        model.compile(optimizer=optimizer, jit_compile=jit_compile, metrics=[LabelAccuracy(k)],
+                      loss=DistillationLoss(k, cfg.distill_temperature, cfg.distill_weight, cfg.label_smoothing))
+        return
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"], jit_compile=jit_compile)
+
+
+def head_start(model) -> int:
+    """Index of the first classifier-head layer: the last global pooling / flatten layer."""
+    pools = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D, keras.layers.Flatten)
+    idx = [i for i, layer in enumerate(model.layers) if isinstance(layer, pools)]
+    if not idx:
+        raise UserError("--freeze-epochs: the model has no global pooling or flatten layer to tell its "
+                        "convolutional part from its classifier head")
+    return idx[-1]
+
+
+def set_conv_trainable(model, trainable: bool) -> int:
+    """Freeze (or unfreeze) every layer before the classifier head; returns the layers changed.
+    Frozen BatchNormalization layers also run in inference mode (their statistics stay as loaded)."""
+    layers = [layer for layer in model.layers[:head_start(model)] if layer.weights]
+    for layer in layers:
+        layer.trainable = trainable
+    return len(layers)
 
 
 @dataclass
@@ -194,17 +240,28 @@ class FitResult:
     trained: int = 0  # epochs completed in this session
 
 
-def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy) -> FitResult:
-    """Train ``model`` (built in ``strategy.scope()``) in ``run_dir``, resuming from its state if any."""
+def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy,
+        teacher_log_probs=None) -> FitResult:
+    """Train ``model`` (built in ``strategy.scope()``) in ``run_dir``, resuming from its state if any.
+
+    ``teacher_log_probs``: (N, classes) soft targets of the train split for distillation. With
+    ``cfg.freeze_epochs`` the first epochs train the classifier head only; the optimizer is built
+    over every weight up front, so its state carries over when the convolutions are unfrozen.
+    """
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     state = TrainState.load(run_dir, cfg)
     if state.finished and state.epoch < cfg.epochs and state.stop_reason.startswith("reached"):
         state.finished, state.stop_reason = False, ""  # resumed with more epochs
     elif not state.finished and state.epoch >= cfg.epochs > 0:  # resumed with fewer epochs than were done
         state.finished, state.stop_reason = True, f"reached {state.epoch} epochs"
+    freeze = state.epoch < cfg.freeze_epochs
     with strategy.scope():
         compile_model(model, cfg, state.lr)
         model.optimizer.build(model.trainable_variables)
+        if freeze:
+            n = set_conv_trainable(model, False)
+            compile_model(model, cfg, state.lr, optimizer=model.optimizer)
+            log.info("convolutional part frozen (%d layers) for the first %d epochs", n, cfg.freeze_epochs)
         ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     manager = tf.train.CheckpointManager(ckpt, str(run_dir / rundir.CHECKPOINT_DIR), max_to_keep=2)
     spec.save(spec_path_for(run_dir / rundir.MODEL_NAME))  # beside the model before the model exists
@@ -217,16 +274,28 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     if state.finished:
         log.info("%s: training already finished (%s)", run_dir, state.stop_reason)
         return FitResult(state, None)
-    train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch)
     val_ds = eval_dataset(val_split, spec)
     verbose = 1 if sys.stderr.isatty() and sys.stdout.isatty() else 2
     first = state.epoch
+    # (last epoch, whether the convolutions train) per phase: the frozen head-only epochs, then the rest
+    phases = ([(cfg.freeze_epochs, False)] if freeze else []) + [(cfg.epochs, True)]
     with stop_on_signals() as flag:
-        callback = _RunCallback(cfg, state, run_dir, manager, spec, flag)
-        try:
-            model.fit(train_ds, epochs=cfg.epochs, initial_epoch=state.epoch,
-                      steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),
-                      validation_data=val_ds, callbacks=[callback], verbose=verbose)
-        except TrainingInterrupted as e:
-            return FitResult(state, str(e), state.epoch - first)
+        source_vals = [(eval_dataset(m.splits["val"], spec), m.splits["val"].labels) for m in dataset.members]
+        callback = _RunCallback(cfg, state, run_dir, manager, spec, flag, source_vals)
+        for last, conv_trains in phases:
+            if state.finished or flag["signal"]:
+                break
+            if conv_trains and freeze:
+                with strategy.scope():
+                    set_conv_trainable(model, True)
+                    compile_model(model, cfg, state.lr, optimizer=model.optimizer)
+                log.info("epoch %d: convolutional part unfrozen", state.epoch + 1)
+            train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch,
+                                        teacher_log_probs=teacher_log_probs)
+            try:
+                model.fit(train_ds, epochs=min(last, cfg.epochs), initial_epoch=state.epoch,
+                          steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),
+                          validation_data=val_ds, callbacks=[callback], verbose=verbose)
+            except TrainingInterrupted as e:
+                return FitResult(state, str(e), state.epoch - first)
     return FitResult(state, None if state.finished else flag["signal"], state.epoch - first)

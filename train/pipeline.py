@@ -26,13 +26,16 @@ AUTOTUNE = tf.data.AUTOTUNE
 EVAL_BATCH = 256
 
 
-def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
+def class_weights(labels: np.ndarray, num_classes: int, mode: str, sample_probs: np.ndarray | None = None) -> np.ndarray:
     """Per-class loss weights, mean 1 over the training samples.
 
     ``weights``: n / (k * count) (sklearn's "balanced"); ``sqrt-weights``: its square root, a milder
     correction; ``none`` / ``sampler``: all ones. A class with no samples gets weight 0.
+    ``sample_probs``: the chance each sample is drawn (batches weighted by source); counts and the
+    mean are then taken under that draw rather than over the samples as stored.
     """
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    p = np.full(len(labels), 1.0 / max(len(labels), 1)) if sample_probs is None else np.asarray(sample_probs, np.float64)
+    counts = np.bincount(labels, weights=p, minlength=num_classes) * len(labels)
     if mode in ("none", "sampler"):
         return np.ones(num_classes, np.float32)
     present = counts > 0
@@ -40,7 +43,7 @@ def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray
     w[present] = len(labels) / (present.sum() * counts[present])
     if mode == "sqrt-weights":
         w = np.sqrt(w)
-    w *= len(labels) / float((w[labels]).sum())  # mean sample weight 1: the loss scale stays comparable
+    w /= float((p * w[labels]).sum())  # mean sample weight 1: the loss scale stays comparable
     return w.astype(np.float32)
 
 
@@ -59,21 +62,62 @@ def _epoch_order(labels: tf.Tensor, n: int, seed: tf.Tensor, balanced: bool, num
     return tf.gather(order, tf.gather(offsets, cls) + tf.minimum(within, tf.gather(counts, cls) - 1))
 
 
+def strata(labels: np.ndarray, sources: np.ndarray, source_weights, balanced: bool,
+           num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(stratum id per sample, probability per stratum) for drawing batches weighted by source.
+
+    A stratum is a source (or, with the class-balanced sampler, a source's class); source i gets
+    ``w_i / sum(w)`` of the draws, split evenly over its classes when balanced.
+    """
+    w = np.asarray(source_weights, np.float64) / np.sum(source_weights)
+    present = np.bincount(sources, minlength=len(w)) > 0
+    w = np.where(present, w, 0.0)
+    w /= w.sum()
+    if not balanced:
+        return sources.astype(np.int64), w
+    ids = sources.astype(np.int64) * num_classes + labels
+    counts = np.bincount(ids, minlength=len(w) * num_classes).reshape(len(w), num_classes)
+    classes_per_source = np.maximum((counts > 0).sum(axis=1, keepdims=True), 1)
+    probs = np.where(counts > 0, w[:, None] / classes_per_source, 0.0)
+    return ids, probs.reshape(-1)
+
+
+def _strata_order(ids: np.ndarray, probs: np.ndarray, n: int, seed: tf.Tensor) -> tf.Tensor:
+    """n draws: a stratum with probability ``probs``, then a sample of it uniformly."""
+    order = tf.constant(np.argsort(ids, kind="stable"), tf.int64)
+    counts = tf.constant(np.bincount(ids, minlength=len(probs)), tf.int64)
+    offsets = tf.cumsum(counts, exclusive=True)
+    logits = tf.constant(np.log(np.maximum(probs, 1e-30))[None, :], tf.float32)
+    s = tf.random.experimental.stateless_split(seed, 2)
+    cls = tf.random.stateless_categorical(logits, n, seed=s[0], dtype=tf.int64)[0]
+    within = tf.cast(tf.random.stateless_uniform([n], seed=s[1]) * tf.cast(tf.gather(counts, cls), tf.float32), tf.int64)
+    return tf.gather(order, tf.gather(offsets, cls) + tf.minimum(within, tf.gather(counts, cls) - 1))
+
+
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
 
 
-def training_dataset(split, spec: ModelSpec, cfg: TrainConfig, start_epoch: int = 0) -> tf.data.Dataset:
+def training_dataset(split, spec: ModelSpec, cfg: TrainConfig, start_epoch: int = 0,
+                     teacher_log_probs: np.ndarray | None = None) -> tf.data.Dataset:
     """(images, one-hot labels, sample weights) batches for epochs start_epoch..cfg.epochs-1, in order.
 
     Each epoch is exactly ``steps_per_epoch(len(split), cfg.batch_size)`` batches (the last may be
-    short), so Keras epochs line up with the seeded epochs.
+    short), so Keras epochs line up with the seeded epochs. With ``teacher_log_probs`` (N, classes)
+    the targets are the one-hot labels followed by the teacher's log-probabilities (train.distill).
     """
     x = tf.constant(normalize(split.images, spec))
     labels = tf.constant(split.labels, tf.int64)
     y = tf.one_hot(labels, spec.num_classes)
-    w = tf.constant(class_weights(split.labels, spec.num_classes, cfg.class_balance))
+    if teacher_log_probs is not None:
+        y = tf.concat([y, tf.constant(teacher_log_probs, tf.float32)], axis=1)
     n, num_classes, balanced = len(split), spec.num_classes, cfg.class_balance == "sampler"
+    weighted = cfg.source_weights is not None and split.sources is not None
+    sample_probs = None
+    if weighted:
+        ids, probs = strata(split.labels, split.sources, cfg.source_weights, balanced, num_classes)
+        sample_probs = probs[ids] / np.bincount(ids, minlength=len(probs))[ids]
+    w = tf.constant(class_weights(split.labels, spec.num_classes, cfg.class_balance, sample_probs))
     lo, hi = value_range(spec)
     aug = cfg.augment
 
@@ -85,7 +129,11 @@ def training_dataset(split, spec: ModelSpec, cfg: TrainConfig, start_epoch: int 
         return images, tf.gather(y, idx), tf.gather(w, tf.gather(labels, idx))
 
     def epoch_batches(epoch):
-        order = _epoch_order(labels, n, tf.stack([tf.constant(cfg.seed, tf.int64), epoch]), balanced, num_classes)
+        seed = tf.stack([tf.constant(cfg.seed, tf.int64), epoch])
+        if weighted:
+            order = _strata_order(ids, probs, n, seed)
+        else:
+            order = _epoch_order(labels, n, seed, balanced, num_classes)
         return (tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).enumerate()
                 .map(lambda step, idx: batch(epoch, step, idx), num_parallel_calls=AUTOTUNE, deterministic=True))
 

@@ -4,7 +4,8 @@
     model.keras         the best float model on validation (tf_keras)
     model.spec.json     its edge.spec.ModelSpec (preset and provenance in ``meta``)
     history.csv         one row per completed epoch
-    metrics.json        final evaluation of model.keras (val, and test when the data has one)
+    data.json           the data sources and their images per split and class
+    metrics.json        final evaluation of model.keras (val, and test when the data has one; per source too)
     curves.png          loss/accuracy curves; confusion.png: the validation confusion matrix
     checkpoints/        resume state: TensorFlow checkpoints (model + optimizer) and state.json
 
@@ -31,11 +32,12 @@ METRICS_NAME = "metrics.json"
 CURVES_NAME = "curves.png"
 CONFUSION_NAME = "confusion.png"
 CHECKPOINT_DIR = "checkpoints"
+DATA_NAME = "data.json"  # the sources and their images per split and class, written when training starts
 
 
 def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:
     """``<preset>_<data>``, numbered ``_2``, ``_3``... so an existing run is never reused."""
-    data = Path(cfg.data).name if cfg.data else "synthetic"
+    data = "+".join(Path(d).name if d else "synthetic" for d in cfg.sources)
     base = f"{cfg.preset}_{data}"
     name, i = base, 1
     while (runs_dir / name).exists():
@@ -89,9 +91,14 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, ModelSpec, Path]:
     return TrainConfig.load(run_dir), load_spec_for(model_path), model_path
 
 
+def load_config_data(cfg: TrainConfig):
+    """The data a TrainConfig describes: every source loaded with the run's loader options, merged per split."""
+    from train.datasets import load_dataset
+    from train.datasets.merge import merge
+
+    return merge([load_dataset(**cfg.loader_options_for(source)) for source in cfg.sources])
+
+
 def load_run_dataset(run_dir: str | Path):
     """The run's own data, reloaded with exactly the loader options it was trained with."""
-    from train.datasets import load_dataset
-
-    cfg = TrainConfig.load(require_run_dir(run_dir))
-    return load_dataset(**cfg.loader_options)
+    return load_config_data(TrainConfig.load(require_run_dir(run_dir)))

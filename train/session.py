@@ -41,10 +41,18 @@ class RunResult:
     seconds: float  # wall time of this session
 
 
-def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None):
+def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None, init: bool = False):
     strategy = make_strategy(cfg.strategy)
     with strategy.scope():
         model = build_model(cfg.preset, DEFAULT_SPEC, **cfg.preset_options)
+        if init and cfg.init:  # a resumed run restores its own checkpoint instead
+            from train.finetune import load_init_weights
+
+            load_init_weights(model, cfg.init, cfg.preset, cfg.preset_options, DEFAULT_SPEC)
+    if cfg.teacher:  # a bad teacher fails before any data is loaded or anything is written
+        from train.distill import check_teacher
+
+        check_teacher(cfg.teacher, DEFAULT_SPEC)
     budget = model_budget(model)
     for name, value in budget.rows():
         log.info("%s %s: %s", cfg.preset, name, value)
@@ -53,12 +61,14 @@ def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None):
 
 
 def _load(cfg: TrainConfig):
-    from train.datasets import load_dataset
+    from train.datasets.merge import format_counts
 
-    dataset = load_dataset(**cfg.loader_options)
-    missing = [s for s in ("train", "val") if s not in dataset.splits or len(dataset.splits[s]) == 0]
-    if missing:
-        raise UserError(f"{dataset.source}: no {' or '.join(missing)} images to train on")
+    dataset = rundir.load_config_data(cfg)
+    for member in dataset.members or [dataset]:
+        missing = [s for s in ("train", "val") if s not in member.splits or len(member.splits[s]) == 0]
+        if missing:
+            raise UserError(f"{member.source}: no {' or '.join(missing)} images to train on")
+    log.info("images per source, split and class:\n%s", format_counts(dataset))
     if tuple(dataset.labels) != DEFAULT_SPEC.labels:
         raise UserError(f"{dataset.source}: labels {list(dataset.labels)} differ from {list(DEFAULT_SPEC.labels)}")
     return dataset
@@ -74,16 +84,20 @@ def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | No
               max_flash: int | None = None, max_ram: int | None = None) -> RunResult:
     """Train a new run in ``runs_dir/name`` (default name: ``<preset>_<data>``, numbered if taken)."""
     with deterministic(cfg.seed):
-        strategy, model, budget = _build(cfg, max_flash, max_ram)
+        strategy, model, budget = _build(cfg, max_flash, max_ram, init=True)
         dataset = _load(cfg)
         runs_dir = Path(runs_dir)
         name = name or rundir.default_run_name(cfg, runs_dir)
         if is_chief(strategy):
             run_dir = rundir.create_run_dir(runs_dir, name, force=force)
-        else:
-            run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))
-        cfg.save(run_dir)
-        return _train(cfg, run_dir, strategy, model, budget, dataset)
+            cfg.save(run_dir)
+            return _train(cfg, run_dir, strategy, model, budget, dataset)
+        run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))  # a worker's required checkpoint copies
+        try:
+            cfg.save(run_dir)
+            return _train(cfg, run_dir, strategy, model, budget, dataset)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def resume_run(run_dir: str | Path, *, epochs: int | None = None,
@@ -97,18 +111,36 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
         log.info("%s: epochs changed to %d", run_dir, epochs)
     with deterministic(cfg.seed):
         strategy, model, budget = _build(cfg, max_flash, max_ram)
-        if not is_chief(strategy):
-            worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
+        if is_chief(strategy):
+            return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
+        worker_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{run_dir.name}-"))
+        try:
             shutil.copytree(run_dir, worker_dir, dirs_exist_ok=True)
-            run_dir = worker_dir
-        return _train(cfg, run_dir, strategy, model, budget, _load(cfg))
+            return _train(cfg, worker_dir, strategy, model, budget, _load(cfg))
+        finally:
+            shutil.rmtree(worker_dir, ignore_errors=True)
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunResult:
     start = time.monotonic()
+    from train.datasets.merge import source_counts
+
     spec = _spec(cfg, run_dir, dataset)
-    data = {"source": dataset.source, "format": dataset.name, "sizes": {k: len(v) for k, v in dataset.splits.items()}}
-    result = fit(model, dataset, spec, cfg, run_dir, strategy)
+    data = {"source": dataset.source, "format": dataset.name, "sizes": {k: len(v) for k, v in dataset.splits.items()},
+            "sources": source_counts(dataset)}
+    teacher = None
+    if cfg.teacher:
+        from train.distill import teacher_log_probs, teacher_report
+
+        train = dataset.splits["train"]
+        teacher = teacher_log_probs(cfg.teacher, train.images, spec)
+        t = teacher_report(teacher, train.labels, spec)
+        data["teacher"] = {"model": cfg.teacher, "train_accuracy": round(t["accuracy"], 4),
+                           "train_macro_f1": round(t["macro_f1"], 4)}
+        log.info("teacher %s on the train split: accuracy %.4f, macro-F1 %.4f", cfg.teacher, t["accuracy"], t["macro_f1"])
+    if is_chief(strategy):
+        atomic.write_json(run_dir / rundir.DATA_NAME, data)
+    result = fit(model, dataset, spec, cfg, run_dir, strategy, teacher_log_probs=teacher)
     metrics = None
     metrics_path = run_dir / rundir.METRICS_NAME
     if result.state.finished and not result.trained and metrics_path.is_file():
@@ -134,6 +166,11 @@ def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas
     for split in ("val", "test"):
         if split in dataset.splits and len(dataset.splits[split]):
             metrics[split] = evaluate_model(model_path, dataset.splits[split], spec)
+    if dataset.members:  # every source's own val (and test) split, beside the merged numbers above
+        metrics["sources"] = [
+            {"source": m.source, **{split: evaluate_model(model_path, m.splits[split], spec)
+                                    for split in ("val", "test") if split in m.splits and len(m.splits[split])}}
+            for m in dataset.members]
     plot_curves(state.history, run_dir / rundir.CURVES_NAME, state.best_epoch)
     val = metrics["val"]
     plot_confusion(val["confusion"], val["labels"], run_dir / rundir.CONFUSION_NAME,

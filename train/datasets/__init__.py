@@ -60,8 +60,12 @@ def detect_format(path: Path) -> str:
 def load_dataset(source: str | None = None, *, format: str = "auto", val_fraction: float = 0.1, seed: int = 0,
                  expw_margin: float = 0.0, expw_min_confidence: float | None = None,
                  synthetic_per_class: int | None = None, use_cache: bool = True,
-                 spec: ModelSpec = DEFAULT_SPEC) -> Dataset:
-    """Load a dataset (default: the built-in synthetic faces) as train/val(/test) splits."""
+                 spec: ModelSpec = DEFAULT_SPEC, holdout: bool = True) -> Dataset:
+    """Load a dataset (default: the built-in synthetic faces) as train/val(/test) splits.
+
+    ``holdout=False``: the source's own splits only, nothing carved out (see ``base.assemble``);
+    ``Dataset.unsplit`` then says whether "train" is the whole unsplit source.
+    """
     if format not in FORMATS:
         raise UserError(f"unknown dataset format {format!r} (expected one of {', '.join(FORMATS)})")
     if tuple(spec.labels) != LABELS:
@@ -70,6 +74,7 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
     synthetic_seed = _synthetic_seed(source)
     if format == "synthetic" and source is not None and synthetic_seed is None:
         raise UserError(f"{source!r}: format synthetic takes no path (use synthetic or synthetic:SEED)")
+    unsplit = False
     if format == "synthetic" or (format == "auto" and synthetic_seed is not None):
         name, label, loaded = "synthetic", f"synthetic:{synthetic_seed or 0}", _load_synthetic(
             synthetic_seed or 0, synthetic_per_class, spec, use_cache)
@@ -82,11 +87,23 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
             raise UserError(f"{path}: dataset path not found (expected a {name} dataset)")
         label = str(path)
         loaded = _load_path(name, path, expw_margin, expw_min_confidence, spec, use_cache)
-    dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed)
+        unsplit = _unsplit(name, path)
+    dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed, holdout=holdout, unsplit=unsplit)
     dataset.log_skipped()
     sizes = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
     log.info("%s (%s): %s images in %.1f s", label, name, sizes, time.monotonic() - start)
     return dataset
+
+
+def _unsplit(name: str, path: Path) -> bool:
+    """Whether a source has no splits of its own: ExpW, or class folders without split folders."""
+    if name == "expw":
+        return True
+    if name == "folders":
+        from train.datasets import folders
+
+        return not folders.has_split_folders(path)
+    return False
 
 
 def _load_synthetic(seed: int, per_class: int | None, spec: ModelSpec, use_cache: bool) -> Loaded:

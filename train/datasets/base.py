@@ -36,6 +36,8 @@ class Split:
     labels: np.ndarray  # int64 (N,), class ids in edge.spec.LABELS order
     #: int64 (N,) or None: faces with the same id come from one photo (ExpW) and stay on one side of a split
     groups: np.ndarray | None = None
+    #: int64 (N,) or None: which source of a merged dataset each face comes from (see ``merge``)
+    sources: np.ndarray | None = None
 
     def __post_init__(self):
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
@@ -47,6 +49,10 @@ class Split:
             self.groups = np.asarray(self.groups, dtype=np.int64)
             if len(self.groups) != len(self.labels):
                 raise ValueError(f"{len(self.labels)} labels but {len(self.groups)} group ids")
+        if self.sources is not None:
+            self.sources = np.asarray(self.sources, dtype=np.int64)
+            if len(self.sources) != len(self.labels):
+                raise ValueError(f"{len(self.labels)} labels but {len(self.sources)} source ids")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -55,7 +61,16 @@ class Split:
         return np.bincount(self.labels, minlength=num_classes).tolist()
 
     def take(self, index: np.ndarray) -> "Split":
-        return Split(self.images[index], self.labels[index], None if self.groups is None else self.groups[index])
+        return Split(self.images[index], self.labels[index], None if self.groups is None else self.groups[index],
+                     None if self.sources is None else self.sources[index])
+
+    @classmethod
+    def concat(cls, splits: list["Split"], shape: tuple[int, int] = (48, 48)) -> "Split":
+        """One split of all faces in ``splits``, in order, each tagged with the index of the split it came from."""
+        if not splits:
+            return cls(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64), sources=np.zeros(0, np.int64))
+        return cls(np.concatenate([s.images for s in splits]), np.concatenate([s.labels for s in splits]),
+                   sources=np.concatenate([np.full(len(s), i, np.int64) for i, s in enumerate(splits)]))
 
     @classmethod
     def stack(cls, images: list[np.ndarray], labels: list[int], shape: tuple[int, int],
@@ -96,6 +111,8 @@ class Dataset:
     skipped: Counter = field(default_factory=Counter)  # kind of problem -> count of items skipped
     labels: tuple[str, ...] = LABELS
     skip_examples: dict[str, str] = field(default_factory=dict)  # kind -> first example seen
+    unsplit: bool = False  # the source has no splits of its own (flat class folders, ExpW): "train" is all of it
+    members: list["Dataset"] = field(default_factory=list)  # the sources of a merged dataset, in order (see merge)
 
     def counts(self) -> dict[str, list[int]]:
         return {name: split.class_counts(len(self.labels)) for name, split in self.splits.items()}
@@ -137,12 +154,21 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int,
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
 
 
-def assemble(name: str, source: str, loaded: Loaded, *, val_fraction: float, seed: int) -> Dataset:
-    """The source's splits as a Dataset with train and val; a missing val is carved out of train."""
+def assemble(name: str, source: str, loaded: Loaded, *, val_fraction: float, seed: int,
+             holdout: bool = True, unsplit: bool = False) -> Dataset:
+    """The source's splits as a Dataset with train and val; a missing val is carved out of train.
+
+    ``holdout=False`` keeps the source's own splits as they are (nothing carved, no train split
+    required): what evaluating a test-only or unsplit folder needs.
+    """
     parts = {k: v for k, v in loaded.parts.items() if len(v)}
     if not parts:
         raise UserError(f"{source}: no usable images found in this {name} dataset"
                         + (f" (skipped: {dict(loaded.skipped)})" if loaded.skipped else ""))
+    if not holdout:
+        ordered = {k: parts[k] for k in SPLITS if k in parts}
+        return Dataset(name, source, ordered, Counter(loaded.skipped), skip_examples=dict(loaded.skip_examples),
+                       unsplit=unsplit)
     if "train" not in parts:
         raise UserError(f"{source}: no training images (found only the {'/'.join(parts)} split); "
                         "expected a train split or unsplit data")
@@ -162,7 +188,8 @@ def assemble(name: str, source: str, loaded: Loaded, *, val_fraction: float, see
         empty = [LABELS[c] for c, n in enumerate(split.class_counts()) if n == 0]
         if empty:
             log.warning("%s: split %s has no images of class %s", source, split_name, ", ".join(empty))
-    return Dataset(name, source, ordered, Counter(loaded.skipped), skip_examples=dict(loaded.skip_examples))
+    return Dataset(name, source, ordered, Counter(loaded.skipped), skip_examples=dict(loaded.skip_examples),
+                   unsplit=unsplit)
 
 
 class Progress:

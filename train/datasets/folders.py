@@ -54,6 +54,11 @@ def looks_like_folders(path: Path) -> bool:
                for p in subs)
 
 
+def has_split_folders(root: Path) -> bool:
+    """True when ``root`` holds split folders (train/, val/, test/, ...) rather than class folders."""
+    return any(p.name.lower() in SPLIT_ALIASES for p in _subdirs(root))
+
+
 def layout(root: Path) -> dict[str, list[tuple[Path, int | None]]]:
     """split -> [(class folder, class id or None for an unrecognised folder)]; unsplit data is 'train'."""
     subs = _subdirs(root)

@@ -1,0 +1,177 @@
+"""Knowledge distillation: a teacher's soft predictions, computed once per training image, and the loss.
+
+The student learns from ``(1 - a) * CE(labels) + a * T^2 * KL(teacher_T || student_T)`` where ``_T``
+is a softmax at temperature T (Hinton et al. 2015). Teacher outputs are taken on the unaugmented
+training faces once, stored as log-probabilities under ``$FER_EDGE_CACHE`` keyed by the teacher
+file's and spec's hashes and the faces' bytes, and fed to the tf.data pipeline beside the labels:
+no teacher runs during training. A ``.keras`` teacher gives exact log-softmax logits; a ``.tflite``
+teacher (float or int8, through ``edge.runtime``) gives probabilities, whose logarithms are the
+logits up to a constant, which the temperature softmax ignores. An int8 probability of 0 is read as
+half an output step, so the log stays finite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from edge import atomic  # noqa: E402
+from edge.errors import UserError  # noqa: E402
+from edge.spec import ModelSpec, load_spec_for  # noqa: E402
+from train.datasets.cache import cache_dir  # noqa: E402
+from train.evaluate import metrics_from_predictions, predict_split  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+def resolve_model(path: str | Path, what: str, kinds: tuple[str, ...] = (".keras", ".tflite")) -> Path:
+    """A model file from a model path or a run directory (its model.keras, else its model_int8.tflite)."""
+    from train import rundir
+
+    p = Path(path)
+    if p.is_dir():
+        rundir.require_run_dir(p)
+        for name in ("model.keras", "model_int8.tflite"):
+            if (p / name).is_file() and (p / name).suffix in kinds:
+                return p / name
+        raise UserError(f"{p}: run directory without a {' or '.join(kinds)} model to use as {what}")
+    if not p.is_file():
+        raise UserError(f"{p}: {what} model not found (expected a {' or '.join(kinds)} file or a run directory)")
+    if p.suffix not in kinds:
+        raise UserError(f"{p}: {what} must be a {' or '.join(kinds)} file, got {p.suffix or 'no extension'}")
+    return p
+
+
+def check_contract(path: Path, spec: ModelSpec, student: ModelSpec, what: str) -> None:
+    """The model must read the same faces and name the same classes as the student."""
+    for name in ("labels", "input_height", "input_width", "input_channels", "interpolation",
+                 "pixel_scale", "pixel_offset"):
+        if getattr(spec, name) != getattr(student, name):
+            raise UserError(f"{path}: {what}'s {name} is {getattr(spec, name)!r}, the model being trained has "
+                            f"{getattr(student, name)!r} (both must share the input contract)")
+
+
+def _keras_log_probs(path: Path, spec: ModelSpec):
+    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):  # the presets end in Softmax: read the logits before it
+        model = keras.Model(model.inputs, last.input)
+        return lambda x: tf.nn.log_softmax(model.predict(x, batch_size=256, verbose=0)).numpy()
+    return lambda x: np.log(np.clip(model.predict(x, batch_size=256, verbose=0), 1e-7, 1.0))
+
+
+def _tflite_log_probs(path: Path, spec: ModelSpec):
+    from edge.runtime import TFLiteClassifier
+
+    clf = TFLiteClassifier(path, spec)
+    floor = clf.output_quant.scale / 2 if clf.output_quant is not None else 1e-7
+
+    def f(x):
+        logp = np.log(np.maximum(clf.predict(x), floor))
+        return logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))  # renormalised after the floor
+    return f
+
+
+def _digest(*chunks: bytes) -> str:
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(hashlib.sha256(c).digest())
+    return h.hexdigest()
+
+
+def check_teacher(teacher: str | Path, student: ModelSpec) -> tuple[Path, ModelSpec]:
+    """(teacher model file, its spec), after checking it shares the student's input contract."""
+    path = resolve_model(teacher, "teacher")
+    spec = load_spec_for(path)
+    check_contract(path, spec, student, "teacher")
+    return path, spec
+
+
+def teacher_log_probs(teacher: str | Path, images: np.ndarray, student: ModelSpec, use_cache: bool = True) -> np.ndarray:
+    """float32 (N, classes) teacher log-probabilities for uint8 (N, H, W) prepared faces, cached."""
+    path, spec = check_teacher(teacher, student)
+    key = _digest(str(CACHE_VERSION).encode(), path.read_bytes(), spec_bytes(spec), np.ascontiguousarray(images).tobytes(),
+                  str(images.shape).encode())
+    cached = cache_dir() / f"teacher-{path.stem}-{key[:24]}.npy"
+    if use_cache and cached.is_file():
+        out = np.load(cached)
+        if out.shape == (len(images), spec.num_classes):
+            log.info("teacher %s: %d soft targets from cache %s", path, len(out), cached)
+            return out
+    log.info("teacher %s: computing soft targets for %d training faces (once; cached after)", path, len(images))
+    fn = _keras_log_probs(path, spec) if path.suffix == ".keras" else _tflite_log_probs(path, spec)
+    out = predict_split(fn, images, spec).astype(np.float32)
+    if use_cache:
+        try:
+            with atomic.atomic_path(cached) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, out)
+        except OSError as e:
+            log.warning("could not cache the teacher's outputs in %s (%s)", cached, e)
+    return out
+
+
+def spec_bytes(spec: ModelSpec) -> bytes:
+    d = spec.to_dict()
+    d.pop("meta", None)
+    return repr(sorted(d.items())).encode()
+
+
+def teacher_report(log_probs: np.ndarray, labels: np.ndarray, spec: ModelSpec) -> dict:
+    """How well the teacher itself does on the faces it teaches (its training-set accuracy)."""
+    return metrics_from_predictions(labels, np.exp(log_probs), spec.labels)
+
+
+@keras.saving.register_keras_serializable(package="fer_edge")
+class DistillationLoss(keras.losses.Loss):
+    """``y_true`` = one-hot labels, then (distillation batches only) the teacher's log-probabilities;
+    ``y_pred`` = the student's probabilities. Plain (label-smoothed) cross-entropy without a teacher."""
+
+    def __init__(self, num_classes: int, temperature: float = 4.0, weight: float = 0.5, label_smoothing: float = 0.0,
+                 name: str = "distillation", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes, self.temperature, self.weight, self.label_smoothing = num_classes, temperature, weight, label_smoothing
+
+    def call(self, y_true, y_pred):
+        k = self.num_classes
+        onehot = y_true[:, :k]
+        if self.label_smoothing:
+            onehot = onehot * (1.0 - self.label_smoothing) + self.label_smoothing / k
+        log_student = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0))
+        ce = -tf.reduce_sum(onehot * log_student, axis=-1)
+        if y_true.shape[-1] != 2 * k:  # validation batches carry labels only
+            return ce
+        t = self.temperature
+        soft_teacher = tf.nn.softmax(y_true[:, k:] / t)
+        kl = tf.reduce_sum(soft_teacher * (tf.math.log(soft_teacher + 1e-12) - tf.nn.log_softmax(log_student / t)), axis=-1)
+        return (1.0 - self.weight) * ce + self.weight * t * t * kl
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "temperature": self.temperature,
+                "weight": self.weight, "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="fer_edge")
+class LabelAccuracy(keras.metrics.Mean):
+    """Accuracy on the one-hot part of the targets (named ``accuracy``, so history columns stay the same)."""
+
+    def __init__(self, num_classes: int, name: str = "accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = num_classes
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        hits = keras.metrics.categorical_accuracy(y_true[:, :self.num_classes], y_pred)
+        return super().update_state(hits, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
