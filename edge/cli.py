@@ -47,6 +47,7 @@ COMMANDS: dict[str, Command] = {
                                ("flatbuffers", "tflite_micro"), "micro"),
     "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),
     "bench": Command("edge.bench_cli", "per-stage timings of the edge pipeline on a video"),
+    "fetch-models": Command("edge.fetch_cli", "download the YuNet face detector (checked, into the cache folder)"),
     "demo-video": Command("train.demo_video", "write a test video of synthetic faces on varied backgrounds"),
 }
 

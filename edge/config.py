@@ -13,7 +13,7 @@ from typing import Any
 
 from edge.errors import UserError
 
-DETECTORS = ("haar", "yunet")
+DETECTORS = ("auto", "haar", "yunet")
 #: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
@@ -69,11 +69,13 @@ class EdgeConfig:
     #: frames a face may go undetected before its track (and smoothing state) is dropped.
     max_missed: int = 5
     max_faces: int = 8
-    detector: str = "haar"
+    #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade.
+    detector: str = "auto"
     detector_model: str | None = None
     #: smallest face to look for, in pixels of the display image.
-    min_face: int = 48
-    #: detection runs on the grayscale image downscaled to at most this width.
+    min_face: int = 32
+    #: detection runs on the grayscale image downscaled to this width, or wider when a min_face face
+    #: would shrink below the detector's smallest (edge.detect.detect_width_for).
     detect_width: int = 320
     #: detect on every Nth frame; in between, faces are classified in the last detected boxes.
     detect_every: int = 1
@@ -113,8 +115,6 @@ class EdgeConfig:
                             f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
         if self.detector not in DETECTORS:
             raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
-        if self.detector == "yunet" and not self.detector_model:
-            raise UserError("--detector yunet needs --detector-model FILE (OpenCV's face_detection_yunet .onnx)")
         lw, lh = self.lores_size
         mw, mh = self.main_size
         if lw > mw or lh > mh:

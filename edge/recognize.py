@@ -1,4 +1,5 @@
-"""One frame -> recognised faces: detect on the gray image, preprocess each crop, one batch predict, track.
+"""One frame -> recognised faces: detect on the gray image, frame each face as the model's spec says
+(margin, eyes levelled with the detector's landmarks), preprocess, one batch predict, track.
 
 No I/O here. The interpreter is created once (``load_classifier``) and the crop buffers are reused.
 """
@@ -14,7 +15,7 @@ import numpy as np
 
 from edge.errors import UserError
 from edge.model_files import resolve_model
-from edge.preprocess import preprocess
+from edge.preprocess import frame_face, preprocess
 from edge.spec import ModelSpec, load_spec_for
 from edge.timing import StageTimer
 from edge.track import Tracker
@@ -79,7 +80,11 @@ class Face:
 
 
 class Recognizer:
-    """detect -> crop -> preprocess -> predict -> track, timing each stage on ``timer``."""
+    """detect -> frame -> preprocess -> predict -> track, timing each stage on ``timer``.
+
+    Between detections (``detect_every``) faces are classified in the last detected boxes (and framed
+    with the last landmarks); the tracker keeps their identity and smoothed label.
+    """
 
     def __init__(self, detector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
                  min_face: int = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1):
@@ -88,13 +93,18 @@ class Recognizer:
         self.min_face, self.max_faces = min_face, max_faces
         self.timer = timer or StageTimer()
         self.detect_every, self._frames, self._boxes, self._shape = detect_every, 0, None, None
+        self._landmarks = None
+        self._detect = getattr(detector, "detect_faces", None) or (lambda g, min_face: (detector.detect(g, min_face), None))
+        self.framing = None if spec is None else spec.face_framing
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
 
     def __call__(self, frame) -> list[Face]:
         timer = self.timer
         sx, sy = frame.scale
         if self._frames % self.detect_every == 0 or frame.gray.shape != self._shape:
-            self._boxes = self.detector.detect(frame.gray, min_face=round(self.min_face / sx))[: self.max_faces]
+            boxes, landmarks = self._detect(frame.gray, min_face=round(self.min_face / sx))
+            self._boxes = boxes[: self.max_faces]
+            self._landmarks = None if landmarks is None else landmarks[: self.max_faces]
             self._shape = frame.gray.shape
             timer.lap("detect")
         self._frames += 1
@@ -102,8 +112,9 @@ class Recognizer:
         probs = None
         if self.classifier is not None and len(boxes):
             batch = self._batch[: len(boxes)]
-            for i, (x, y, w, h) in enumerate(boxes):
-                preprocess(frame.gray[y:y + h, x:x + w], self.spec, out=batch[i])
+            for i, box in enumerate(boxes):
+                landmarks = None if self._landmarks is None else self._landmarks[i]
+                preprocess(frame_face(frame.gray, box, landmarks, self.framing), self.spec, out=batch[i])
             timer.lap("preprocess")
             probs = self.classifier.predict(batch)
             timer.lap("infer")

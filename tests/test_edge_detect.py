@@ -38,8 +38,8 @@ def test_frames_without_faces_give_no_boxes(seed):
 def test_downscaled_detection_maps_back_to_the_full_image():
     image, truth = demo_frames(6, seed=2, faces=1)[0]
     gray = _gray(image)
-    full = HaarDetector(detect_width=320).detect(gray)  # 640 wide -> detected at 320, mapped back
-    half = HaarDetector(detect_width=320).detect(cv2.resize(gray, (320, 240), interpolation=cv2.INTER_AREA))
+    full = HaarDetector(detect_width=320).detect(gray, min_face=48)  # 640 wide -> detected at 320, mapped back
+    half = HaarDetector(detect_width=320).detect(cv2.resize(gray, (320, 240), interpolation=cv2.INTER_AREA), 24)
     assert len(full) == len(half) == 1
     np.testing.assert_allclose(full[0], 2 * half[0], atol=2)
     assert iou_matrix(full, np.array(truth))[0, 0] > 0.5
@@ -70,8 +70,8 @@ def test_yunet_needs_a_readable_model(tmp_path):
     bad.write_bytes(b"not an onnx model")
     with pytest.raises(UserError, match="could not load it as a YuNet"):
         YuNetDetector(bad)
-    with pytest.raises(UserError, match="--detector-model"):
-        EdgeConfig(source="x", detector="yunet")
+    with pytest.raises(UserError, match="--detector yunet: no YuNet model .*run 'fer-edge fetch-models'"):
+        make_detector(EdgeConfig(source="x", detector="yunet"))
 
 
 class _FakeYN:
@@ -100,6 +100,6 @@ def test_yunet_boxes_are_mapped_back_and_filtered(tmp_path, monkeypatch):
     assert isinstance(detector, YuNetDetector)
     boxes = detector.detect(np.zeros((480, 640), np.uint8), min_face=48)
     np.testing.assert_array_equal(boxes, [[20, 40, 120, 140]])
-    assert fake.sizes == [(320, 240)] and fake.inputs == [(240, 320, 3)]
+    assert fake.sizes == [(320, 240)] and fake.inputs == [(320, 320, 3), (240, 320, 3)], "checked once at load"
     fake.faces = None
     assert detector.detect(np.zeros((480, 640), np.uint8)).shape == (0, 4)
