@@ -81,6 +81,10 @@ def _to_input_coords(boxes: np.ndarray, f: float, shape: tuple[int, int], min_fa
     return out[keep], keep
 
 
+def _cv_reason(e: Exception) -> str:
+    return str(e).strip().splitlines()[-1]
+
+
 class HaarDetector:
     """Haar boxes carry no landmarks: their faces are cropped as the box (no alignment)."""
 
@@ -120,10 +124,14 @@ class YuNetDetector:
         try:
             self._net = cv2.FaceDetectorYN.create(str(model_path), "", (detect_width, detect_width),
                                                   score_threshold=score_threshold)
-            self._net.detect(np.zeros((detect_width, detect_width, 3), np.uint8))  # YuNet's outputs exist?
         except cv2.error as e:
-            raise UserError(f"--detector-model {model_path}: OpenCV could not load it as a YuNet face "
-                            f"detector ({str(e).strip().splitlines()[-1]})") from None
+            raise UserError(f"--detector-model {model_path}: not an ONNX model OpenCV can read (expected "
+                            f"the YuNet face detector; {_cv_reason(e)})") from None
+        try:
+            self._net.detect(np.zeros((detect_width, detect_width, 3), np.uint8))
+        except cv2.error as e:
+            raise UserError(f"--detector-model {model_path}: an ONNX model, but not the YuNet face detector "
+                            f"(OpenCV found no YuNet outputs; {_cv_reason(e)})") from None
         self.model_path = model_path
         self._downscale = _Downscaler(detect_width, self.min_size, self.name)
         self._bgr = None

@@ -68,7 +68,7 @@ def test_yunet_needs_a_readable_model(tmp_path):
         YuNetDetector(tmp_path / "missing.onnx")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not an onnx model")
-    with pytest.raises(UserError, match="could not load it as a YuNet"):
+    with pytest.raises(UserError, match="not an ONNX model OpenCV can read"):
         YuNetDetector(bad)
     with pytest.raises(UserError, match="--detector yunet: no YuNet model .*run 'fer-edge fetch-models'"):
         make_detector(EdgeConfig(source="x", detector="yunet"))
