@@ -128,7 +128,8 @@ class YuNetDetector:
             raise UserError(f"--detector-model {model_path}: not an ONNX model OpenCV can read (expected "
                             f"the YuNet face detector; {_cv_reason(e)})") from None
         try:
-            self._net.detect(np.zeros((detect_width, detect_width, 3), np.uint8))
+            self._net.setInputSize((64, 64))
+            self._net.detect(np.zeros((64, 64, 3), np.uint8))
         except cv2.error as e:
             raise UserError(f"--detector-model {model_path}: an ONNX model, but not the YuNet face detector "
                             f"(OpenCV found no YuNet outputs; {_cv_reason(e)})") from None
