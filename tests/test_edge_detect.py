@@ -99,7 +99,10 @@ def test_yunet_boxes_are_mapped_back_and_filtered(tmp_path, monkeypatch):
     detector = make_detector(EdgeConfig(source="x", detector="yunet", detector_model=str(model)))
     assert isinstance(detector, YuNetDetector)
     boxes = detector.detect(np.zeros((480, 640), np.uint8), min_face=48)
-    np.testing.assert_array_equal(boxes, [[20, 40, 120, 140]])
-    assert fake.sizes == [(64, 64), (320, 240)] and fake.inputs == [(64, 64, 3), (240, 320, 3)], "checked at load"
+    np.testing.assert_array_equal(boxes, [[10, 40, 140, 140]])  # squared about its centre (70x70), then x2
+    faces[0, 4:14] = np.arange(10) + 20
+    boxes, landmarks = detector.detect_faces(np.zeros((480, 640), np.uint8), min_face=48)
+    np.testing.assert_allclose(landmarks, [2 * (np.arange(10).reshape(5, 2) + 20)])
+    assert fake.sizes == [(64, 64), (320, 240)] and fake.inputs[:2] == [(64, 64, 3), (240, 320, 3)], "checked at load"
     fake.faces = None
     assert detector.detect(np.zeros((480, 640), np.uint8)).shape == (0, 4)
