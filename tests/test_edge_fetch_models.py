@@ -5,6 +5,7 @@ one line naming the URL and what was expected, exit code 2, and leave nothing in
 import http.server
 import socket
 import threading
+from pathlib import Path
 import pytest
 
 from edge import detector_model as dm
@@ -131,3 +132,21 @@ def test_lookup_order(cache, tmp_path, monkeypatch):
     monkeypatch.setenv(dm.ENV_MODEL, str(tmp_path / "gone.onnx"))
     with pytest.raises(Exception, match="FER_EDGE_DETECTOR_MODEL=.*gone.onnx: no such file"):
         dm.find_detector_model()
+
+
+def test_systemd_unit_fetches_the_detector_before_the_loop():
+    import configparser
+    import shlex
+
+    import edge
+    from edge.cli import build_parser
+
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.read(Path(edge.__file__).parent / "deploy" / "fer-edge.service")
+    pre = unit["Service"]["ExecStartPre"]
+    assert pre.startswith("-"), "no network at boot must not stop the loop (it falls back to Haar)"
+    argv = shlex.split(pre[1:].replace("%h", "/home/me"))
+    assert argv[0] == "/home/me/fer-edge/.venv/bin/fer-edge"
+    assert build_parser().parse_args(argv[1:]).command == "fetch-models"
+    run = build_parser().parse_args(shlex.split(unit["Service"]["ExecStart"].replace("%h", "/home/me"))[1:])
+    assert run.detector == "auto", "the unit uses YuNet once it is fetched"

@@ -1,0 +1,181 @@
+"""Face detection, Haar vs YuNet, per detect width, from one run, as one Markdown table:
+
+- recall and precision at IoU >= 0.5 against the labelled faces of the ExpW sample's original photos
+  (``../shared/datasets/expw_sample``; ExpW does not label every face in a photo, so precision there is
+  a lower bound) and against the true faces of a ``fer-edge demo-video`` (640x480);
+- expression accuracy end to end on those photos (detect -> frame/align as the model's spec says ->
+  classify; a labelled face the detector missed counts as wrong), next to classifying the labelled box;
+- detection ms per 640x480 and per 320x240 frame (ExpW photos resized to those sizes), and frames/s of
+  the headless ``fer-edge run`` loop on the 640x480 video (best of ``--repeats``).
+
+A detect width W means: frames are shrunk to W wide for detection, which is what ``--min-face`` of
+640 * 24 / W pixels gives on a 640-wide frame (both detectors find faces down to 24 px). The ``default``
+row is ``fer-edge run`` with no detection option at all.
+
+    python benchmarks/detection.py [--model models/fer_micro_int8.tflite] [--frames 300] [--out FILE]
+
+Needs the YuNet model ($FER_EDGE_DETECTOR_MODEL or ../shared/models/) and ../shared/datasets/expw_sample
+($FER_EDGE_SHARED names another ../shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from edge_pipeline import detection_counts, make_video  # noqa: E402
+from expw_faces import EXPW_SAMPLE, YUNET, Crops, crop, load_expw, match, min_face_for  # noqa: E402
+
+from edge import atomic  # noqa: E402
+from edge.config import EdgeConfig  # noqa: E402
+from edge.detect import HaarDetector, YuNetDetector  # noqa: E402
+from edge.loop import run_edge  # noqa: E402
+from edge.model_files import DEFAULT_MODEL  # noqa: E402
+
+ROWS = (("haar", 320), ("haar", 480), ("haar", 640), ("yunet", 320), ("yunet", 480), ("yunet", 640))
+MIN_SIZE = 24  # both detectors' smallest face (edge.detect.HAAR_MIN_SIZE, YUNET_MIN_SIZE)
+
+
+def make_detector(kind: str, width: int, yunet: Path):
+    return HaarDetector(width) if kind == "haar" else YuNetDetector(yunet, width)
+
+
+def expw_scores(photos, detector, width: int, crops: Crops) -> dict:
+    """Recall, precision (lower bound) and end-to-end accuracy on the ExpW photos."""
+    tp = dets = total = right = right_found = 0
+    framing = crops.spec.face_framing
+    for p in photos:
+        boxes, landmarks = detector.detect_faces(p.gray, min_face_for(p.gray.shape[1], width, MIN_SIZE))
+        idx = match(p.boxes, boxes)
+        dets += len(boxes)
+        total += len(p.boxes)
+        hit = idx >= 0
+        tp += int(hit.sum())
+        if hit.any():
+            items = [crop(p.gray, boxes[j], None if landmarks is None else landmarks[j], framing) for j in idx[hit]]
+            ok = int((crops.predict(items) == p.labels[hit]).sum())
+            right += ok
+            right_found += ok
+    return {"recall": tp / total, "precision": tp / max(1, dets), "found": tp, "total": total, "dets": dets,
+            "accuracy": right / total, "accuracy_found": right_found / max(1, tp)}
+
+
+def labelled_box_accuracy(photos, crops: Crops) -> float:
+    """The labelled boxes classified directly (with the spec's margin; no landmarks, so no alignment)."""
+    right = total = 0
+    framing = crops.spec.face_framing
+    for p in photos:
+        pred = crops.predict([crop(p.gray, b, None, framing) for b in p.boxes])
+        right += int((pred == p.labels).sum())
+        total += len(p.boxes)
+    return right / total
+
+
+def detect_ms(frames: list[np.ndarray], detector, width: int) -> float:
+    """Median ms to detect on one frame at ``width`` (or the frame's own width if smaller)."""
+    min_face = min_face_for(frames[0].shape[1], width, MIN_SIZE)
+    detector.detect_faces(frames[0], min_face)  # warm-up
+    times = []
+    for f in frames:
+        t = time.perf_counter()
+        detector.detect_faces(f, min_face)
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def run_fps(config: EdgeConfig, repeats: int) -> tuple[float, list[float]]:
+    runs = [run_edge(config).timer.summary()["fps"] for _ in range(repeats)]
+    return max(runs), runs
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
+    p.add_argument("--detector-model", default=os.environ.get("FER_EDGE_DETECTOR_MODEL") or str(YUNET))
+    p.add_argument("--frames", type=int, default=300, help="frames of the demo video (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=2, help="runs of the loop per row, best kept")
+    p.add_argument("--timing-frames", type=int, default=60, help="ExpW photos timed per frame size")
+    p.add_argument("--out", help="also write the table to this Markdown file")
+    args = p.parse_args(argv)
+    yunet = Path(args.detector_model)
+    load_start = os.getloadavg()
+    start = time.perf_counter()
+    crops = Crops(Path(args.model))
+    photos = load_expw(EXPW_SAMPLE)
+    sized = {size: [cv2.resize(p.gray, size, interpolation=cv2.INTER_AREA) for p in photos[:args.timing_frames]]
+             for size in ((640, 480), (320, 240))}
+    box_acc = labelled_box_accuracy(photos, crops)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="detection-bench-") as tmp:
+        tmp = Path(tmp)
+        video, truth = make_video(tmp, args.frames, seed=0)
+        os.environ["FER_EDGE_DETECTOR_MODEL"] = str(yunet)  # what --detector auto finds for the default row
+        for kind, width in ROWS + (("default", None),):
+            jsonl = tmp / f"{kind}{width}.jsonl"
+            if kind == "default":
+                config = EdgeConfig(source=str(video), model=args.model, jsonl=str(jsonl))
+                detector = make_detector("yunet", config.detect_width, yunet)
+                width = max(config.detect_width, math.ceil(640 * MIN_SIZE / config.min_face))
+                label = f"default: auto -> yunet, --min-face {config.min_face}"
+            else:
+                config = EdgeConfig(source=str(video), model=args.model, jsonl=str(jsonl), detector=kind,
+                                    detector_model=str(yunet) if kind == "yunet" else None, detect_width=width,
+                                    min_face=min_face_for(640, width, MIN_SIZE))
+                detector = make_detector(kind, width, yunet)
+                label = kind
+            scores = expw_scores(photos, detector, width, crops)
+            ms = {size: detect_ms(frames, make_detector("yunet" if kind == "default" else kind, width, yunet), width)
+                  for size, frames in sized.items()}
+            fps, all_fps = run_fps(config, args.repeats)
+            demo = detection_counts(jsonl, truth)
+            rows.append((label, width, config.min_face, scores, demo, ms, fps, all_fps))
+            print(f"{label} {width}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    load_end = os.getloadavg()
+    text = markdown(rows, box_acc, args, load_start, load_end, time.perf_counter() - start, len(photos))
+    print(text)
+    if args.out:
+        atomic.write_text(args.out, text)
+    return 0
+
+
+def markdown(rows, box_acc, args, load_start, load_end, seconds, n_photos) -> str:
+    lines = [f"## Face detection: Haar vs YuNet ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
+             f"{platform.machine()}, {os.cpu_count()} CPUs, OpenCV {cv2.__version__}; load average "
+             f"{load_start[0]:.2f} at start, {load_end[0]:.2f} at end (a shared machine: fps are lower "
+             f"than on a quiet one); {seconds:.0f} s. Model `{Path(args.model).name}`. ExpW: {n_photos} photos of "
+             f"the sample, {rows[0][3]['total']} labelled faces. Demo video: {args.frames} frames 640x480, 1-3 faces.",
+             "",
+             "| detector | detect width (--min-face at 640) | ExpW recall | ExpW precision (lower bound) | "
+             "demo recall | demo precision | ExpW accuracy end to end (of found) | detect ms 640x480 | "
+             "detect ms 320x240 | `fer-edge run` fps 640x480 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, width, min_face, s, d, ms, fps, all_fps in rows:
+        demo_recall = d["found"] / max(1, d["true_faces"])
+        demo_precision = d["found"] / max(1, d["found"] + d["false_detections"])
+        lines.append(f"| {label} | {width} ({min_face} px) | {100 * s['recall']:.1f}% ({s['found']}/{s['total']}) | "
+                     f"{100 * s['precision']:.1f}% ({s['dets']} boxes) | {100 * demo_recall:.1f}% | "
+                     f"{100 * demo_precision:.1f}% | {100 * s['accuracy']:.1f}% ({100 * s['accuracy_found']:.1f}%) | "
+                     f"{ms[(640, 480)]:.1f} | {ms[(320, 240)]:.1f} | {fps:.1f} ({', '.join(f'{v:.1f}' for v in all_fps)}) |")
+    by = {(r[0], r[1]): r for r in rows}
+    lines += ["", f"Classifying the labelled ExpW boxes directly: {100 * box_acc:.1f}% accuracy."]
+    for width in (320, 640):
+        h, y = by.get(("haar", width)), by.get(("yunet", width))
+        if h and y:
+            lines.append(f"At {width} px: Haar/YuNet detect time {h[5][(640, 480)] / y[5][(640, 480)]:.2f}x "
+                         f"(640x480 frames), `fer-edge run` fps YuNet/Haar {y[6] / h[6]:.2f}x.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
