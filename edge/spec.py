@@ -41,7 +41,7 @@ class Quant:
 class Framing:
     """How a face is cut out of a photo or frame before ``prepare`` resizes it (``preprocess.frame_face``).
 
-    The detector's box is grown by ``margin`` times its width/height on every side; with ``align`` and
+    The detector's box is grown by ``margin`` times its width/height on every side (shrunk if negative); with ``align`` and
     the five landmarks of a landmark detector (YuNet), the crop is first rotated about the box centre
     so that the eyes are level. Boxes without landmarks (the Haar cascade) are cropped as the box.
     """
@@ -50,8 +50,9 @@ class Framing:
     align: bool = False
 
     def __post_init__(self):
-        if not (isinstance(self.margin, (int, float)) and 0.0 <= self.margin <= 1.0):
-            raise UserError(f"spec framing margin must be a fraction of the box size in 0..1, got {self.margin!r}")
+        if not (isinstance(self.margin, (int, float)) and -0.25 <= self.margin <= 1.0):
+            raise UserError(f"spec framing margin must be a fraction of the box size in -0.25..1 "
+                            f"(negative: inside the box), got {self.margin!r}")
         if not isinstance(self.align, bool):
             raise UserError(f"spec framing align must be true or false, got {self.align!r}")
 
