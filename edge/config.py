@@ -66,7 +66,7 @@ class EdgeConfig:
     #: weight of the newest probabilities in the per-face moving average (1 = no smoothing).
     smooth_alpha: float = 0.5
     iou_threshold: float = 0.3
-    #: frames a face may go undetected before its track (and smoothing state) is dropped.
+    #: detections a face may miss while keeping its last box (and its track and smoothing state).
     max_missed: int = 5
     max_faces: int = 8
     #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade.

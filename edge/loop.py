@@ -100,7 +100,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     config = replace(config, detector=detector.name,
                      detector_model=str(getattr(detector, "model_path", "") or "") or None)
     recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
-                           config.max_faces, timer, config.detect_every)
+                           config.max_faces, timer, config.detect_every, hold=config.max_missed)
     source = source or open_source(config.source, config, stop)
     jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
     with contextlib.ExitStack() as stack, stop_on_signals(stop):
