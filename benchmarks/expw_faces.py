@@ -71,11 +71,6 @@ def match(truth: np.ndarray, found: np.ndarray, iou: float = IOU) -> np.ndarray:
     return result
 
 
-def min_face_for(width: int, detect_width: int, min_size: int) -> int:
-    """The --min-face that makes the detector run at exactly ``detect_width`` on a ``width``-wide image."""
-    return max(1, math.ceil(width * min_size / detect_width)) if width > detect_width else min_size
-
-
 class Crops:
     """Framed faces -> one batch -> predicted classes, with a shipped model."""
 

@@ -72,11 +72,13 @@ class EdgeConfig:
     #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade.
     detector: str = "auto"
     detector_model: str | None = None
-    #: smallest face to look for, in pixels of the display image.
-    min_face: int = 32
-    #: detection runs on the grayscale image downscaled to this width, or wider when a min_face face
-    #: would shrink below the detector's smallest (edge.detect.detect_width_for).
-    detect_width: int = 320
+    #: smallest face to look for, in pixels of the display image; None: as small as the detector finds
+    #: at detect_width.
+    min_face: int | None = None
+    #: detection runs on the grayscale image downscaled to this width (None: about 320x240 pixels' worth,
+    #: edge.detect.default_detect_width), or wider when a min_face face would shrink below the detector's
+    #: smallest (edge.detect.detect_width_for).
+    detect_width: int | None = None
     #: detect on every Nth frame; in between, faces are classified in the last detected boxes.
     detect_every: int = 1
     main_size: tuple[int, int] = (640, 480)
@@ -104,7 +106,7 @@ class EdgeConfig:
                 raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer")
         for name, low in (("max_faces", 1), ("min_face", 8), ("detect_width", 64), ("detect_every", 1),
                           ("retries", 0), ("max_missed", 0)):
-            if getattr(self, name) < low:
+            if getattr(self, name) is not None and getattr(self, name) < low:
                 raise UserError(f"{name} {getattr(self, name)}: expected an integer >= {low}")
         if self.camera_timeout <= 0 or self.backoff < 0 or self.camera_fps <= 0:
             raise UserError("camera timeout and fps must be positive and backoff non-negative")

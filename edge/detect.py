@@ -8,8 +8,9 @@ nose tip, right and left mouth corner), which ``edge.framing`` uses to level the
 the training faces);
 ``detect_faces`` returns (boxes, landmarks (N, 5, 2) float32 or None) in the same order.
 
-Detection runs on the image downscaled to ``detect_width``, or wider when the smallest face asked for
-(``min_face``) would otherwise shrink below what the detector can find (``min_size``).
+Detection runs on the image downscaled to ``detect_width`` (default: as many pixels as 320x240, whatever
+the frame's shape), or wider when the smallest face asked for (``min_face``) would otherwise shrink below
+what the detector can find (``min_size``).
 """
 
 from __future__ import annotations
@@ -26,36 +27,46 @@ from edge.errors import UserError
 log = logging.getLogger(__name__)
 NO_FACES = np.zeros((0, 4), np.int32)
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
-#: the default detect width: YuNet takes ~6.6 ms on a 320x240 image and ~22 ms on 640x480 here.
-DETECT_WIDTH = 320
+#: the default detection size in pixels: YuNet took 6.6 ms on 320x240, 10.4 ms on 480x270 and 21.9 ms on
+#: 640x480 images here (ExpW photos, load ~1.5 on 2 cores); 320x240 leaves room for 60 fps end to end.
+DETECT_PIXELS = 320 * 240
 #: the cascade's own window is 24x24: nothing smaller is ever found.
 HAAR_MIN_SIZE = 24
 #: YuNet found 10% / 54% / 66% / 89% / 97% of ExpW faces shrunk to 16 / 20 / 24 / 32 / 60 px wide.
 YUNET_MIN_SIZE = 24
 
 
-def detect_width_for(width: int, min_face: int, min_size: int, detect_width: int = DETECT_WIDTH) -> int:
-    """The width to detect on for a ``width``-pixel image: ``detect_width``, widened so that a face of
-    ``min_face`` pixels stays at least ``min_size`` pixels wide, never wider than the image itself."""
-    needed = math.ceil(width * min_size / max(1, min_face))
-    return int(min(width, max(detect_width, needed)))
+def default_detect_width(width: int, height: int) -> int:
+    """The width at which a ``width`` x ``height`` image has about ``DETECT_PIXELS`` pixels."""
+    return max(64, round(math.sqrt(DETECT_PIXELS * width / max(1, height))))
+
+
+def detect_width_for(width: int, height: int, min_face: int | None, min_size: int,
+                     detect_width: int | None = None) -> int:
+    """The width to detect on for a ``width`` x ``height`` image: ``detect_width`` (default
+    ``default_detect_width``), widened so that a face of ``min_face`` pixels stays at least ``min_size``
+    pixels wide, never wider than the image itself."""
+    base = detect_width or default_detect_width(width, height)
+    needed = math.ceil(width * min_size / min_face) if min_face else 0
+    return int(min(width, max(base, needed)))
 
 
 class _Downscaler:
     """Resizes a grayscale image to the width ``detect_width_for`` gives, into a reused buffer."""
 
-    def __init__(self, detect_width: int, min_size: int, name: str):
+    def __init__(self, detect_width: int | None, min_size: int, name: str):
         self.detect_width, self.min_size, self.name = detect_width, min_size, name
         self._buf = None
         self._widened: set[tuple[int, int]] = set()
 
-    def __call__(self, gray: np.ndarray, min_face: int) -> tuple[np.ndarray, float]:
+    def __call__(self, gray: np.ndarray, min_face: int | None) -> tuple[np.ndarray, float]:
         h, w = gray.shape[:2]
-        width = detect_width_for(w, min_face, self.min_size, self.detect_width)
-        if width > self.detect_width and (w, min_face) not in self._widened:
+        width = detect_width_for(w, h, min_face, self.min_size, self.detect_width)
+        base = min(w, self.detect_width or default_detect_width(w, h))
+        if width > base and (w, min_face) not in self._widened:
             self._widened.add((w, min_face))
             log.info("%s: detecting at %d px wide instead of %d so that %d px faces stay at least %d px "
-                     "(its smallest)", self.name, width, self.detect_width, min_face, self.min_size)
+                     "(its smallest)", self.name, width, base, min_face, self.min_size)
         if width >= w:
             return gray, 1.0
         f = width / w
@@ -66,7 +77,7 @@ class _Downscaler:
         return self._buf, f
 
 
-def _to_input_coords(boxes: np.ndarray, f: float, shape: tuple[int, int], min_face: int = 2) -> np.ndarray:
+def _to_input_coords(boxes: np.ndarray, f: float, shape: tuple[int, int], min_face: int | None = None):
     """Boxes on the downscaled image -> (int32 boxes on the input image, clipped, at least ``min_face``
     wide, largest first; the indices of the kept rows of ``boxes``)."""
     if len(boxes) == 0:
@@ -77,7 +88,7 @@ def _to_input_coords(boxes: np.ndarray, f: float, shape: tuple[int, int], min_fa
     x1 = np.clip(b[:, 0] + b[:, 2], 0, shape[1])
     y1 = np.clip(b[:, 1] + b[:, 3], 0, shape[0])
     out = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).round().astype(np.int32)
-    keep = np.flatnonzero((out[:, 2] >= max(2, min_face)) & (out[:, 3] > 1))
+    keep = np.flatnonzero((out[:, 2] >= max(2, min_face or 0)) & (out[:, 3] > 1))
     keep = keep[np.argsort(-(out[keep, 2] * out[keep, 3]), kind="stable")]
     return out[keep], keep
 
@@ -107,7 +118,7 @@ class HaarDetector:
     name, min_size = "haar", HAAR_MIN_SIZE
 
     # 1.15/4 instead of OpenCV's 1.1/3: ~25% less work than 1.1/5 at the same recall on the ExpW sample.
-    def __init__(self, detect_width: int = DETECT_WIDTH, scale_factor: float = 1.15, min_neighbors: int = 4,
+    def __init__(self, detect_width: int | None = None, scale_factor: float = 1.15, min_neighbors: int = 4,
                  cascade: str = HAAR_CASCADE):
         path = Path(cv2.data.haarcascades) / cascade
         self._cascade = cv2.CascadeClassifier(str(path))
@@ -116,15 +127,15 @@ class HaarDetector:
         self._downscale = _Downscaler(detect_width, self.min_size, self.name)
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
 
-    def detect_faces(self, gray: np.ndarray, min_face: int = 24) -> tuple[np.ndarray, None]:
+    def detect_faces(self, gray: np.ndarray, min_face: int | None = None) -> tuple[np.ndarray, None]:
         small, f = self._downscale(gray, min_face)
-        m = max(self.min_size, round(min_face * f))
+        m = max(self.min_size, round((min_face or 0) * f))
         boxes = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor,
                                                minNeighbors=self.min_neighbors, minSize=(m, m))
         return _to_input_coords(boxes, f, gray.shape)[0], None
 
-    def detect(self, gray: np.ndarray, min_face: int = 24) -> np.ndarray:
-        """Faces in ``gray`` at least ``min_face`` pixels (of ``gray``) wide."""
+    def detect(self, gray: np.ndarray, min_face: int | None = None) -> np.ndarray:
+        """Faces in ``gray`` at least ``min_face`` pixels (of ``gray``) wide (None: as small as it finds)."""
         return self.detect_faces(gray, min_face)[0]
 
 
@@ -133,12 +144,12 @@ class YuNetDetector:
 
     name, min_size = "yunet", YUNET_MIN_SIZE
 
-    def __init__(self, model_path: str | Path, detect_width: int = DETECT_WIDTH, score_threshold: float = 0.7):
+    def __init__(self, model_path: str | Path, detect_width: int | None = None, score_threshold: float = 0.7):
         model_path = Path(model_path)
         if not model_path.is_file():
             raise UserError(f"--detector-model {model_path}: no such file (a YuNet .onnx face detector)")
         try:
-            self._net = cv2.FaceDetectorYN.create(str(model_path), "", (detect_width, detect_width),
+            self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 240),
                                                   score_threshold=score_threshold)
         except cv2.error as e:
             raise UserError(f"--detector-model {model_path}: not an ONNX model OpenCV can read (expected "
@@ -154,7 +165,7 @@ class YuNetDetector:
         self._bgr = None
         self._size = None
 
-    def detect_faces(self, gray: np.ndarray, min_face: int = 24) -> tuple[np.ndarray, np.ndarray | None]:
+    def detect_faces(self, gray: np.ndarray, min_face: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         small, f = self._downscale(gray, min_face)
         if self._bgr is None or self._bgr.shape[:2] != small.shape:
             self._bgr = np.empty(small.shape + (3,), np.uint8)
@@ -170,7 +181,7 @@ class YuNetDetector:
         landmarks = (faces[keep, 4:14].reshape(-1, 5, 2) / f).astype(np.float32)
         return boxes, landmarks
 
-    def detect(self, gray: np.ndarray, min_face: int = 24) -> np.ndarray:
+    def detect(self, gray: np.ndarray, min_face: int | None = None) -> np.ndarray:
         return self.detect_faces(gray, min_face)[0]
 
 

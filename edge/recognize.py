@@ -88,7 +88,7 @@ class Recognizer:
     """
 
     def __init__(self, detector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
-                 min_face: int = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1,
+                 min_face: int | None = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1,
                  hold: int = 0):
         self.detector, self.classifier, self.spec = detector, classifier, spec
         self.tracker = tracker or Tracker()
@@ -120,7 +120,8 @@ class Recognizer:
         timer = self.timer
         sx, sy = frame.scale
         if self._frames % self.detect_every == 0 or frame.gray.shape != self._shape:
-            boxes, landmarks = self._detect(frame.gray, min_face=round(self.min_face / sx))
+            min_face = None if self.min_face is None else round(self.min_face / sx)
+            boxes, landmarks = self._detect(frame.gray, min_face=min_face)
             if frame.gray.shape == self._shape:
                 boxes, landmarks = self._hold_missed(boxes, landmarks)
             else:

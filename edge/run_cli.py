@@ -24,10 +24,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--detector-model", metavar="FILE",
                    help="the YuNet .onnx (default: $FER_EDGE_DETECTOR_MODEL, then the fetch-models cache)")
     g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"),
-                   help="smallest face to find, in pixels of the displayed image (default %(default)s)")
+                   help="smallest face to find, in pixels of the displayed image; detection runs wider if "
+                   "needed (default: the smallest the detector finds at --detect-width)")
     g.add_argument("--detect-width", type=int, metavar="PX", default=_default("detect_width"),
                    help="detect on the gray image downscaled to this width, or wider when --min-face needs it "
-                   "(default %(default)s)")
+                   "(default: about 320x240 pixels' worth, e.g. 320 for 640x480, 370 for 480x270)")
     g.add_argument("--detect-every", type=int, metavar="N", default=_default("detect_every"),
                    help="detect faces on every Nth frame only, classify every frame (default %(default)s)")
     g.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: the runtime's choice)")

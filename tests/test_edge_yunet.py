@@ -99,16 +99,29 @@ def test_models_that_are_not_yunet_are_refused(tmp_path, yunet_model):
         make_detector(EdgeConfig(source="x", detector_model=str(tmp_path / "gone.onnx")))
 
 
-@pytest.mark.parametrize("width, min_face, min_size, detect_width, expected", [
-    (640, 48, 24, 320, 320),   # a 48 px face is 24 px at 320: as small as the detector goes
-    (640, 32, 24, 320, 480),   # smaller faces asked for: detect wider
-    (480, 32, 24, 320, 360),   # the 480x270 camera: faces of 32 px stay 24 px
-    (640, 16, 24, 320, 640),   # never wider than the frame
-    (320, 16, 24, 320, 320),   # a 320x240 lores Y plane is detected as it is
-    (1280, 200, 24, 320, 320),
+@pytest.mark.parametrize("size, min_face, detect_width, expected", [
+    ((640, 480), None, None, 320),   # default: 320x240 pixels' worth; a 48 px face is the 24 px minimum
+    ((480, 270), None, None, 370),   # the 480x270 camera: 370x208 (faces from 31 px)
+    ((320, 240), None, None, 320),   # a lores Y plane is detected as it is
+    ((1280, 720), None, None, 370),
+    ((640, 480), 48, None, 320),     # a 48 px face is 24 px at 320: as small as the detectors go
+    ((640, 480), 32, None, 480),     # smaller faces asked for: detect wider
+    ((480, 270), 24, 320, 480),      # ... never shrinking them below 24 px
+    ((640, 480), 16, None, 640),     # never wider than the frame
+    ((640, 480), 200, 256, 256),     # an explicit width when --min-face allows it
 ])
-def test_detect_width_never_shrinks_min_face_below_the_detector(width, min_face, min_size, detect_width, expected):
-    assert detect_width_for(width, min_face, min_size, detect_width) == expected
+def test_detect_width_never_shrinks_min_face_below_the_detector(size, min_face, detect_width, expected):
+    assert detect_width_for(*size, min_face, 24, detect_width) == expected
+
+
+def test_widening_is_said_once(yunet_model, caplog):
+    caplog.set_level(logging.INFO, logger="edge.detect")
+    detector = YuNetDetector(yunet_model)
+    for _ in range(3):
+        detector.detect(np.zeros((480, 640), np.uint8), min_face=32)
+    said = [r.getMessage() for r in caplog.records if "instead of" in r.getMessage()]
+    assert said == ["yunet: detecting at 480 px wide instead of 320 so that 32 px faces stay at least 24 px "
+                    "(its smallest)"]
 
 
 def test_run_uses_yunet_by_default_once_it_is_found(yunet_model, tmp_path, monkeypatch, capsys):
