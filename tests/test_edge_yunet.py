@@ -137,3 +137,15 @@ def test_run_uses_yunet_by_default_once_it_is_found(yunet_model, tmp_path, monke
     monkeypatch.delenv("FER_EDGE_DETECTOR_MODEL")
     assert main(["run", "--source", str(video), "--jsonl", str(jsonl), "--max-frames", "2"]) == 0
     assert json.loads((tmp_path / "out.config.json").read_text())["detector"] == "haar"
+
+
+def test_detects_on_a_strided_y_plane_like_picamera2_lores(yunet_model):
+    image, truth = demo_frames(6, seed=2, faces=1)[0]
+    lores = cv2.resize(_gray(image), (320, 240), interpolation=cv2.INTER_AREA)
+    yuv = np.full((240 * 3 // 2, 384), 99, np.uint8)  # Pi 5: 320 pixels, 384-byte rows
+    yuv[:240, :320] = lores
+    y_plane = yuv[:240, :320]
+    detector = YuNetDetector(yunet_model)
+    boxes, landmarks = detector.detect_faces(y_plane)
+    np.testing.assert_array_equal(boxes, detector.detect_faces(lores.copy())[0])
+    assert len(boxes) == 1 and iou_matrix(boxes * 2, np.array(truth))[0, 0] > 0.5
