@@ -160,8 +160,8 @@ def download(url: str, dest: Path, model: ModelFile = YUNET, *, timeout: float =
                             f"(expected {model.size:,})") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e
-            raise UserError(f"{url}: cannot download ({reason}); no network? Copy {model.name} here by "
-                            "hand and run 'fer-edge fetch-models --from FILE'") from None
+            raise UserError(f"{url}: cannot download ({reason}); no network? Copy {model.name} onto this "
+                            "machine and run 'fer-edge fetch-models --from FILE'") from None
         if expected is not None and received != expected:
             raise UserError(f"{url}: download cut short after {received:,} bytes (expected {expected:,})")
         _check(url, received, h.hexdigest(), model)

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="download again even if the cache holds the file")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
                         help="network timeout in seconds (default %(default)s)")
-    parser.epilog = (f"The cache folder is ${ENV_CACHE}, else ~/.cache/fer-edge. "
+    parser.epilog = (f"The cache folder is ${ENV_CACHE}, else $XDG_CACHE_HOME/fer-edge, else ~/.cache/fer-edge. "
                      f"{YUNET.name}: {YUNET.size:,} bytes, SHA-256 {YUNET.sha256}, {YUNET.licence}.")
 
 
