@@ -168,7 +168,8 @@ def markdown(rows, box_acc, args, load_start, load_end, seconds, n_photos) -> st
                      f"{100 * s['recall']:.1f}% ({s['found']}/{s['total']}) | "
                      f"{100 * s['precision']:.1f}% ({s['dets']} boxes) | {100 * demo_recall:.1f}% | "
                      f"{100 * demo_precision:.1f}% | {100 * s['accuracy']:.1f}% ({100 * s['accuracy_found']:.1f}%) | "
-                     f"{ms[(640, 480)][0]:.1f} ({ms[(640, 480)][1]:.1f}) | {ms[(320, 240)][0]:.1f} ({ms[(320, 240)][1]:.1f}) | "
+                     f"{ms[(640, 480)][0]:.1f} ({ms[(640, 480)][1]:.1f}) | "
+                     f"{ms[(320, 240)][0]:.1f} ({ms[(320, 240)][1]:.1f}) | "
                      f"{fps:.1f} ({', '.join(f'{v:.1f}' for v in all_fps)}) |")
     by = {(r[0], r[1]): r for r in rows}
     lines += ["", f"Classifying the labelled ExpW boxes directly: {100 * box_acc:.1f}% accuracy."]

@@ -3,7 +3,7 @@
 ``HaarDetector`` uses the frontal-face cascade shipped inside the OpenCV wheel (no download).
 ``YuNetDetector`` uses OpenCV's ``FaceDetectorYN`` with the model file ``fer-edge fetch-models``
 installs (``edge.detector_model``); it also returns five landmarks per face (right eye, left eye,
-nose tip, right and left mouth corner), which ``edge.framing`` uses to level the eyes.
+nose tip, right and left mouth corner), which ``edge.preprocess.frame_face`` uses to level the eyes.
 ``detect`` returns an int32 array of shape (N, 4): x, y, w, h, largest faces first (square boxes, like
 the training faces);
 ``detect_faces`` returns (boxes, landmarks (N, 5, 2) float32 or None) in the same order.
@@ -32,7 +32,7 @@ HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_PIXELS = 320 * 240
 #: the cascade's own window is 24x24: nothing smaller is ever found.
 HAAR_MIN_SIZE = 24
-#: YuNet found 10% / 54% / 66% / 89% / 97% of ExpW faces shrunk to 16 / 20 / 24 / 32 / 60 px wide.
+#: YuNet found 10% / 54% / 66% / 89% / 97% of 94 ExpW faces shrunk to 16 / 20 / 24 / 32 / 60 px wide.
 YUNET_MIN_SIZE = 24
 
 
@@ -113,7 +113,7 @@ def _cv_reason(e: Exception) -> str:
 
 
 class HaarDetector:
-    """Haar boxes carry no landmarks: their faces are cropped as the box (no alignment)."""
+    """Haar boxes carry no landmarks: their faces are framed without alignment."""
 
     name, min_size = "haar", HAAR_MIN_SIZE
 

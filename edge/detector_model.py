@@ -112,7 +112,8 @@ class Progress:
         if not self.total:
             return f"{self.label} {self.done / 1024:.0f} KiB"
         filled = min(self.width, self.width * self.done // self.total)
-        return f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {self.done / 1024:.0f}/{self.total / 1024:.0f} KiB"
+        bar = "#" * filled + "." * (self.width - filled)
+        return f"{self.label} [{bar}] {self.done / 1024:.0f}/{self.total / 1024:.0f} KiB"
 
     def __call__(self, n: int) -> None:
         self.done += n

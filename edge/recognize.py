@@ -97,7 +97,8 @@ class Recognizer:
         self.detect_every, self._frames, self._boxes, self._shape = detect_every, 0, None, None
         self._landmarks = None
         self.hold, self._misses = hold, np.zeros(0, np.int32)
-        self._detect = getattr(detector, "detect_faces", None) or (lambda g, min_face: (detector.detect(g, min_face), None))
+        self._detect = getattr(detector, "detect_faces", None) or (lambda g, min_face: (detector.detect(g, min_face),
+                                                                                         None))
         self.framing = None if spec is None else spec.face_framing
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
 

@@ -41,9 +41,9 @@ class Quant:
 class Framing:
     """How a face is cut out of a photo or frame before ``prepare`` resizes it (``preprocess.frame_face``).
 
-    The detector's box is grown by ``margin`` times its width/height on every side (shrunk if negative); with ``align`` and
-    the five landmarks of a landmark detector (YuNet), the crop is first rotated about the box centre
-    so that the eyes are level. Boxes without landmarks (the Haar cascade) are cropped as the box.
+    The detector's box is grown by ``margin`` times its width/height on every side (shrunk if negative);
+    with ``align`` and the five landmarks of a landmark detector (YuNet), the crop is first rotated about
+    the box centre so that the eyes are level. Boxes without landmarks (the Haar cascade) get the margin only.
     """
 
     margin: float = 0.0

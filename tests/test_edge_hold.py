@@ -17,7 +17,8 @@ class ScriptedDetector:
     def detect_faces(self, gray, min_face):
         boxes = np.array(self.script[self.calls % len(self.script)], np.int32).reshape(-1, 4)
         self.calls += 1
-        return boxes, np.tile(np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]], np.float32), (len(boxes), 1, 1))
+        points = np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]], np.float32)
+        return boxes, np.tile(points, (len(boxes), 1, 1))
 
 
 class Classifier:
