@@ -40,7 +40,7 @@ from expw_faces import EXPW_SAMPLE, YUNET, Crops, crop, load_expw, match  # noqa
 
 from edge import atomic  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
-from edge.detect import HaarDetector, YuNetDetector, default_detect_width  # noqa: E402
+from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, default_detect_width  # noqa: E402
 from edge.loop import run_edge  # noqa: E402
 from edge.model_files import DEFAULT_MODEL  # noqa: E402
 
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
             ms = {size: detect_ms(frames, make_detector(detector_kind, width, yunet)) for size, frames in sized.items()}
             fps, all_fps = run_fps(config, args.repeats)
             demo = detection_counts(jsonl, truth)
-            at640 = width or default_detect_width(640, 480)
+            at640 = width or default_detect_width(640, 480, YUNET_DETECT_PIXELS)
             rows.append((label, width, at640, scores, demo, ms, fps, all_fps))
             print(f"{label} {width}: done at {time.perf_counter() - start:.0f} s", file=sys.stderr)
     load_end = os.getloadavg()

@@ -75,8 +75,8 @@ class EdgeConfig:
     #: smallest face to look for, in pixels of the display image; None: as small as the detector finds
     #: at detect_width.
     min_face: int | None = None
-    #: detection runs on the grayscale image downscaled to this width (None: about 320x240 pixels' worth,
-    #: edge.detect.default_detect_width), or wider when a min_face face would shrink below the detector's
+    #: detection runs on the grayscale image downscaled to this width (None: about 480x360 pixels' worth for
+    #: YuNet, 320x240 for Haar, edge.detect.default_detect_width), or wider when a min_face face would shrink below the detector's
     #: smallest (edge.detect.detect_width_for).
     detect_width: int | None = None
     #: detect on every Nth frame; in between, faces are classified in the last detected boxes.

@@ -8,8 +8,8 @@ nose tip, right and left mouth corner), which ``edge.preprocess.frame_face`` use
 the training faces);
 ``detect_faces`` returns (boxes, landmarks (N, 5, 2) float32 or None) in the same order.
 
-Detection runs on the image downscaled to ``detect_width`` (default: as many pixels as 320x240, whatever
-the frame's shape), or wider when the smallest face asked for (``min_face``) would otherwise shrink below
+Detection runs on the image downscaled to ``detect_width`` (default: as many pixels as 480x360 for YuNet,
+320x240 for Haar, whatever the frame's shape), or wider when the smallest face asked for (``min_face``) would otherwise shrink below
 what the detector can find (``min_size``).
 """
 
@@ -27,26 +27,31 @@ from edge.errors import UserError
 log = logging.getLogger(__name__)
 NO_FACES = np.zeros((0, 4), np.int32)
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
-#: the default detection size in pixels: YuNet took 6.6 ms on 320x240, 10.4 ms on 480x270 and 21.9 ms on
-#: 640x480 images here (ExpW photos, load ~1.5 on 2 cores); 320x240 leaves room for 60 fps end to end.
+#: the default detection size in pixels, per detector. YuNet took 6.6 ms on 320x240, 10.4 ms on 480x270 and
+#: 21.9 ms on 640x480 images here (ExpW photos, load ~1.5 on 2 cores). On the ExpW sample's photos YuNet
+#: found 86.1% of the labelled faces at 320x240 pixels' worth (score threshold 0.7), 89.5% (0.6) and 90.9%
+#: at 480x360 (0.6), so YuNet detects at 480x360 by default; Haar, 3-5x slower per pixel, stays at 320x240.
 DETECT_PIXELS = 320 * 240
+YUNET_DETECT_PIXELS = 480 * 360
+#: YuNet's score threshold: 0.6 instead of OpenCV's sample 0.9 / the zoo's 0.7 (recall above).
+YUNET_SCORE_THRESHOLD = 0.6
 #: the cascade's own window is 24x24: nothing smaller is ever found.
 HAAR_MIN_SIZE = 24
 #: YuNet found 10% / 54% / 66% / 89% / 97% of 94 ExpW faces shrunk to 16 / 20 / 24 / 32 / 60 px wide.
 YUNET_MIN_SIZE = 24
 
 
-def default_detect_width(width: int, height: int) -> int:
-    """The width at which a ``width`` x ``height`` image has about ``DETECT_PIXELS`` pixels."""
-    return max(64, round(math.sqrt(DETECT_PIXELS * width / max(1, height))))
+def default_detect_width(width: int, height: int, pixels: int = DETECT_PIXELS) -> int:
+    """The width at which a ``width`` x ``height`` image has about ``pixels`` pixels."""
+    return max(64, round(math.sqrt(pixels * width / max(1, height))))
 
 
 def detect_width_for(width: int, height: int, min_face: int | None, min_size: int,
-                     detect_width: int | None = None) -> int:
+                     detect_width: int | None = None, pixels: int = DETECT_PIXELS) -> int:
     """The width to detect on for a ``width`` x ``height`` image: ``detect_width`` (default
     ``default_detect_width``), widened so that a face of ``min_face`` pixels stays at least ``min_size``
     pixels wide, never wider than the image itself."""
-    base = detect_width or default_detect_width(width, height)
+    base = detect_width or default_detect_width(width, height, pixels)
     needed = math.ceil(width * min_size / min_face) if min_face else 0
     return int(min(width, max(base, needed)))
 
@@ -54,15 +59,15 @@ def detect_width_for(width: int, height: int, min_face: int | None, min_size: in
 class _Downscaler:
     """Resizes a grayscale image to the width ``detect_width_for`` gives, into a reused buffer."""
 
-    def __init__(self, detect_width: int | None, min_size: int, name: str):
-        self.detect_width, self.min_size, self.name = detect_width, min_size, name
+    def __init__(self, detect_width: int | None, min_size: int, name: str, pixels: int = DETECT_PIXELS):
+        self.detect_width, self.min_size, self.name, self.pixels = detect_width, min_size, name, pixels
         self._buf = None
         self._widened: set[tuple[int, int]] = set()
 
     def __call__(self, gray: np.ndarray, min_face: int | None) -> tuple[np.ndarray, float]:
         h, w = gray.shape[:2]
-        width = detect_width_for(w, h, min_face, self.min_size, self.detect_width)
-        base = min(w, self.detect_width or default_detect_width(w, h))
+        width = detect_width_for(w, h, min_face, self.min_size, self.detect_width, self.pixels)
+        base = min(w, self.detect_width or default_detect_width(w, h, self.pixels))
         if width > base and (w, min_face) not in self._widened:
             self._widened.add((w, min_face))
             log.info("%s: detecting at %d px wide instead of %d so that %d px faces stay at least %d px "
@@ -144,7 +149,8 @@ class YuNetDetector:
 
     name, min_size = "yunet", YUNET_MIN_SIZE
 
-    def __init__(self, model_path: str | Path, detect_width: int | None = None, score_threshold: float = 0.7):
+    def __init__(self, model_path: str | Path, detect_width: int | None = None,
+                 score_threshold: float = YUNET_SCORE_THRESHOLD):
         model_path = Path(model_path)
         if not model_path.is_file():
             raise UserError(f"--detector-model {model_path}: no such file (a YuNet .onnx face detector)")
@@ -161,7 +167,7 @@ class YuNetDetector:
             raise UserError(f"--detector-model {model_path}: an ONNX model, but not the YuNet face detector "
                             f"(OpenCV found no YuNet outputs; {_cv_reason(e)})") from None
         self.model_path = model_path
-        self._downscale = _Downscaler(detect_width, self.min_size, self.name)
+        self._downscale = _Downscaler(detect_width, self.min_size, self.name, YUNET_DETECT_PIXELS)
         self._bgr = None
         self._size = None
 

@@ -96,7 +96,7 @@ def test_yunet_boxes_are_mapped_back_and_filtered(tmp_path, monkeypatch):
     faces[1, :4] = (200, 100, 10, 12)  # too small once mapped back
     fake = _FakeYN(faces)
     monkeypatch.setattr(cv2.FaceDetectorYN, "create", lambda *a, **k: fake)
-    detector = make_detector(EdgeConfig(source="x", detector="yunet", detector_model=str(model)))
+    detector = make_detector(EdgeConfig(source="x", detector="yunet", detector_model=str(model), detect_width=320))
     assert isinstance(detector, YuNetDetector)
     boxes = detector.detect(np.zeros((480, 640), np.uint8), min_face=48)
     np.testing.assert_array_equal(boxes, [[10, 40, 140, 140]])  # squared about its centre (70x70), then x2

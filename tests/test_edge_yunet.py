@@ -11,7 +11,7 @@ import pytest
 
 from edge.cli import main
 from edge.config import EdgeConfig
-from edge.detect import HaarDetector, YuNetDetector, detect_width_for, make_detector
+from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, detect_width_for, make_detector
 from edge.errors import UserError
 from edge.track import iou_matrix
 from edge_testkit import demo_frames, demo_video
@@ -114,13 +114,24 @@ def test_detect_width_never_shrinks_min_face_below_the_detector(size, min_face, 
     assert detect_width_for(*size, min_face, 24, detect_width) == expected
 
 
+@pytest.mark.parametrize("size, min_face, expected", [
+    ((640, 480), None, 480),    # YuNet's default: 480x360 pixels' worth (faces from 32 px)
+    ((480, 270), None, 480),    # the 480x270 camera at its own width (faces from 24 px)
+    ((320, 240), None, 320),    # a lores Y plane as it is
+    ((1280, 720), None, 554),
+    ((640, 480), 24, 640),      # widened for smaller faces, never past the frame
+])
+def test_yunet_detects_at_480x360_pixels_by_default(size, min_face, expected):
+    assert detect_width_for(*size, min_face, 24, None, YUNET_DETECT_PIXELS) == expected
+
+
 def test_widening_is_said_once(yunet_model, caplog):
     caplog.set_level(logging.INFO, logger="edge.detect")
     detector = YuNetDetector(yunet_model)
     for _ in range(3):
-        detector.detect(np.zeros((480, 640), np.uint8), min_face=32)
+        detector.detect(np.zeros((480, 640), np.uint8), min_face=24)
     said = [r.getMessage() for r in caplog.records if "instead of" in r.getMessage()]
-    assert said == ["yunet: detecting at 480 px wide instead of 320 so that 32 px faces stay at least 24 px "
+    assert said == ["yunet: detecting at 640 px wide instead of 480 so that 24 px faces stay at least 24 px "
                     "(its smallest)"]
 
 
