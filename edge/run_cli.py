@@ -28,7 +28,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                    "needed (default: the smallest the detector finds at --detect-width)")
     g.add_argument("--detect-width", type=int, metavar="PX", default=_default("detect_width"),
                    help="detect on the gray image downscaled to this width, or wider when --min-face needs it "
-                   "(default: about 320x240 pixels' worth, e.g. 320 for 640x480, 370 for 480x270)")
+                   "(default: about 480x360 pixels' worth for YuNet, e.g. 480 for 640x480, and 320x240 for Haar)")
     g.add_argument("--detect-every", type=int, metavar="N", default=_default("detect_every"),
                    help="detect faces on every Nth frame only, classify every frame (default %(default)s)")
     g.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: the runtime's choice)")
