@@ -75,7 +75,7 @@ def markdown(r: dict) -> str:
     s = r["pipeline"]
     lines = [f"## Edge pipeline on {r['frames']} frames of 640x480 synthetic faces", "",
              f"Machine: {r['machine']}; load average at start {r['load_average']}; "
-             f"model `{r['model']}`; detector {r['detector']} on {r['detect_width']} px wide gray, "
+             f"model `{r['model']}`; detector {r['detector']} on {r['detect_width'] or 'default'} px wide gray, "
              f"detect every {r['detect_every']} frame(s); fastest of {r['repeats']} runs.", "",
              "| metric | value |", "|---|---:|",
              f"| end-to-end (headless, with JPEG encode) | **{s['fps']:.1f} fps** ({1000 / s['fps']:.1f} ms/frame) |",

@@ -49,6 +49,7 @@ COMMANDS: dict[str, Command] = {
                              ("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers"), "mobile"),
     "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),
     "bench": Command("edge.bench_cli", "per-stage timings of the edge pipeline on a video"),
+    "fetch-models": Command("edge.fetch_cli", "download the YuNet face detector (checked, into the cache folder)"),
     "demo-video": Command("train.demo_video", "write a test video of synthetic faces on varied backgrounds"),
 }
 

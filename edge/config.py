@@ -13,7 +13,7 @@ from typing import Any
 
 from edge.errors import UserError
 
-DETECTORS = ("haar", "yunet")
+DETECTORS = ("auto", "haar", "yunet")
 #: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
@@ -66,15 +66,19 @@ class EdgeConfig:
     #: weight of the newest probabilities in the per-face moving average (1 = no smoothing).
     smooth_alpha: float = 0.5
     iou_threshold: float = 0.3
-    #: frames a face may go undetected before its track (and smoothing state) is dropped.
+    #: detections a face may miss while keeping its last box (and its track and smoothing state).
     max_missed: int = 5
     max_faces: int = 8
-    detector: str = "haar"
+    #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade.
+    detector: str = "auto"
     detector_model: str | None = None
-    #: smallest face to look for, in pixels of the display image.
-    min_face: int = 48
-    #: detection runs on the grayscale image downscaled to at most this width.
-    detect_width: int = 320
+    #: smallest face to look for, in pixels of the display image; None: as small as the detector finds
+    #: at detect_width.
+    min_face: int | None = None
+    #: detection runs on the grayscale image downscaled to this width (None: about 480x360 pixels' worth for
+    #: YuNet, 320x240 for Haar, edge.detect.default_detect_width), or wider when a min_face face would shrink below the detector's
+    #: smallest (edge.detect.detect_width_for).
+    detect_width: int | None = None
     #: detect on every Nth frame; in between, faces are classified in the last detected boxes.
     detect_every: int = 1
     main_size: tuple[int, int] = (640, 480)
@@ -102,7 +106,7 @@ class EdgeConfig:
                 raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer")
         for name, low in (("max_faces", 1), ("min_face", 8), ("detect_width", 64), ("detect_every", 1),
                           ("retries", 0), ("max_missed", 0)):
-            if getattr(self, name) < low:
+            if getattr(self, name) is not None and getattr(self, name) < low:
                 raise UserError(f"{name} {getattr(self, name)}: expected an integer >= {low}")
         if self.camera_timeout <= 0 or self.backoff < 0 or self.camera_fps <= 0:
             raise UserError("camera timeout and fps must be positive and backoff non-negative")
@@ -113,8 +117,6 @@ class EdgeConfig:
                             f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
         if self.detector not in DETECTORS:
             raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
-        if self.detector == "yunet" and not self.detector_model:
-            raise UserError("--detector yunet needs --detector-model FILE (OpenCV's face_detection_yunet .onnx)")
         lw, lh = self.lores_size
         mw, mh = self.main_size
         if lw > mw or lh > mh:

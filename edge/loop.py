@@ -11,7 +11,7 @@ import secrets
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 
@@ -95,8 +95,12 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     result = RunResult(timer)
     classifier, spec = load_classifier(config.model, config.threads) if config.model else (None, None)
     tracker = Tracker(config.smooth_alpha if config.smooth else 1.0, config.iou_threshold, config.max_missed)
-    recognize = Recognizer(make_detector(config), classifier, spec, tracker, config.min_face,
-                           config.max_faces, timer, config.detect_every)
+    detector = make_detector(config)
+    # the saved config names the detector that ran (auto resolves to yunet or haar)
+    config = replace(config, detector=detector.name,
+                     detector_model=str(getattr(detector, "model_path", "") or "") or None)
+    recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
+                           config.max_faces, timer, config.detect_every, hold=config.max_missed)
     source = source or open_source(config.source, config, stop)
     jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
     with contextlib.ExitStack() as stack, stop_on_signals(stop):

@@ -2,6 +2,8 @@
 
 Training, calibration, evaluation and the camera loop all call ``preprocess`` (or its two halves:
 ``prepare`` gives the resized uint8 image that dataset caches store, ``normalize`` scales it).
+``frame_face`` cuts the face out of a photo or frame the way the spec's ``Framing`` says (margin around
+the detector's box, eyes levelled with landmarks); ExpW training crops and the live loop both use it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import cv2
 import numpy as np
 
 from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, ModelSpec
+from edge.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
 
 _CV2_INTERPOLATION = {
     "area": cv2.INTER_AREA,
@@ -66,3 +68,52 @@ def preprocess(crop: np.ndarray, spec: ModelSpec = DEFAULT_SPEC, out: np.ndarray
     if spec.input_channels != 1:
         raise UserError(f"fer-edge preprocessing produces grayscale input; spec asks for {spec.input_channels} channels")
     return normalize(prepare(crop, spec), spec, out=out)
+
+
+def framed_box(box, margin: float, shape: tuple[int, ...]) -> tuple[tuple[int, int, int, int] | None, bool]:
+    """((x0, y0, x1, y1) of ``box`` (x, y, w, h) grown by ``margin`` times its size on every side and
+    clipped to an image of ``shape``, or None if nothing is left), and whether clipping changed it."""
+    x, y, w, h = (float(v) for v in box[:4])
+    dx, dy = w * margin, h * margin
+    want = (round(x - dx), round(y - dy), round(x + w + dx), round(y + h + dy))
+    got = (max(0, want[0]), max(0, want[1]), min(shape[1], want[2]), min(shape[0], want[3]))
+    if got[2] <= got[0] or got[3] <= got[1]:
+        return None, True
+    return got, got != want
+
+
+def eye_angle(landmarks: np.ndarray) -> float:
+    """Degrees the eye line is tilted (YuNet order: right eye, left eye, ...); positive = clockwise on screen."""
+    (rx, ry), (lx, ly) = np.asarray(landmarks, np.float64)[:2]
+    return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+
+
+def align_matrix(box, landmarks: np.ndarray, margin: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The 2x3 affine map from the image to an upright crop of ``box`` grown by ``margin`` (its centre
+    fixed, rotated so the eyes are level) and that crop's (width, height)."""
+    x, y, w, h = (float(v) for v in box[:4])
+    out_w, out_h = max(1, round(w * (1 + 2 * margin))), max(1, round(h * (1 + 2 * margin)))
+    cx, cy = x + w / 2, y + h / 2
+    m = cv2.getRotationMatrix2D((cx, cy), eye_angle(landmarks), 1.0)
+    m[0, 2] += out_w / 2 - cx
+    m[1, 2] += out_h / 2 - cy
+    return m, (out_w, out_h)
+
+
+def frame_face(image: np.ndarray, box, landmarks: np.ndarray | None = None,
+               framing: Framing = BOX_CROP) -> np.ndarray | None:
+    """The face in ``box`` (x, y, w, h) of ``image`` cut out as ``framing`` says, at the image's own
+    resolution (``prepare`` then resizes it); None when the box lies outside the image.
+
+    Without landmarks (or without ``framing.align``) this is the box grown by the margin and clipped to
+    the image; with them the crop is rotated about the box centre so the eyes are level, and pixels
+    beyond the image edge repeat the edge.
+    """
+    if framing.align and landmarks is not None:
+        m, size = align_matrix(box, landmarks, framing.margin)
+        return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    got, _ = framed_box(box, framing.margin, image.shape)
+    if got is None:
+        return None
+    x0, y0, x1, y1 = got
+    return image[y0:y1, x0:x1]

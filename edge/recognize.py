@@ -1,4 +1,5 @@
-"""One frame -> recognised faces: detect on the gray image, preprocess each crop, one batch predict, track.
+"""One frame -> recognised faces: detect on the gray image, frame each face as the model's spec says
+(margin, eyes levelled with the detector's landmarks), preprocess, one batch predict, track.
 
 No I/O here. The interpreter is created once (``load_classifier``) and the crop buffers are reused.
 """
@@ -14,10 +15,10 @@ import numpy as np
 
 from edge.errors import UserError
 from edge.model_files import resolve_model
-from edge.preprocess import preprocess
+from edge.preprocess import frame_face, preprocess
 from edge.spec import ModelSpec, load_spec_for
 from edge.timing import StageTimer
-from edge.track import Tracker
+from edge.track import Tracker, iou_matrix
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +80,56 @@ class Face:
 
 
 class Recognizer:
-    """detect -> crop -> preprocess -> predict -> track, timing each stage on ``timer``."""
+    """detect -> frame -> preprocess -> predict -> track, timing each stage on ``timer``.
+
+    Between detections (``detect_every``) faces are classified in the last detected boxes (and framed
+    with the last landmarks); a face a detection misses keeps its last box for up to ``hold`` detections.
+    The tracker keeps their identity and smoothed label throughout.
+    """
 
     def __init__(self, detector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
-                 min_face: int = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1):
+                 min_face: int | None = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1,
+                 hold: int = 0):
         self.detector, self.classifier, self.spec = detector, classifier, spec
         self.tracker = tracker or Tracker()
         self.min_face, self.max_faces = min_face, max_faces
         self.timer = timer or StageTimer()
         self.detect_every, self._frames, self._boxes, self._shape = detect_every, 0, None, None
+        self._landmarks = None
+        self.hold, self._misses = hold, np.zeros(0, np.int32)
+        self._detect = getattr(detector, "detect_faces", None) or (lambda g, min_face: (detector.detect(g, min_face),
+                                                                                         None))
+        self.framing = None if spec is None else spec.face_framing
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
+
+    def _hold_missed(self, boxes: np.ndarray, landmarks: np.ndarray | None):
+        """Add the previous boxes this detection missed (no new box overlaps them) that have been missed
+        fewer than ``hold`` times; ``self._misses`` counts the misses of every returned box."""
+        prev = self._boxes
+        fresh = np.zeros(len(boxes), np.int32)
+        if not self.hold or prev is None or not len(prev):
+            self._misses = fresh
+            return boxes, landmarks
+        seen = (iou_matrix(prev, boxes).max(axis=1) >= self.tracker.iou_threshold) if len(boxes) else False
+        keep = ~np.asarray(seen, bool) & (self._misses < self.hold)
+        self._misses = np.concatenate([fresh, self._misses[keep] + 1])
+        if landmarks is not None and self._landmarks is not None:
+            landmarks = np.concatenate([landmarks, self._landmarks[keep]])
+        return np.concatenate([boxes, prev[keep]]).astype(np.int32), landmarks
 
     def __call__(self, frame) -> list[Face]:
         timer = self.timer
         sx, sy = frame.scale
         if self._frames % self.detect_every == 0 or frame.gray.shape != self._shape:
-            self._boxes = self.detector.detect(frame.gray, min_face=round(self.min_face / sx))[: self.max_faces]
+            min_face = None if self.min_face is None else round(self.min_face / sx)
+            boxes, landmarks = self._detect(frame.gray, min_face=min_face)
+            if frame.gray.shape == self._shape:
+                boxes, landmarks = self._hold_missed(boxes, landmarks)
+            else:
+                self._misses = np.zeros(len(boxes), np.int32)
+            self._boxes = boxes[: self.max_faces]
+            self._landmarks = None if landmarks is None else landmarks[: self.max_faces]
+            self._misses = self._misses[: self.max_faces]
             self._shape = frame.gray.shape
             timer.lap("detect")
         self._frames += 1
@@ -102,8 +137,9 @@ class Recognizer:
         probs = None
         if self.classifier is not None and len(boxes):
             batch = self._batch[: len(boxes)]
-            for i, (x, y, w, h) in enumerate(boxes):
-                preprocess(frame.gray[y:y + h, x:x + w], self.spec, out=batch[i])
+            for i, box in enumerate(boxes):
+                landmarks = None if self._landmarks is None else self._landmarks[i]
+                preprocess(frame_face(frame.gray, box, landmarks, self.framing), self.spec, out=batch[i])
             timer.lap("preprocess")
             probs = self.classifier.predict(batch)
             timer.lap("infer")

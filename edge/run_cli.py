@@ -18,14 +18,17 @@ def _default(name: str):
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Detection and camera options shared by ``run`` and ``bench``."""
     g = parser.add_argument_group("detection")
-    g.add_argument("--detector", choices=("haar", "yunet"), default=_default("detector"),
-                   help="haar: OpenCV's bundled frontal-face cascade; "
-                   "yunet: OpenCV FaceDetectorYN (needs --detector-model)")
-    g.add_argument("--detector-model", metavar="FILE", help="YuNet .onnx model for --detector yunet")
+    g.add_argument("--detector", choices=("auto", "haar", "yunet"), default=_default("detector"),
+                   help="yunet: OpenCV FaceDetectorYN (get its model once with 'fer-edge fetch-models'); "
+                   "haar: OpenCV's bundled frontal-face cascade; auto (default): yunet if its model is found")
+    g.add_argument("--detector-model", metavar="FILE",
+                   help="the YuNet .onnx (default: $FER_EDGE_DETECTOR_MODEL, then the fetch-models cache)")
     g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"),
-                   help="smallest face to find, in pixels of the displayed image (default %(default)s)")
+                   help="smallest face to find, in pixels of the displayed image; detection runs wider if "
+                   "needed (default: the smallest the detector finds at --detect-width)")
     g.add_argument("--detect-width", type=int, metavar="PX", default=_default("detect_width"),
-                   help="detect on the gray image downscaled to this width (default %(default)s)")
+                   help="detect on the gray image downscaled to this width, or wider when --min-face needs it "
+                   "(default: about 480x360 pixels' worth for YuNet, e.g. 480 for 640x480, and 320x240 for Haar)")
     g.add_argument("--detect-every", type=int, metavar="N", default=_default("detect_every"),
                    help="detect faces on every Nth frame only, classify every frame (default %(default)s)")
     g.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: the runtime's choice)")

@@ -78,3 +78,27 @@ def tiny_models(tmp_path_factory):
     clf = TFLiteClassifier(int8_path)
     DEFAULT_SPEC.with_quant(clf.input_quant, clf.output_quant).save(spec_path_for(int8_path))
     return {"dir": out, "keras": keras_path, "float": float_path, "int8": int8_path, "x": x[:32]}
+
+
+#: The real YuNet detector for tests: $FER_EDGE_DETECTOR_MODEL, else ../shared/models/ beside the checkout.
+YUNET_MODEL = os.environ.get("FER_EDGE_DETECTOR_MODEL") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "shared", "models", "face_detection_yunet_2023mar.onnx")
+
+
+@pytest.fixture(autouse=True)
+def _no_user_detector_model(monkeypatch, tmp_path_factory):
+    """Every test starts with no YuNet in sight (so --detector auto means Haar) unless it asks for
+    ``yunet_model``: a developer's cache or environment does not change what a test runs."""
+    monkeypatch.delenv("FER_EDGE_DETECTOR_MODEL", raising=False)
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path_factory.getbasetemp() / "empty-fer-edge-cache"))
+
+
+@pytest.fixture(scope="session")
+def yunet_model():
+    if not os.path.isfile(YUNET_MODEL):
+        pytest.skip(f"YuNet model absent ({YUNET_MODEL}): set FER_EDGE_DETECTOR_MODEL or put "
+                    "face_detection_yunet_2023mar.onnx in ../shared/models/")
+    from pathlib import Path
+
+    return Path(YUNET_MODEL)

@@ -38,8 +38,8 @@ def test_frames_without_faces_give_no_boxes(seed):
 def test_downscaled_detection_maps_back_to_the_full_image():
     image, truth = demo_frames(6, seed=2, faces=1)[0]
     gray = _gray(image)
-    full = HaarDetector(detect_width=320).detect(gray)  # 640 wide -> detected at 320, mapped back
-    half = HaarDetector(detect_width=320).detect(cv2.resize(gray, (320, 240), interpolation=cv2.INTER_AREA))
+    full = HaarDetector(detect_width=320).detect(gray, min_face=48)  # 640 wide -> detected at 320, mapped back
+    half = HaarDetector(detect_width=320).detect(cv2.resize(gray, (320, 240), interpolation=cv2.INTER_AREA), 24)
     assert len(full) == len(half) == 1
     np.testing.assert_allclose(full[0], 2 * half[0], atol=2)
     assert iou_matrix(full, np.array(truth))[0, 0] > 0.5
@@ -68,10 +68,10 @@ def test_yunet_needs_a_readable_model(tmp_path):
         YuNetDetector(tmp_path / "missing.onnx")
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not an onnx model")
-    with pytest.raises(UserError, match="could not load it as a YuNet"):
+    with pytest.raises(UserError, match="not an ONNX model OpenCV can read"):
         YuNetDetector(bad)
-    with pytest.raises(UserError, match="--detector-model"):
-        EdgeConfig(source="x", detector="yunet")
+    with pytest.raises(UserError, match="--detector yunet: no YuNet model .*run 'fer-edge fetch-models'"):
+        make_detector(EdgeConfig(source="x", detector="yunet"))
 
 
 class _FakeYN:
@@ -96,10 +96,13 @@ def test_yunet_boxes_are_mapped_back_and_filtered(tmp_path, monkeypatch):
     faces[1, :4] = (200, 100, 10, 12)  # too small once mapped back
     fake = _FakeYN(faces)
     monkeypatch.setattr(cv2.FaceDetectorYN, "create", lambda *a, **k: fake)
-    detector = make_detector(EdgeConfig(source="x", detector="yunet", detector_model=str(model)))
+    detector = make_detector(EdgeConfig(source="x", detector="yunet", detector_model=str(model), detect_width=320))
     assert isinstance(detector, YuNetDetector)
     boxes = detector.detect(np.zeros((480, 640), np.uint8), min_face=48)
-    np.testing.assert_array_equal(boxes, [[20, 40, 120, 140]])
-    assert fake.sizes == [(320, 240)] and fake.inputs == [(240, 320, 3)]
+    np.testing.assert_array_equal(boxes, [[10, 40, 140, 140]])  # squared about its centre (70x70), then x2
+    faces[0, 4:14] = np.arange(10) + 20
+    boxes, landmarks = detector.detect_faces(np.zeros((480, 640), np.uint8), min_face=48)
+    np.testing.assert_allclose(landmarks, [2 * (np.arange(10).reshape(5, 2) + 20)])
+    assert fake.sizes == [(64, 64), (320, 240)] and fake.inputs[:2] == [(64, 64, 3), (240, 320, 3)], "checked at load"
     fake.faces = None
     assert detector.detect(np.zeros((480, 640), np.uint8)).shape == (0, 4)

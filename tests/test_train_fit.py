@@ -6,7 +6,7 @@ import json
 import pytest
 
 from edge.cli import main
-from edge.spec import load_spec_for
+from edge.spec import FACE_FRAMING, load_spec_for
 
 pytest.importorskip("tf_keras")
 
@@ -40,6 +40,7 @@ def test_train_learns_synthetic_and_leaves_a_complete_run(tmp_path, capsys):
     assert metrics["val"]["accuracy"] == pytest.approx(float(best["val_accuracy"]), abs=1e-4)
     spec = load_spec_for(run / "model.keras")
     assert spec.preset == "micro" and spec.meta["preset_options"] == {"width": 8}
+    assert spec.framing == FACE_FRAMING, "the live loop frames faces as measured for pre-cropped training faces"
     config = json.loads((run / "train_config.json").read_text())
     assert config["synthetic_per_class"] == 150 and config["augment"]["flip"] is False
     out = capsys.readouterr().out

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from edge import atomic
 from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, ModelSpec
+from edge.spec import DEFAULT_SPEC, FACE_FRAMING, Framing, ModelSpec
 from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
@@ -77,7 +77,11 @@ def _load(cfg: TrainConfig):
 def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
     meta = {"run": run_dir.name, "data": dataset.source, "data_format": dataset.name,
             "preset_options": dict(cfg.preset_options), "train_config": "train_config.json"}
-    return dataclasses.replace(DEFAULT_SPEC, labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
+    # ExpW faces are cut from the photos around their boxes: the live loop frames detector boxes the same
+    # way; pre-cropped faces (FER2013, folders) get the framing measured for the FER2013 models.
+    framing = Framing(margin=cfg.expw_margin, align=True) if dataset.name == "expw" else FACE_FRAMING
+    return dataclasses.replace(DEFAULT_SPEC, labels=tuple(dataset.labels), preset=cfg.preset, framing=framing,
+                               meta=meta)
 
 
 def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | None = None, force: bool = False,

@@ -17,7 +17,7 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 import numpy as np
 
 from edge.errors import UserError
-from edge.preprocess import prepare
+from edge.preprocess import framed_box, prepare
 from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets.base import Loaded, Skips, Split
 from train.datasets.decode import parallel_map, read_gray
@@ -109,13 +109,13 @@ def read_label_lst(label_file: Path, skips: Skips, min_confidence: float | None)
 
 def crop_box(face: Face, shape: tuple[int, ...], margin: float) -> tuple[tuple[int, int, int, int] | None, bool]:
     """((top, left, bottom, right) grown by margin * box size and clipped to the photo, or None if
-    nothing is left), and whether clipping changed the box."""
-    dy, dx = (face.bottom - face.top) * margin, (face.right - face.left) * margin
-    want = (round(face.top - dy), round(face.left - dx), round(face.bottom + dy), round(face.right + dx))
-    box = (max(0, want[0]), max(0, want[1]), min(shape[0], want[2]), min(shape[1], want[3]))
-    if box[2] <= box[0] or box[3] <= box[1]:
-        return None, True
-    return box, box != want
+    nothing is left), and whether clipping changed the box: ``edge.preprocess.framed_box``, the framing
+    the live loop applies to a detector's box."""
+    got, clipped = framed_box((face.left, face.top, face.right - face.left, face.bottom - face.top), margin, shape)
+    if got is None:
+        return None, clipped
+    x0, y0, x1, y1 = got
+    return (y0, x0, y1, x1), clipped
 
 
 def load(label_file: str | os.PathLike, photos_dir: str | os.PathLike, *, margin: float = 0.0,
