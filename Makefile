@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps clean
+.PHONY: venv demo test system-deps clean test-edge
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,22 @@ demo: venv
 	$(BIN)/fer-edge demo-video $(RUN)/demo.mp4 --frames 90 --fps 30
 	$(BIN)/fer-edge run $(RUN) --source $(RUN)/demo.mp4 --headless --out $(RUN)/annotated.mp4 --jsonl $(RUN)/predictions.jsonl
 
-test: venv system-deps
+test: venv system-deps test-edge
 	$(BIN)/python -m pytest -q
 
+# The suite in what a Raspberry Pi installs ('.[edge,dev]', no TensorFlow) in its own .venv-edge: the
+# edge tests run, tests needing another extra skip (tests/conftest.py, @pytest.mark.requires).
+EDGE_VENV  ?= .venv-edge
+EDGE_STAMP := $(EDGE_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(EDGE_STAMP): pyproject.toml
+	test -x $(EDGE_VENV)/bin/python || $(PYTHON) -m venv $(EDGE_VENV)
+	$(EDGE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EDGE_VENV)/bin/python -m pip install --quiet -e '.[edge,dev]'
+	rm -f $(EDGE_VENV)/.installed-* && touch $@
+
+test-edge: $(EDGE_STAMP) system-deps
+	! $(EDGE_VENV)/bin/python -c 'import tensorflow' 2>/dev/null  # the point is an environment without it
+	FER_EDGE_TEST_ENV=edge $(EDGE_VENV)/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(EDGE_VENV) runs .pytest_cache

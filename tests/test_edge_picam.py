@@ -104,10 +104,10 @@ def test_missing_picamera2_says_how_to_install(monkeypatch):
         import_picamera2()
 
 
-def test_loop_on_the_stand_in_reports_boxes_in_main_coordinates(tiny_models, tmp_path):
+def test_loop_on_the_stand_in_reports_boxes_in_main_coordinates(int8_model, tmp_path):
     frames = demo_frames(6, seed=1, faces=2)
     fake = FakePicamera2.scripted(frames=tuple(f for f, _ in frames))
-    config = EdgeConfig(source="picamera2", model=str(tiny_models["int8"]), jsonl=str(tmp_path / "p.jsonl"),
+    config = EdgeConfig(source="picamera2", model=str(int8_model), jsonl=str(tmp_path / "p.jsonl"),
                         max_frames=len(frames))
     source = Reconnecting(PicameraSource(config.main_size, config.lores_size, factory=fake), 1, 0.0)
     result = run_edge(config, source=source)
