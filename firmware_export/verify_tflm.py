@@ -122,13 +122,20 @@ def build_library(root: Path, build: Path) -> Path:
     return libs[-1]
 
 
-def _compile(root: Path, lib: Path, sources: list[Path], includes: list[Path], out: Path, log_path: Path) -> None:
+def _compile(root: Path, source: Path, include: Path, log_path: Path) -> Path:
+    """``source`` -> an object file beside the log, with the defines TFLM's host library was built with."""
     downloads = root / DOWNLOADS
     flags = ["-std=c++17", "-O2", "-DTF_LITE_STATIC_MEMORY", "-fno-rtti", "-fno-exceptions"]
-    incs = [f"-I{p}" for p in (*includes, root, downloads / "flatbuffers" / "include", downloads / "gemmlowp")]
-    cxx = os.environ.get("CXX", "g++")
-    if _run_logged([cxx, *flags, *incs, *map(str, sources), str(lib), "-lm", "-o", str(out)], log_path) != 0:
-        raise _fail(f"compiling {', '.join(s.name for s in sources)} against TFLM failed", log_path)
+    incs = [f"-I{p}" for p in (include, root, downloads / "flatbuffers" / "include", downloads / "gemmlowp")]
+    obj = log_path.parent / f"{source.name}.o"
+    if _run_logged([os.environ.get("CXX", "g++"), *flags, *incs, "-c", str(source), "-o", str(obj)], log_path) != 0:
+        raise _fail(f"compiling {source.name} against TFLM failed", log_path)
+    return obj
+
+
+def _link(objects: list[Path], lib: Path, out: Path, log_path: Path) -> None:
+    if _run_logged([os.environ.get("CXX", "g++"), *map(str, objects), str(lib), "-lm", "-o", str(out)], log_path):
+        raise _fail(f"linking {out.name} with {lib} failed", log_path)
 
 
 def _harness_source(name: str) -> str:
@@ -189,11 +196,13 @@ def verify_export(export_dir: Path, name: str, data: bytes, settings: Settings, 
     (build / "apps").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=build / "apps"))
     log_path = work / "build.log"
-    harness = work / "verify_harness.cc"
-    harness.write_text(_harness_source(name), encoding="utf-8")
+    harness_cc = work / "verify_harness.cc"
+    harness_cc.write_text(_harness_source(name), encoding="utf-8")
     log.info("--verify-tflm: compiling main.cc and the harness against %s", lib)
-    _compile(root, lib, [export_dir / "main.cc", export_dir / f"{name}_data.cc"], [export_dir], work / "example", log_path)
-    _compile(root, lib, [harness, export_dir / f"{name}_data.cc"], [export_dir], work / "harness", log_path)
+    main_o, model_o, harness_o = (_compile(root, src, export_dir, log_path)
+                                  for src in (export_dir / "main.cc", export_dir / f"{name}_data.cc", harness_cc))
+    _link([main_o, model_o], lib, work / "example", log_path)
+    _link([harness_o, model_o], lib, work / "harness", log_path)
     example_output, example_arena = _check_example(work / "example", log_path, data, settings)
 
     inputs = np.ascontiguousarray(inputs, np.int8).reshape(len(inputs), -1)

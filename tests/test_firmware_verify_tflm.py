@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -115,8 +116,9 @@ def test_an_arena_too_small_fails_with_the_log(verified, int8_model, tmp_path):
     with pytest.raises(UserError) as e:
         verify_tflm.verify_export(small, "fer_model", int8_model.read_bytes(), settings,
                                   np.zeros((2, 48 * 48), np.int8), TFLM_DIR)
-    assert e.value.exit_code == 1 and "the example main.cc exited 1" in str(e.value)
-    assert "AllocateTensors failed" in _log_of(e.value).read_text()
+    # TFLM either fails AllocateTensors (main.cc returns 1) or aborts in it (this tree at 90b983c: SIGABRT)
+    assert e.value.exit_code == 1 and "the example main.cc exited " in str(e.value)
+    assert re.search(r"\(exit (1|-6)\)", _log_of(e.value).read_text())
 
 
 @needs_tflm
