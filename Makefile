@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps clean test-edge
+.PHONY: venv demo test system-deps clean test-edge pi-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ $(EDGE_STAMP): pyproject.toml
 test-edge: $(EDGE_STAMP) system-deps
 	! $(EDGE_VENV)/bin/python -c 'import tensorflow' 2>/dev/null  # the point is an environment without it
 	FER_EDGE_TEST_ENV=edge $(EDGE_VENV)/bin/python -m pytest -q
+
+# The Raspberry Pi guide on Debian bookworm arm64 under QEMU user mode, compared with this machine on
+# identical frames, as a Pi 5 and a Pi 4 (tools/pi_check.py). Needs root and minutes; not in make test.
+pi-check: venv
+	@command -v mmdebstrap >/dev/null && command -v qemu-aarch64-static >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		  mmdebstrap qemu-user-static binfmt-support >/dev/null; } || true
+	$(BIN)/python tools/pi_check.py $(PI_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(EDGE_VENV) runs .pytest_cache
