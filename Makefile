@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps picamera2-test-deps clean mobile-venv mobile-web
+.PHONY: venv demo test system-deps picamera2-test-deps clean mobile-venv mobile-web test-edge pi-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,8 +65,31 @@ mobile-web:
 		|| echo "note: npm ci failed; the browser check of export-mobile will skip"; \
 	else echo "note: install npm to run the browser check of export-mobile; it skips without it"; fi
 
-test: venv system-deps picamera2-test-deps mobile-venv mobile-web
+test: venv system-deps picamera2-test-deps mobile-venv mobile-web test-edge
 	$(BIN)/python -m pytest -q
 
+# The suite in what a Raspberry Pi installs ('.[edge,dev]', no TensorFlow) in its own .venv-edge: the
+# edge tests run, tests needing another extra skip (tests/conftest.py, @pytest.mark.requires).
+EDGE_VENV  ?= .venv-edge
+EDGE_STAMP := $(EDGE_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(EDGE_STAMP): pyproject.toml
+	test -x $(EDGE_VENV)/bin/python || $(PYTHON) -m venv $(EDGE_VENV)
+	$(EDGE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EDGE_VENV)/bin/python -m pip install --quiet -e '.[edge,dev]'
+	rm -f $(EDGE_VENV)/.installed-* && touch $@
+
+test-edge: $(EDGE_STAMP) system-deps
+	$(EDGE_VENV)/bin/python -m pip install --quiet --no-deps $(PICAMERA2_TEST_DEPS)
+	! $(EDGE_VENV)/bin/python -c 'import tensorflow' 2>/dev/null  # the point is an environment without it
+	FER_EDGE_TEST_ENV=edge $(EDGE_VENV)/bin/python -m pytest -q
+
+# The Raspberry Pi guide on Debian bookworm arm64 under QEMU user mode, compared with this machine on
+# identical frames, as a Pi 5 and a Pi 4 (tools/pi_check.py). Needs root and minutes; not in make test.
+pi-check: venv
+	@command -v mmdebstrap >/dev/null && command -v qemu-aarch64-static >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		  mmdebstrap qemu-user-static binfmt-support >/dev/null; } || true
+	$(BIN)/python tools/pi_check.py $(PI_CHECK_ARGS)
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(EDGE_VENV) runs .pytest_cache

@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic inputs for the TFLM-vs-LiteRT parity check (default: 100)")
     parser.add_argument("--parity-data", metavar="FOLDER",
                         help="also check parity on up to N face-crop images (png/jpg/...) from this folder")
+    parser.add_argument("--verify-tflm", metavar="TFLM_DIR",
+                        help="build TFLM's host library from this tflite-micro checkout (cached), compile the "
+                             "exported main.cc and a harness against it, and require outputs bit-identical to "
+                             "tflite-micro Python on the parity inputs and an arena that fits")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,12 +40,15 @@ def run(args: argparse.Namespace) -> int:
     from edge.model_files import resolve_model
 
     config = ExportConfig(model=str(resolve_model(args.model)), out=str(args.out), name=args.name, board=args.board,
-                          parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force)
+                          parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force,
+                          verify_tflm=args.verify_tflm)
     result = export_firmware(config)
     info, arena, parity = result.info, result.arena, result.parity
     print(f"model:  {result.model_path} ({info.size} bytes, {info.macs:,} MACs, ops: {', '.join(info.ops)})")
     print(f"arena:  {arena.recommended} bytes recommended ({arena.note})")
     print(f"parity: TFLM vs LiteRT on {parity.summary()}")
+    if result.verified:
+        print(f"TFLM C++ ({result.verified.tflm_dir}): {result.verified.summary()}")
     print(boards.text_table(boards.fit_table(result.fits)))
     print(f"wrote {len(result.files)} files to {result.out}/ (see {result.out}/README.md)")
     return 0

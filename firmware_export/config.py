@@ -43,6 +43,7 @@ class ExportConfig:
     parity_samples: int = 100
     parity_data: str | None = None
     force: bool = False
+    verify_tflm: str | None = None  # a tflite-micro checkout to build and check the export against
 
     def __post_init__(self):
         check_c_name(self.name)

@@ -18,6 +18,7 @@ from edge.spec import ModelSpec, Quant, load_spec_for
 from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import parity as parity_mod
+from firmware_export import verify_tflm as verify_mod
 from edge.model_files import resolve_model
 from firmware_export.config import ExportConfig
 from firmware_export.ops import resolver_methods
@@ -37,6 +38,7 @@ class ExportResult:
     parity: parity_mod.ParityReport
     fits: list[boards_mod.Fit]  # the boards asked for (all of them without --board)
     files: list[str]
+    verified: verify_mod.TflmVerification | None = None  # with --verify-tflm
 
 
 def _check_quant(source: Path, what: str, model_quant: Quant, spec_quant: Quant | None) -> None:
@@ -79,6 +81,8 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     wanted = boards_mod.select_boards(config.board, all_boards)
     out = Path(config.out)
     _check_out_dir(out, config.force)
+    if config.verify_tflm:
+        verify_mod.check_tree(config.verify_tflm)  # a wrong tree fails before the slow steps
 
     data = model_path.read_bytes()
     info = read_model(data, str(model_path))
@@ -105,11 +109,16 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     settings = settings_from(spec, info.input.quant, info.output.quant, arena.recommended, arena.note)
     files = render_files(config.name, data, info, model_path.name, settings, arena, parity, fits, len(user))
     record = export_record(config.to_dict(), info, model_path.name, settings, arena, parity, fits)
+    verified = None
     with atomic_dir(out, overwrite=config.force) as tmp:
         for rel, text in files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_text(text, encoding="utf-8")
+        if config.verify_tflm:  # on the files as written; a failure leaves no export behind
+            inputs = parity_mod.parity_inputs(model_path, spec, crops + user)
+            verified = verify_mod.verify_export(tmp, config.name, data, settings, inputs, config.verify_tflm)
+            record["verify_tflm"] = verified.to_record()
         (tmp / "export.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("wrote %d files to %s", len(files) + 1, out)
     return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],
-                        sorted([*files, "export.json"]))
+                        sorted([*files, "export.json"]), verified)

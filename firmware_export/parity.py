@@ -139,6 +139,17 @@ def load_image_folder(folder: str | Path, limit: int) -> list[tuple[str, np.ndar
     return images
 
 
+def quantized_inputs(litert, spec: ModelSpec, crops: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """(N, *input shape) tensors of the crops through the model's preprocessing and input quantization."""
+    return np.stack([litert.quantize_input(preprocess(crop, spec))[None] for _, crop in crops])
+
+
+def parity_inputs(model_path: Path, spec: ModelSpec, crops: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    from edge.runtime import TFLiteClassifier
+
+    return quantized_inputs(TFLiteClassifier(model_path, spec, delegates=False), spec, crops)
+
+
 def run_parity(model_path: Path, data: bytes, spec: ModelSpec, arena_size: int,
                crops: list[tuple[str, np.ndarray]]) -> ParityReport:
     """Run every crop through TFLM (with ``arena_size``) and LiteRT; compare the int8 outputs."""
@@ -148,8 +159,7 @@ def run_parity(model_path: Path, data: bytes, spec: ModelSpec, arena_size: int,
     litert = TFLiteClassifier(model_path, spec, delegates=False)  # builtin kernels, not XNNPACK
     tflm = tflm_interpreter(data, arena_size, str(model_path))
     outputs_tflm, outputs_litert = [], []
-    for i, (_, crop) in enumerate(crops):
-        q = litert.quantize_input(preprocess(crop, spec))[None]
+    for i, q in enumerate(quantized_inputs(litert, spec, crops)):
         outputs_litert.append(litert.invoke_raw(q).reshape(-1))
         tflm.set_input(q, 0)
         try:

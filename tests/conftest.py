@@ -1,7 +1,16 @@
-"""Shared fixtures: tiny models built in seconds, and tools that CI must have."""
+"""Shared fixtures: tiny models built in seconds, and tools that CI must have.
+
+The suite runs in two environments. The full one (``make test``: every extra) runs everything. An
+edge-only one, what a Raspberry Pi installs (``pip install '.[edge,dev]'``, no TensorFlow; ``make
+test-edge``), runs the edge tests and skips the rest: a test that needs an extra says so with
+``@pytest.mark.requires("tensorflow", ...)`` (or calls ``require_modules``), and is skipped only when
+that module is not installed at all. A module that is installed but fails to import is a failure, and
+in CI's full run a missing module fails too.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 
@@ -22,6 +31,33 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; CI installs it with 'make system-deps'")
         pytest.skip(f"{name} not installed (apt-get install it to run this test)")
     return path
+
+
+def missing_modules(*names: str) -> list[str]:
+    """The top-level modules among ``names`` that are not installed here (import errors are not hidden)."""
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def require_modules(*names: str) -> None:
+    """Skip unless every module is installed; in CI's full environment (every extra) fail instead."""
+    missing = missing_modules(*names)
+    if not missing:
+        return
+    message = f"needs {', '.join(missing)}, not installed in this environment"
+    if os.environ.get("CI") and os.environ.get("FER_EDGE_TEST_ENV") != "edge":
+        pytest.fail(f"{message}; CI's full run installs every extra ('.[train,edge,micro,dev]')")
+    pytest.skip(message)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires(*modules): skip unless these Python modules are installed "
+                                       "(an edge-only environment has no TensorFlow)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("requires"):
+        require_modules(*mark.args)
 
 
 def build_tiny_keras(seed: int = 0):
@@ -48,6 +84,7 @@ def tiny_models(tmp_path_factory):
 
     Trained for a few steps on random data: the outputs are not meaningful, the formats are real.
     """
+    require_modules("tensorflow", "tf_keras")
     import tensorflow as tf
 
     out = tmp_path_factory.mktemp("tiny_models")
@@ -102,3 +139,17 @@ def yunet_model():
     from pathlib import Path
 
     return Path(YUNET_MODEL)
+
+
+@pytest.fixture(scope="session")
+def int8_model(tmp_path_factory):
+    """A full-int8 model with its spec that needs no TensorFlow: a copy of the shipped micro model.
+
+    What the edge tests run, in the full environment and in an edge-only one (a Pi) alike.
+    """
+    from edge.model_files import DEFAULT_MODEL
+
+    out = tmp_path_factory.mktemp("int8_model") / "model_int8.tflite"
+    shutil.copy(DEFAULT_MODEL, out)
+    shutil.copy(spec_path_for(DEFAULT_MODEL), spec_path_for(out))
+    return out

@@ -9,7 +9,7 @@ import pytest
 
 from edge.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras")]
 ROOT = Path(__file__).resolve().parent.parent
 
 

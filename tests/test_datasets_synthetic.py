@@ -78,6 +78,7 @@ def single_pixel_accuracy(train, val, bins: int = 16) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.requires("sklearn")
 def test_no_single_pixel_separates_the_classes():
     """Measured: the best pixel gives 0.21-0.23 (chance 0.14) with this rule or a logistic regression."""
     from sklearn.linear_model import LogisticRegression

@@ -51,13 +51,13 @@ def test_every_edge_module_imports_without_tensorflow_or_other_stages(tmp_path):
     assert "--source" in proc.stdout and "--listen-network" in proc.stdout
 
 
-def test_whole_loop_runs_with_tensorflow_blocked(tiny_models, tmp_path):
+def test_whole_loop_runs_with_tensorflow_blocked(int8_model, tmp_path):
     video = tmp_path / "faces.mp4"
     demo_video(video, 12)
     proc = _run_blocked(f"""
         import sys
         from edge.cli import main
-        code = main(["run", {str(tiny_models["int8"])!r}, "--source", {str(video)!r}, "--headless",
+        code = main(["run", {str(int8_model)!r}, "--source", {str(video)!r}, "--headless",
                      "--jsonl", "p.jsonl", "--out", "a.mp4"])
         leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
         assert not leaked, leaked

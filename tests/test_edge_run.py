@@ -38,10 +38,10 @@ def _records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_run_writes_annotated_video_jsonl_and_config(tiny_models, video, tmp_path, capsys):
+def test_run_writes_annotated_video_jsonl_and_config(int8_model, video, tmp_path, capsys):
     path, truth = video
     out, jsonl = tmp_path / "out" / "annotated.mp4", tmp_path / "out" / "predictions.jsonl"
-    assert main(["run", str(tiny_models["int8"]), "--source", str(path), "--headless",
+    assert main(["run", str(int8_model), "--source", str(path), "--headless",
                  "--out", str(out), "--jsonl", str(jsonl)]) == 0
     assert _frames_in(out) == (20, 20)
     records = _records(jsonl)
@@ -54,7 +54,7 @@ def test_run_writes_annotated_video_jsonl_and_config(tiny_models, video, tmp_pat
     assert face["label"] in LABELS and list(face["scores"]) == list(LABELS)
     assert abs(sum(face["scores"].values()) - 1) < 0.05 and face["confidence"] == max(face["scores"].values())
     saved = json.loads((tmp_path / "out" / "annotated.config.json").read_text())
-    assert saved["model"] == str(tiny_models["int8"]) and saved["out"] == str(out)
+    assert saved["model"] == str(int8_model) and saved["out"] == str(out)
     assert json.loads((tmp_path / "out" / "predictions.config.json").read_text()) == saved
     printed = capsys.readouterr().out
     for stage in ("capture", "detect", "preprocess", "infer", "draw", "write"):
@@ -72,13 +72,13 @@ def test_run_dir_and_float_model(tiny_models, video, tmp_path):
     assert len(_records(tmp_path / "p.jsonl")) == 3
 
 
-def test_image_folder_source_of_mixed_sizes(tiny_models, tmp_path):
+def test_image_folder_source_of_mixed_sizes(int8_model, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     for i, (image, _) in enumerate(demo_frames(6, seed=1, faces=2)[:3]):
         cv2.imwrite(str(images / f"{i}.jpg"), cv2.resize(image, None, fx=1 + i / 4, fy=1 + i / 4))
     jsonl, out = tmp_path / "out" / "p.jsonl", tmp_path / "out" / "a.mp4"
-    assert main(["run", str(tiny_models["int8"]), "--source", str(images), "--jsonl", str(jsonl),
+    assert main(["run", str(int8_model), "--source", str(images), "--jsonl", str(jsonl),
                  "--out", str(out)]) == 0
     assert [len(r["faces"]) for r in _records(jsonl)] == [2, 2, 2]
     assert _frames_in(out) == (3, 3), "frames of other sizes are letterboxed, not dropped"
@@ -92,6 +92,7 @@ def _convert(model, path):
     return path
 
 
+@pytest.mark.requires("tensorflow", "tf_keras")
 def test_models_that_do_not_fit_the_contract_are_refused(tmp_path, capsys):
     import tf_keras as keras
 
@@ -116,16 +117,16 @@ def test_models_that_do_not_fit_the_contract_are_refused(tmp_path, capsys):
     (["--source", "{video}", "--display"], "--display needs"),
     (["--source", "{video}", "--out", "annotated"], "--out annotated: expected a video file name ending in .mp4"),
 ])
-def test_bad_arguments_are_one_line_errors(tiny_models, video, argv, message, capsys, monkeypatch):
+def test_bad_arguments_are_one_line_errors(int8_model, video, argv, message, capsys, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     argv = [a.replace("{video}", str(video[0])) for a in argv]
-    assert main(["run", str(tiny_models["int8"]), *argv]) == 2
+    assert main(["run", str(int8_model), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
 
-def test_video_writer_failure_leaves_nothing(tiny_models, video, tmp_path, capsys, monkeypatch):
+def test_video_writer_failure_leaves_nothing(int8_model, video, tmp_path, capsys, monkeypatch):
     class Closed:  # what cv2.VideoWriter is when the container or folder cannot be written
         def __init__(self, *args):
             pass
@@ -136,15 +137,16 @@ def test_video_writer_failure_leaves_nothing(tiny_models, video, tmp_path, capsy
     monkeypatch.setattr(cv2, "VideoWriter", Closed)
     out = tmp_path / "out"
     out.mkdir()
-    argv = ["run", str(tiny_models["int8"]), "--source", str(video[0]), "--out", str(out / "a.mp4")]
+    argv = ["run", str(int8_model), "--source", str(video[0]), "--out", str(out / "a.mp4")]
     assert main(argv) == 2
     assert "OpenCV cannot write mp4v video there" in capsys.readouterr().err
     assert list(out.iterdir()) == []
 
 
-def test_model_path_errors(tiny_models, tmp_path, capsys):
-    (tmp_path / "m.tflite").write_bytes(tiny_models["int8"].read_bytes())
-    cases = [(tmp_path / "m.tflite", "no spec beside the model"), (tiny_models["keras"], "expected a .tflite model"),
+def test_model_path_errors(int8_model, tmp_path, capsys):
+    (tmp_path / "m.tflite").write_bytes(int8_model.read_bytes())
+    (tmp_path / "m.keras").write_bytes(b"PK\x03\x04")  # the name is what is refused, before any reading
+    cases = [(tmp_path / "m.tflite", "no spec beside the model"), (tmp_path / "m.keras", "expected a .tflite model"),
              (tmp_path, "run directory has no model_int8.tflite"), (tmp_path / "nope", "no such model file")]
     for model, message in cases:
         assert main(["run", str(model), "--source", str(tmp_path)]) == 2
@@ -176,9 +178,9 @@ def test_detect_every_n_frames_classifies_every_frame():
     assert faces[0].label == LABELS[0] and faces[0].track_id == 1
 
 
-def test_bench_prints_and_saves_timings(tiny_models, video, tmp_path, capsys):
+def test_bench_prints_and_saves_timings(int8_model, video, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", str(video[0]), "--model", str(tiny_models["int8"]), "--json", str(out),
+    assert main(["bench", str(video[0]), "--model", str(int8_model), "--json", str(out),
                  "--infer-runs", "20"]) == 0
     summary = json.loads(out.read_text())
     assert summary["frames"] == 20 and summary["fps"] > 0 and summary["inference_only_per_s"] > 0
@@ -188,11 +190,11 @@ def test_bench_prints_and_saves_timings(tiny_models, video, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_sigterm_finalizes_the_video_and_jsonl(tiny_models, tmp_path):
+def test_sigterm_finalizes_the_video_and_jsonl(int8_model, tmp_path):
     source = tmp_path / "slow.mp4"
     demo_video(source, 60, fps=10)
     out, jsonl = tmp_path / "a.mp4", tmp_path / "p.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "edge", str(tiny_models["int8"]), "--source", str(source),
+    proc = subprocess.Popen([sys.executable, "-m", "edge", str(int8_model), "--source", str(source),
                              "--realtime", "--out", str(out), "--jsonl", str(jsonl)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

@@ -189,12 +189,12 @@ WATCH_PAGE = """(async () => {
 
 
 @pytest.mark.slow
-def test_live_view_in_headless_chromium_updates_and_needs_the_token(tiny_models, tmp_path):
+def test_live_view_in_headless_chromium_updates_and_needs_the_token(int8_model, tmp_path):
     binary = require_tool("chromium")
     video = tmp_path / "faces.mp4"
     demo_video(video, 100, fps=10, faces="2")
     token = "test-token-1234"
-    run = subprocess.Popen([sys.executable, "-m", "edge", str(tiny_models["int8"]), "--source", str(video),
+    run = subprocess.Popen([sys.executable, "-m", "edge", str(int8_model), "--source", str(video),
                             "--realtime", "--serve", "127.0.0.1:0", "--listen-network", "--token", token],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []

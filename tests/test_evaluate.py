@@ -6,12 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import require_modules
 from edge.cli import main
 from edge.errors import UserError
 from edge.spec import DEFAULT_SPEC, spec_path_for
 from train.datasets.base import Split
 from train.evaluate import evaluate_model, format_report, metrics_from_predictions
 
+pytestmark = pytest.mark.requires("sklearn")
 DARK, BRIGHT = 25, 230
 # (true class, pixel value): the known model predicts angry (0) for dark faces and happy (3) for bright ones
 VAL = [(0, DARK)] * 3 + [(0, BRIGHT)] + [(1, DARK)] + [(3, BRIGHT)] * 2
@@ -43,6 +45,7 @@ def test_metrics_reject_bad_shapes():
 @pytest.fixture(scope="module")
 def known_model(tmp_path_factory):
     """mean brightness m -> logits: angry 5 - 10 m, happy 10 m - 5, others -10; as .keras, float and int8 .tflite."""
+    require_modules("tensorflow", "tf_keras")
     import tensorflow as tf
     import tf_keras as keras
 

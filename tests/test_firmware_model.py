@@ -65,6 +65,7 @@ def test_resolver_methods_map_and_refuse_ops():
         ops.resolver_methods(["CONV_2D", "TILE"])
 
 
+@pytest.mark.requires("tflite_micro")
 def test_op_table_matches_schema_and_installed_tflm_kernels():
     """Every table entry is a real builtin op with a kernel in the tflite-micro build we test against."""
     from ai_edge_litert import schema_py_generated as schema
@@ -114,6 +115,7 @@ def test_capture_fd_output_gets_native_writes():
     assert "from C on stderr" in out[0] and "from C on stdout" in out[0]
 
 
+@pytest.mark.requires("tflite_micro")
 def test_parse_allocations_reports_unexpected_output():
     assert arena.parse_allocations("[R] Arena allocation total 30 bytes\n[R] Arena allocation head 20 bytes\n"
                                    "[R] Arena allocation tail 10 bytes") == (30, 20, 10)

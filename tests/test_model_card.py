@@ -8,7 +8,7 @@ from edge.cli import main
 from edge.runtime import TFLiteClassifier
 from edge.spec import load_spec_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras")]
 
 
 def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):

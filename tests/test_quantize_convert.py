@@ -12,7 +12,7 @@ from edge.errors import UserError
 from edge.preprocess import normalize
 from edge.runtime import TFLiteClassifier
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 
 #: LiteRT's dequantized int8 probabilities vs the float model's on the same inputs. Measured on this
 #: tiny model: max 0.013, mean 0.0014; the int8 softmax output itself has a step of 1/256.

@@ -11,7 +11,7 @@ from conftest import build_tiny_keras
 from edge.cli import main
 from edge.spec import DEFAULT_SPEC, spec_path_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 
 
 @pytest.fixture(scope="module")

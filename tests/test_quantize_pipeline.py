@@ -14,7 +14,7 @@ from edge.runtime import TFLiteClassifier
 from edge.spec import DEFAULT_SPEC, load_spec_for, spec_path_for
 from test_quantize_convert import patterned_faces
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 
 #: a quick quantize: one QAT epoch, a small representative set; a gate of 5 points because 1 point
 #: is ~2 of the 210 validation images here (measured drops: PTQ 0-1 point, QAT chosen: a gain)

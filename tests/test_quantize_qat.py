@@ -10,7 +10,7 @@ import pytest
 from conftest import build_tiny_keras
 from edge.errors import UserError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 
 
 def _data(n=64, seed=0):

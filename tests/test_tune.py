@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "keras_tuner")]
 
 
 def _tune(*args, cwd):

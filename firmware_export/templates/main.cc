@@ -4,6 +4,7 @@ ${banner}
 // your camera's face crop, already resized to ${NAME}_INPUT_COLS x ${NAME}_INPUT_ROWS.
 
 #include <cstdint>
+#include <cstdio>
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_log.h"
@@ -16,6 +17,25 @@ ${banner}
 
 #ifndef TFLITE_SCHEMA_VERSION  // defined by a different header in different TFLM trees
 #define TFLITE_SCHEMA_VERSION 3
+#endif
+
+// TFLM's cortex_m_generic target (TARGET=cortex_m_generic) sends MicroPrintf's text to a callback the
+// application registers, and drops it until one is: this example registers one that writes to stdout
+// (retarget newlib's _write to your UART, or link with semihosting). The target's Makefile defines
+// TF_LITE_MCU_DEBUG_LOG and CPU_<core>; host, Arduino and other targets print through their own DebugLog.
+// Define ${NAME}_DEBUG_LOG_CALLBACK to 1 or 0 to force the choice (e.g. in a vendor build of that target).
+#ifndef ${NAME}_DEBUG_LOG_CALLBACK
+#if defined(TF_LITE_MCU_DEBUG_LOG) && !defined(ARDUINO) &&                                      \
+    (defined(CPU_M0) || defined(CPU_M0plus) || defined(CPU_M3) || defined(CPU_M4) ||            \
+     defined(CPU_M7) || defined(CPU_M33) || defined(CPU_M55) || defined(CPU_M85))
+#define ${NAME}_DEBUG_LOG_CALLBACK 1
+#else
+#define ${NAME}_DEBUG_LOG_CALLBACK 0
+#endif
+#endif
+
+#if ${NAME}_DEBUG_LOG_CALLBACK
+#include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
 #endif
 
 namespace {
@@ -34,9 +54,19 @@ void make_test_frame(uint8_t* pixels) {
   }
 }
 
+#if ${NAME}_DEBUG_LOG_CALLBACK
+void write_debug_log(const char* text) {
+  std::fputs(text, stdout);
+  std::fflush(stdout);
+}
+#endif
+
 }  // namespace
 
 int main() {
+#if ${NAME}_DEBUG_LOG_CALLBACK
+  RegisterDebugLogCallback(write_debug_log);  // before anything can call MicroPrintf
+#endif
   tflite::InitializeTarget();
   const tflite::Model* model = tflite::GetModel(${name}_data);
   if (model->version() != TFLITE_SCHEMA_VERSION) {
