@@ -21,7 +21,8 @@ from edge.preprocess import preprocess
 from edge.runtime import TFLiteClassifier
 from edge.spec import load_spec_for, spec_path_for
 
-pytestmark = pytest.mark.slow
+# export-mobile is a workstation command (the 'mobile' extra): an edge-only environment skips this file.
+pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "flatbuffers")]
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 MICRO, PI = MODELS / "fer_micro_int8.tflite", MODELS / "fer_pi_int8.tflite"
