@@ -13,8 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), or a run "
                         "directory with model_int8.tflite (and model.keras for float16)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
-    p.add_argument("--precision", nargs="+", choices=("int8", "float16"), default=["int8", "float16"],
-                   help="which files to write (default: int8 float16; float16 needs the float .keras model)")
+    p.add_argument("--precision", action="append", choices=("int8", "float16"), default=None,
+                   help="a file to write, repeatable (default: int8 and float16; float16 needs the float .keras "
+                        "model)")
     p.add_argument("--name", default=None, help="file name prefix (default: the model's, e.g. fer_micro, or the run's)")
     p.add_argument("--author", default="fer-edge", help="author recorded in the metadata (fer-edge)")
     p.add_argument("--license", default="Apache-2.0", help="licence recorded in the metadata (Apache-2.0)")
@@ -36,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from quantize.mobile_export import MobileExportConfig, export_mobile, summary_lines
 
-    cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision)), name=args.name, author=args.author,
+    cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,
                              license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,
                              verify_data=args.verify_data, min_agreement=args.min_agreement)
     report = export_mobile(args.model, args.out, cfg, mobile_python=args.mobile_python, force=args.force)

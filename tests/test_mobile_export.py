@@ -157,7 +157,7 @@ def test_bad_input_is_one_line_and_writes_nothing(mobile_python, tmp_path, capsy
     lonely = tmp_path / "lonely_int8.tflite"
     lonely.write_bytes(MICRO.read_bytes())
     out = tmp_path / "out"
-    code, err, _ = run_cli(lonely, "--out", out, "--precision", "int8", capsys=capsys)
+    code, err, _ = run_cli("--precision", "int8", lonely, "--out", out, capsys=capsys)  # MODEL after the option
     assert code == 2 and "no spec beside the model" in err and not out.exists()
 
     out.mkdir()
