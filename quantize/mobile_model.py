@@ -30,9 +30,8 @@ from edge.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-#: cv2.COLOR_BGR2GRAY's weights, in the RGB channel order app runtimes use.
-GREY_WEIGHTS_RGB = (0.299, 0.587, 0.114)
-#: ... and the 15-bit fixed-point integers OpenCV computes them with for uint8 images (sum 2**15).
+#: cv2.COLOR_BGR2GRAY's weights (0.299, 0.587, 0.114) in the RGB channel order app runtimes use, as the
+#: 15-bit fixed-point integers OpenCV computes them with for uint8 images (sum 2**15).
 CV2_GREY_FIXED_POINT_RGB = (9798, 19235, 3735)
 
 

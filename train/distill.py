@@ -28,7 +28,7 @@ from edge import atomic  # noqa: E402
 from edge.errors import UserError  # noqa: E402
 from edge.spec import ModelSpec, load_spec_for  # noqa: E402
 from train.datasets.cache import cache_dir  # noqa: E402
-from train.evaluate import metrics_from_predictions, predict_split  # noqa: E402
+from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def resolve_model(path: str | Path, what: str, kinds: tuple[str, ...] = (".keras
     p = Path(path)
     if p.is_dir():
         rundir.require_run_dir(p)
-        for name in ("model.keras", "model_int8.tflite"):
+        for name in (rundir.MODEL_FILES["float"], rundir.MODEL_FILES["int8"]):
             if (p / name).is_file() and (p / name).suffix in kinds:
                 return p / name
         raise UserError(f"{p}: run directory without a {' or '.join(kinds)} model to use as {what}")
@@ -72,13 +72,11 @@ def _keras_log_probs(path: Path, spec: ModelSpec):
 
 
 def _tflite_log_probs(path: Path, spec: ModelSpec):
-    from edge.runtime import TFLiteClassifier
-
-    clf = TFLiteClassifier(path, spec)
-    floor = clf.output_quant.scale / 2 if clf.output_quant is not None else 1e-7
+    predict = predict_fn_for(path, spec)
+    floor = spec.output_quant.scale / 2 if spec.output_quant is not None else 1e-7
 
     def f(x):
-        logp = np.log(np.maximum(clf.predict(x), floor))
+        logp = np.log(np.maximum(predict(x), floor))
         return logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))  # renormalised after the floor
     return f
 
