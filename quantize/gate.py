@@ -42,12 +42,27 @@ def verify_full_integer(path: str | Path, *, what: str | None = None) -> None:
                         "tensors with ones the train presets use")
 
 
+def source_mean(entry: dict) -> float | None:
+    """The mean of every source's own accuracy in a report entry (a run on several sources), else None."""
+    sources = entry.get("metrics", {}).get("sources") or []
+    return float(np.mean([s["accuracy"] for s in sources])) if sources else None
+
+
 def choose(candidates: dict[str, dict]) -> str:
-    """The better int8 method by accuracy, ties broken by macro-F1, then by the simpler (first) one."""
+    """The better int8 method by accuracy, ties broken by macro-F1, then by the simpler (first) one.
+
+    For a run on several sources, accuracy means the mean of the sources' own accuracies (what
+    ``--monitor val_source_accuracy`` picks checkpoints by), so a small source weighs as much as a big one.
+    """
     if not candidates:
         raise ValueError("no int8 candidates to choose from")
     order = list(candidates)
-    return max(order, key=lambda m: (candidates[m]["accuracy"], candidates[m]["macro_f1"], -order.index(m)))
+
+    def key(m):
+        c = candidates[m]
+        mean = source_mean(c)
+        return (c["accuracy"] if mean is None else mean, c["accuracy"], c["macro_f1"], -order.index(m))
+    return max(order, key=key)
 
 
 @dataclass(frozen=True)
@@ -58,23 +73,45 @@ class GateResult:
     drop_points: float
     max_drop: float
     method: str
+    #: a run on several sources: each source's own check, {source, float_accuracy, int8_accuracy, drop_points}
+    sources: tuple = ()
 
     @property
     def message(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        rel = "<=" if self.passed else ">"
-        change = (f"a drop of {self.drop_points:.2f} point(s)" if self.drop_points >= 0
-                  else f"a gain of {-self.drop_points:.2f} point(s)")
-        return (f"accuracy gate {verdict}: {self.method.upper()} int8 {100 * self.int8_accuracy:.2f}% vs float "
-                f"{100 * self.float_accuracy:.2f}% is {change} (drop {self.drop_points:.2f} {rel} --max-drop "
-                f"{self.max_drop:g})")
+        merged = _drop_text(self.float_accuracy, self.int8_accuracy, self.drop_points, self.max_drop)
+        text = f"accuracy gate {verdict}: {self.method.upper()} int8 {merged}"
+        if self.sources:
+            text += "; per source: " + ", ".join(
+                f"{Path(s['source']).name} {_drop_text(s['float_accuracy'], s['int8_accuracy'], s['drop_points'], self.max_drop)}"
+                for s in self.sources)
+        return text
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "message": self.message}
+        return {**asdict(self), "sources": [dict(s) for s in self.sources], "message": self.message}
 
 
-def gate(float_accuracy: float, int8_accuracy: float, max_drop: float, method: str) -> GateResult:
-    """Accuracies are fractions in [0, 1]; the drop and ``max_drop`` are in percentage points."""
-    drop = 100.0 * (float_accuracy - int8_accuracy)
-    drop = round(drop, 10)  # 0.1 - 0.1 style float noise must not trip a gate of exactly 0
-    return GateResult(drop <= max_drop, float_accuracy, int8_accuracy, drop, max_drop, method)
+def _drop_text(float_accuracy: float, int8_accuracy: float, drop: float, max_drop: float) -> str:
+    change = f"a drop of {drop:.2f} point(s)" if drop >= 0 else f"a gain of {-drop:.2f} point(s)"
+    rel = "<=" if drop <= max_drop else ">"
+    return (f"{100 * int8_accuracy:.2f}% vs float {100 * float_accuracy:.2f}% is {change} "
+            f"(drop {drop:.2f} {rel} --max-drop {max_drop:g})")
+
+
+def _drop(float_accuracy: float, int8_accuracy: float) -> float:
+    # rounded: 0.1 - 0.1 style float noise must not trip a gate of exactly 0
+    return round(100.0 * (float_accuracy - int8_accuracy), 10)
+
+
+def gate(float_accuracy: float, int8_accuracy: float, max_drop: float, method: str,
+         sources: list[tuple[str, float, float]] = ()) -> GateResult:
+    """Accuracies are fractions in [0, 1]; the drop and ``max_drop`` are in percentage points.
+
+    ``sources`` (name, float accuracy, int8 accuracy) gates every source of a multi-source run on its
+    own as well: the int8 model passes only if no source, and not the merged split, drops by more.
+    """
+    drop = _drop(float_accuracy, int8_accuracy)
+    checks = tuple({"source": name, "float_accuracy": f, "int8_accuracy": q, "drop_points": _drop(f, q)}
+                   for name, f, q in sources)
+    passed = drop <= max_drop and all(c["drop_points"] <= max_drop for c in checks)
+    return GateResult(passed, float_accuracy, int8_accuracy, drop, max_drop, method, checks)

@@ -86,21 +86,49 @@ def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) ->
     return [f"{t} taken for {p} ({100 * r:.0f}% of true {t})" for r, t, p in sorted(pairs, reverse=True)[:k]]
 
 
+def _data_row(data: dict, cfg: TrainConfig, eval_split: str) -> str:
+    """The card's data line: every source with its split sizes, how batches drew from them, the teacher."""
+    def sizes(counts: dict) -> str:
+        return ", ".join(f"{k} {sum(v.values()):,}" for k, v in counts.items())
+
+    sources = data.get("sources") or []
+    if len(sources) > 1:
+        weights = (" sampled " + ":".join(f"{w:g}" for w in cfg.source_weights) + " (`--source-weight`)"
+                   if cfg.source_weights else " sampled in proportion to their sizes")
+        parts = " + ".join(f"{Path(s['source']).name} ({s['format']}: {sizes(s['counts'])})" for s in sources)
+        by = "the mean of the sources' own accuracies" if cfg.monitor == "val_source_accuracy" else cfg.monitor
+        text = f"{parts};{weights}; trained on the `train` splits, checkpoint chosen on `{eval_split}` by {by}"
+    else:
+        text = (f"{data['source'].split('/')[-1]} ({data['format']}: "
+                f"{', '.join(f'{k} {v:,}' for k, v in data['sizes'].items())}); trained on `train`, model selection "
+                f"on `{eval_split}`")
+    if any("fer2013" in Path(s["source"]).name.lower() for s in sources) or "fer2013" in str(data["source"]).lower():
+        text += " (FER2013's `val` is the official PublicTest; PrivateTest never used)"
+    teacher = data.get("teacher")
+    if teacher:
+        text += (f"; distilled from `{_model_placeholder(teacher['model'])}` (T={cfg.distill_temperature:g}, "
+                 f"weight {cfg.distill_weight:g}; teacher accuracy on the train split {100 * teacher['train_accuracy']:.2f}%)")
+    return text
+
+
 def _card(name: str, run_dir: Path, spec: ModelSpec, cfg: TrainConfig, qcfg: QuantizeConfig, metrics: dict,
-          report: dict, export: dict, float_bytes: int | None) -> str:
+          report: dict, export: dict, float_bytes: int | None, side_by_side: str = "", card_args: str = "") -> str:
     fl, q = report["models"]["float"], report["models"][report["chosen"]]
     qm, b, data = q["metrics"], metrics["budget"], metrics["data"]
     per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
                           for c, v in qm["per_class"].items())
     boards = "\n".join(f"| {bd['id']} | {bd['flash_needed'] / 1024:.0f} KiB | {bd['ram_needed'] / 1024:.0f} KiB | "
                        f"{'yes' if bd['fits'] else 'no'} | {bd['latency_ms']:.0f} ms |" for bd in export["boards"])
-    sizes = ", ".join(f"{k} {v:,}" for k, v in data["sizes"].items())
     fer = "fer2013" in str(cfg.data).lower()
+    expw = "expw" in str(cfg.data).lower()
     bias = ("FER2013 was gathered by web image search and labelled once per face; its labels are noisy (the FER+ "
             "relabelling, Barsoum et al. 2016, disagreed with many of them) and 'disgust' has only 436 training "
             "images. Its faces are 48x48 grayscale and mostly frontal, and its demographics are not documented: "
             "accuracy on groups rare in web photos, on strong head pose, occlusions and poor light is unknown."
             if fer else "Check the training data's make-up before trusting the model on other populations.")
+    if expw:
+        bias += (" ExpW's faces are web photos cut at its face boxes, labelled once by annotators and often "
+                 "ambiguous; a held-out split of a few hundred faces measures accuracy to within a few points.")
     ar = export["arena"]
     float_files = (f"`{name}.keras` + `{name}.spec.json` (float)" if float_bytes is None else
                    f"the float model ({float_bytes / 2**20:.1f} MiB) is not shipped: rebuild it with the commands under Reproduce")
@@ -110,7 +138,7 @@ def _card(name: str, run_dir: Path, spec: ModelSpec, cfg: TrainConfig, qcfg: Qua
 |---|---|
 | files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run); {float_files} |
 | task | {spec.num_classes} expressions ({", ".join(spec.labels)}) from a {spec.input_height}x{spec.input_width} grayscale face crop |
-| data | {data["source"].split("/")[-1]} ({data["format"]}: {sizes}); trained on `train`, model selection on `{report["eval_split"]}` (the official PublicTest); PrivateTest never used |
+| data | {_data_row(data, cfg, report["eval_split"])} |
 | preset | `{cfg.preset}` ({", ".join(f"{k} {v}" for k, v in cfg.preset_options.items()) or "defaults"}): {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
 | int8 model | {q["bytes"]:,} bytes ({q["bytes"] / 1024:.1f} KiB), full-integer ({report["chosen"].upper()}), input scale {report["input_quant"]["scale"]:.6g} / zero point {report["input_quant"]["zero_point"]} |
 | TFLM arena | {ar["used"]:,} bytes measured in tflite-micro, {ar["recommended"]:,} recommended (`kTensorArenaSize`) |
@@ -131,7 +159,7 @@ Per class (int8):
 {per_class}
 
 ![confusion matrix]({name}_confusion.png)
-
+{side_by_side}
 ## On a microcontroller
 
 Estimated latency = MACs / (MAC per cycle x clock), not measured on hardware; flash = model + TFLM
@@ -153,7 +181,7 @@ runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.
 {train_command(cfg, run_dir.name)}
 {quantize_command(qcfg, f"runs/{run_dir.name}")}
 fer-edge export-firmware runs/{run_dir.name} --out runs/{run_dir.name}/firmware --board all
-fer-edge model-card runs/{run_dir.name} --name {name} --out models
+fer-edge model-card runs/{run_dir.name} --name {name} --out models{card_args}
 ```
 """
 
@@ -163,9 +191,14 @@ MAX_FLOAT_BYTES = 1_000_000
 
 
 def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: str | Path | None = None,
-            max_float_bytes: int = MAX_FLOAT_BYTES) -> list[Path]:
+            max_float_bytes: int = MAX_FLOAT_BYTES, evals: list[str] = (), baselines: list[str] = ()) -> list[Path]:
     """Write ``<name>_int8.tflite``/spec, ``<name>_confusion.png``, ``<name>.md`` and, when it is at most
-    ``max_float_bytes`` (saved without optimizer state), the float ``<name>.keras``/spec."""
+    ``max_float_bytes`` (saved without optimizer state), the float ``<name>.keras``/spec.
+
+    When the run trained on several sources, or ``evals`` (extra labelled folders) or ``baselines``
+    (earlier models, e.g. the model this one replaces) are given, the card gets a side-by-side table
+    of the float, int8 and baseline models on every source's held-out val faces and every extra set.
+    """
     import tf_keras as keras
 
     from train.plots import plot_confusion
@@ -178,8 +211,12 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         raise UserError(f"{run_dir}: the quantization gate did not pass ({report['gate']['message']}); not publishing")
     metrics = read_json(run_dir / "metrics.json", "training metrics", "training has not finished")
     qcfg = QuantizeConfig.load(run_dir / "quantize_config.json")
+    baseline_paths = [_existing_model(b) for b in baselines]  # bad input fails before anything is written
     fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
     export = read_json(fw / "export.json", "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
+    table = ""
+    if len(cfg.sources) > 1 or evals or baseline_paths:
+        table = _side_by_side(name, cfg, keras_path, int8, baseline_paths, list(evals))
     tflite, keras_out = out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras"
     png, card = out_dir / f"{name}_confusion.png", out_dir / f"{name}.md"
     with atomic.atomic_path(tflite) as tmp:
@@ -203,5 +240,36 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         spec_path_for(keras_out).unlink(missing_ok=True)
     plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], png,
                    title=f"{name} int8 on {report['eval_split']}")
-    atomic.write_text(card, _card(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes))
+    if table:
+        table = table.replace("{FLOAT_PATH}", f"models/{name}.keras" if float_bytes is None else f"runs/{run_dir.name}")
+    atomic.write_text(card, _card(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes, table,
+                                  "".join([f" --eval {_data_placeholder(e)}" for e in evals]
+                                          + [f" --baseline <before: {b.name}>" for b in baseline_paths])))
     return [tflite] + ([keras_out] if float_bytes is None else []) + [png, card]
+
+
+def _existing_model(path: str) -> Path:
+    p = Path(path)
+    if p.suffix not in (".keras", ".tflite") or not p.is_file():
+        raise UserError(f"{p}: --baseline expects a .keras or .tflite model file (with its spec beside it)")
+    if not spec_path_for(p).is_file():
+        raise UserError(f"{p}: no spec beside it ({spec_path_for(p).name}); --baseline needs the model's spec")
+    return p
+
+
+def _side_by_side(name: str, cfg: TrainConfig, keras_path: Path, int8: Path, baselines: list[Path],
+                  evals: list[str]) -> str:
+    from quantize.card_eval import side_by_side, to_markdown
+
+    models = {"float": keras_path, "int8": int8, **{f"baseline{i}": b for i, b in enumerate(baselines)}}
+    labels = {"float": "float", "int8": "int8 (shipped)",
+              **{f"baseline{i}": f"before: `{b.name}`" for i, b in enumerate(baselines)}}
+    paths = {"float": "{FLOAT_PATH}", "int8": f"models/{name}_int8.tflite",
+             **{f"baseline{i}": f"<before: {b.name}>" for i, b in enumerate(baselines)}}
+    rows = side_by_side(cfg, models, evals)
+    what = ("the models this one is compared with (`before`) were scored on the same faces, each through its own "
+            "spec" if baselines else "each model through its own spec")
+    return ("\n## Every data set side by side\n\n"
+            "Each source the model trained on is scored on its own held-out faces, and each extra folder whole; "
+            f"{what}. Balanced accuracy is the mean per-class recall.\n\n"
+            + to_markdown(rows, labels, _data_placeholder, paths) + "\n")

@@ -13,6 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the export-firmware output with export.json (default: RUN_DIR/firmware)")
     p.add_argument("--max-float-size", metavar="BYTES", default="1MB",
                    help="ship the float .keras only up to this size (1MB); the int8 model is always shipped")
+    p.add_argument("--eval", metavar="SOURCE", action="append", default=[],
+                   help="also score the models on this labelled folder (its val or test split, or the whole folder "
+                        "when it has none); repeatable")
+    p.add_argument("--baseline", metavar="MODEL", action="append", default=[],
+                   help="an earlier .keras/.tflite model (e.g. the one this run replaces) to score beside it on the "
+                        "same faces; copy it aside first when publishing over it; repeatable")
 
 
 def run(args) -> int:
@@ -20,6 +26,7 @@ def run(args) -> int:
     from train.budget import parse_bytes
 
     limit = parse_bytes(args.max_float_size)
-    for path in publish(args.run_dir, args.out, args.name, args.firmware, max_float_bytes=limit):
+    for path in publish(args.run_dir, args.out, args.name, args.firmware, max_float_bytes=limit,
+                         evals=args.eval, baselines=args.baseline):
         print(f"wrote {path}")
     return 0

@@ -153,7 +153,9 @@ def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_mo
     chosen = choose({k: models[k] for k in int8_specs})
     shutil.copyfile(stage / CANDIDATE_NAMES[chosen], stage / INT8_NAME)
     int8_specs[chosen].save(spec_path_for(stage / INT8_NAME))
-    result = gate(models["float"]["accuracy"], models[chosen]["accuracy"], cfg.max_drop, chosen)
+    per_source = [(f["source"], f["accuracy"], q["accuracy"]) for f, q in
+                  zip(models["float"]["metrics"].get("sources", []), models[chosen]["metrics"].get("sources", []))]
+    result = gate(models["float"]["accuracy"], models[chosen]["accuracy"], cfg.max_drop, chosen, per_source)
     atomic.write_json(stage / CONFIG_NAME, cfg.to_dict())
     report = rpt.build_report(run_dir=str(run_dir), eval_split=cfg.eval_split, eval_images=len(eval_split),
                               labels=spec.labels, models=models, chosen=chosen, gate=result.to_dict(),

@@ -47,3 +47,51 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["m.md", "m_confusion.png", "m_int8.spec.json", "m_int8.tflite"]
     assert "the float model (" in (out / "m.md").read_text() and "is not shipped" in (out / "m.md").read_text()
     assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--max-float-size", "lots"]) == 2
+
+
+def test_model_card_of_a_two_source_run_scores_every_set_side_by_side(tmp_path, monkeypatch, int8_model):
+    """A run on FER-style folders + an ExpW folder: the card names both sources and their weights, and
+    scores the float, int8 and an earlier (baseline) model on each source's held-out faces and on an
+    extra folder, with numbers equal to what `fer-edge evaluate` prints for the same model and faces."""
+    from dataset_fixtures import write_expw, write_folders
+
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+    write_folders(tmp_path / "fer2013", 12, 40)
+    write_expw(tmp_path / "expw_train", 8)
+    write_folders(tmp_path / "mine", 3, 50, splits=("test",))  # a user's test-only folder
+    runs = tmp_path / "runs"
+    assert main(["train", "--data", str(tmp_path / "fer2013"), "--data", str(tmp_path / "expw_train"),
+                 "--source-weight", "3", "--source-weight", "1", "--monitor", "val_source_accuracy",
+                 "--width", "8", "--epochs", "8", "--batch-size", "16", "--lr", "0.01", "--no-augment", "--runs-dir", str(runs), "--name", "two"]) == 0
+    run = runs / "two"
+    assert main(["quantize", str(run), "--method", "ptq", "--rep-samples", "50", "--max-drop", "100"]) == 0
+    report = json.loads((run / "quant_report.json").read_text())
+    assert [s["source"] for s in report["gate"]["sources"]] == [str(tmp_path / "fer2013"), str(tmp_path / "expw_train")]
+    assert main(["export-firmware", str(run), "--out", str(run / "firmware"), "--board", "all"]) == 0
+    out = tmp_path / "models"
+    # a baseline that is not a model is refused before anything is written
+    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--baseline", str(tmp_path / "fer2013")]) == 2
+    assert not out.exists() or not any(out.iterdir())
+    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--eval", str(tmp_path / "mine"),
+                 "--baseline", str(int8_model)]) == 0
+    card = (out / "m.md").read_text()
+    assert "fer2013 (folders: train 84, val 84) + expw_train (expw: " in card and "sampled 3:1" in card
+    assert "checkpoint chosen on `val` by the mean of the sources' own accuracies" in card
+    assert f"--eval <mine> --baseline <before: {int8_model.name}>" in card
+
+    table = card[card.index("## Every data set side by side"):card.index("## On a microcontroller")]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")
+            and not line.startswith("| data")}
+    assert set(rows) == {"fer2013", "expw_train", "mine"}
+    assert "| test | 21 |" in rows["mine"] and "| held-out val (trained on its train split) | 84 |" in rows["fer2013"]
+    # each cell is what `fer-edge evaluate` reports for that model on those faces
+    cells = {name: [c.strip() for c in line.strip(" |").split(" | ")[3:]] for name, line in rows.items()}
+    assert all(len(set(c)) > 1 for c in cells.values())  # the models differ, so a swapped column would fail
+    for name in rows:
+        extra = [] if name == "mine" else ["--split", "val"]
+        for column, model in enumerate((out / "m.keras", out / "m_int8.tflite", int8_model)):
+            assert main(["evaluate", str(model), "--data", str(tmp_path / name), *extra,
+                         "--json", str(tmp_path / "e.json")]) == 0
+            e = json.loads((tmp_path / "e.json").read_text())
+            assert cells[name][column] == f"{100 * e['accuracy']:.2f}% / {100 * e['balanced_accuracy']:.2f}% / {e['macro_f1']:.4f}"
+    assert f"fer-edge evaluate <before: {int8_model.name}> --data <ExpW folder: expw_train> --split val" in table

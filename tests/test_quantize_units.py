@@ -86,6 +86,26 @@ def test_choose_prefers_accuracy_then_macro_f1_then_ptq():
     assert choose({"qat": {"accuracy": 0.1, "macro_f1": 0.1}}) == "qat"
 
 
+def test_gate_checks_every_source_of_a_multi_source_run():
+    # merged within the gate, but the small source alone drops 2 points: the gate fails and names it
+    g = gate(0.70, 0.698, max_drop=1.0, method="qat",
+             sources=[("/d/fer2013", 0.72, 0.72), ("/d/expw_train", 0.40, 0.38)])
+    assert not g.passed and g.drop_points == pytest.approx(0.2)
+    assert [round(s["drop_points"], 6) for s in g.sources] == [0.0, 2.0]
+    assert "FAILED" in g.message and "expw_train 38.00% vs float 40.00%" in g.message and "2.00 > --max-drop 1" in g.message
+    assert gate(0.70, 0.698, max_drop=2.0, method="qat",
+                sources=[("/d/fer2013", 0.72, 0.72), ("/d/expw_train", 0.40, 0.38)]).passed
+    assert gate(0.70, 0.698, 1.0, "ptq").to_dict()["sources"] == []  # one source: the merged check only
+
+
+def test_choose_by_the_mean_of_the_sources_when_there_are_several():
+    src = lambda *accs: {"sources": [{"accuracy": a} for a in accs]}  # noqa: E731
+    # PTQ is better merged (the big source), QAT better on the mean of the two sources' own accuracies
+    ptq = {"accuracy": 0.70, "macro_f1": 0.6, "metrics": src(0.72, 0.38)}
+    qat = {"accuracy": 0.69, "macro_f1": 0.6, "metrics": src(0.71, 0.41)}
+    assert choose({"ptq": ptq, "qat": qat}) == "qat"
+
+
 def test_full_integer_problems_names_float_tensors_and_io():
     t = lambda name, dtype: {"name": name, "dtype": dtype}  # noqa: E731
     ok = [t("in", np.int8), t("conv/bias", np.int32), t("out", np.int8)]

@@ -2,10 +2,10 @@
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
+from dataset_fixtures import write_expw, write_folders
 from edge.cli import main
 from edge.errors import UserError
 from train.config import TrainConfig
@@ -72,35 +72,11 @@ def test_config_checks_one_weight_per_source():
         TrainConfig(data=["x", "y"], source_weights=[1, 0])
 
 
-def _folders(root, per_class, value, splits=("train", "val")):
-    for split in splits:
-        for c in range(7):
-            folder = root / split / str(c)
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                img = np.full((48, 48), value, np.uint8)
-                img[4 + 5 * c: 10 + 5 * c, :] = 255 - value  # a class-dependent stripe
-                cv2.imwrite(str(folder / f"{i}.png"), img)
-
-
-def _expw(root, photos_per_class):
-    (root / "Images").mkdir(parents=True)
-    lines = []
-    for c in range(7):
-        for i in range(photos_per_class):
-            name = f"p{c}_{i}.png"
-            img = np.full((96, 96), 60, np.uint8)
-            img[20 + 8 * c: 28 + 8 * c, 10:90] = 220
-            cv2.imwrite(str(root / "Images" / name), img)
-            lines.append(f"{name} 0 5 5 90 90 80.0 {c}")
-    (root / "label.lst").write_text("\n".join(lines) + "\n")
-
-
 @pytest.mark.slow
 def test_train_on_two_sources_counts_weights_and_scores_each(tmp_path, capsys, caplog):
     caplog.set_level("INFO")
-    _folders(tmp_path / "fer", 4, 40)
-    _expw(tmp_path / "expw", 5)
+    write_folders(tmp_path / "fer", 4, 40)
+    write_expw(tmp_path / "expw", 5)
     args = ["train", "--data", str(tmp_path / "fer"), "--data", str(tmp_path / "expw"),
             "--source-weight", "1", "--source-weight", "2", "--monitor", "val_source_accuracy", "--width", "8", "--epochs", "2", "--no-augment",
             "--name", "two", "--runs-dir", str(tmp_path / "runs")]
