@@ -16,18 +16,30 @@ def yunet_bytes(yunet_model):
     return yunet_model.read_bytes()
 
 
+#: what the server's /good.onnx serves: the real YuNet, put there by the tests that need it
+SERVED = {}
+
+
+@pytest.fixture
+def good(yunet_bytes):
+    SERVED["/good.onnx"] = yunet_bytes
+    yield
+    SERVED.clear()
+
+
 @pytest.fixture(scope="module")
-def server(yunet_bytes):
-    wrong = bytes(reversed(yunet_bytes))  # same length, other bytes
+def server():
+    # the failure cases need no copy of YuNet: bytes of its size that are not it, and a body cut short
+    wrong = bytes(range(256)) * (dm.YUNET.size // 256) + bytes(dm.YUNET.size % 256)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            if self.path == "/good.onnx":
-                self._send(yunet_bytes, len(yunet_bytes))
+            if self.path in SERVED:
+                self._send(SERVED[self.path], len(SERVED[self.path]))
             elif self.path == "/wrong.onnx":
                 self._send(wrong, len(wrong))
             elif self.path == "/truncated.onnx":  # promises the whole file, sends a third, hangs up
-                self._send(yunet_bytes[: len(yunet_bytes) // 3], len(yunet_bytes))
+                self._send(wrong[: len(wrong) // 3], len(wrong))
                 self.close_connection = True
             else:
                 self.send_error(404, "Not Found")
@@ -66,7 +78,7 @@ def _closed_port_url():
     return f"http://127.0.0.1:{port}/good.onnx"
 
 
-def test_downloads_checks_and_installs(server, cache, capsys):
+def test_downloads_checks_and_installs(server, good, cache, capsys):
     assert main(["fetch-models", "--url", f"{server}/good.onnx"]) == 0
     out, err = capsys.readouterr()
     installed = cache / dm.YUNET.name
@@ -93,7 +105,7 @@ def test_every_failure_is_one_line_exit_2_and_leaves_nothing(server, cache, caps
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
-def test_a_failed_download_keeps_a_good_installed_file(server, cache, capsys):
+def test_a_failed_download_keeps_a_good_installed_file(server, good, cache, capsys):
     assert main(["fetch-models", "--url", f"{server}/good.onnx"]) == 0
     assert main(["fetch-models", "--force", "--url", f"{server}/truncated.onnx"]) == 2
     assert dm.is_installed(cache / dm.YUNET.name)
