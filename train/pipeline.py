@@ -57,9 +57,15 @@ def _epoch_order(labels: tf.Tensor, n: int, seed: tf.Tensor, balanced: bool, num
     offsets = tf.cumsum(counts, exclusive=True)
     s = tf.random.experimental.stateless_split(seed, 2)
     pick = tf.random.stateless_uniform([n], seed=s[0], maxval=tf.shape(present, out_type=tf.int64)[0], dtype=tf.int64)
-    cls = tf.gather(present, pick)
-    within = tf.cast(tf.random.stateless_uniform([n], seed=s[1]) * tf.cast(tf.gather(counts, cls), tf.float32), tf.int64)
-    return tf.gather(order, tf.gather(offsets, cls) + tf.minimum(within, tf.gather(counts, cls) - 1))
+    return _draw_within(order, counts, offsets, tf.gather(present, pick), s[1])
+
+
+def _draw_within(order: tf.Tensor, counts: tf.Tensor, offsets: tf.Tensor, groups: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """For each drawn group (a class or a stratum), one of its samples uniformly: ``order`` lists the
+    samples sorted by group, ``counts``/``offsets`` say where each group's run starts and how long it is."""
+    within = tf.cast(tf.random.stateless_uniform(tf.shape(groups), seed=seed) * tf.cast(tf.gather(counts, groups), tf.float32),
+                     tf.int64)
+    return tf.gather(order, tf.gather(offsets, groups) + tf.minimum(within, tf.gather(counts, groups) - 1))
 
 
 def strata(labels: np.ndarray, sources: np.ndarray, source_weights, balanced: bool,
@@ -90,8 +96,7 @@ def _strata_order(ids: np.ndarray, probs: np.ndarray, n: int, seed: tf.Tensor) -
     logits = tf.constant(np.log(np.maximum(probs, 1e-30))[None, :], tf.float32)
     s = tf.random.experimental.stateless_split(seed, 2)
     cls = tf.random.stateless_categorical(logits, n, seed=s[0], dtype=tf.int64)[0]
-    within = tf.cast(tf.random.stateless_uniform([n], seed=s[1]) * tf.cast(tf.gather(counts, cls), tf.float32), tf.int64)
-    return tf.gather(order, tf.gather(offsets, cls) + tf.minimum(within, tf.gather(counts, cls) - 1))
+    return _draw_within(order, counts, offsets, cls, s[1])
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
