@@ -35,7 +35,6 @@ class EvalRow:
 
 def side_by_side(cfg: TrainConfig, models: dict[str, Path], evals: list[str] = ()) -> list[EvalRow]:
     """Score ``models`` (key -> .keras/.tflite with its spec) on the run's sources' val and on ``evals``."""
-    from train.eval_data import eval_set
     from train.evaluate import evaluate_model
 
     specs = {key: load_spec_for(path) for key, path in models.items()}
@@ -45,14 +44,17 @@ def side_by_side(cfg: TrainConfig, models: dict[str, Path], evals: list[str] = (
     for row in rows:
         for key, path in models.items():
             spec = specs[key]
-            faces = _faces(cache, row, spec, cfg, eval_set)
+            faces = _faces(cache, row, spec, cfg)
             log.info("model card: %s on %s [%s] (%d faces)", path.name, row.source, faces.split, len(faces.faces))
             row.split, row.n = faces.split, len(faces.faces)
             row.metrics[key] = evaluate_model(path, faces.faces, spec)
     return rows
 
 
-def _faces(cache: dict, row: EvalRow, spec: ModelSpec, cfg: TrainConfig, eval_set):
+def _faces(cache: dict, row: EvalRow, spec: ModelSpec, cfg: TrainConfig):
+    """The row's faces as ``spec`` frames them, loaded once per distinct framing."""
+    from train.eval_data import eval_set
+
     framing = json.dumps(spec.to_dict().get("framing"), sort_keys=True)
     key = (row.source, row.own, framing)
     if key not in cache:

@@ -214,9 +214,12 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     baseline_paths = [_existing_model(b) for b in baselines]  # bad input fails before anything is written
     fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
     export = read_json(fw / "export.json", "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
-    table = ""
+    rows = None  # scored before anything is written: the slow part, and the one that can fail
     if len(cfg.sources) > 1 or evals or baseline_paths:
-        table = _side_by_side(name, cfg, keras_path, int8, baseline_paths, list(evals))
+        from quantize.card_eval import side_by_side
+
+        rows = side_by_side(cfg, {"float": keras_path, "int8": int8,
+                                  **{f"baseline{i}": b for i, b in enumerate(baseline_paths)}}, list(evals))
     tflite, keras_out = out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras"
     png, card = out_dir / f"{name}_confusion.png", out_dir / f"{name}.md"
     with atomic.atomic_path(tflite) as tmp:
@@ -240,8 +243,8 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         spec_path_for(keras_out).unlink(missing_ok=True)
     plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], png,
                    title=f"{name} int8 on {report['eval_split']}")
-    if table:
-        table = table.replace("{FLOAT_PATH}", f"models/{name}.keras" if float_bytes is None else f"runs/{run_dir.name}")
+    float_path = f"models/{name}.keras" if float_bytes is None else f"runs/{run_dir.name}"
+    table = _side_by_side(name, float_path, rows, baseline_paths) if rows else ""
     atomic.write_text(card, _card(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes, table,
                                   "".join([f" --eval {_data_placeholder(e)}" for e in evals]
                                           + [f" --baseline <before: {b.name}>" for b in baseline_paths])))
@@ -257,16 +260,14 @@ def _existing_model(path: str) -> Path:
     return p
 
 
-def _side_by_side(name: str, cfg: TrainConfig, keras_path: Path, int8: Path, baselines: list[Path],
-                  evals: list[str]) -> str:
-    from quantize.card_eval import side_by_side, to_markdown
+def _side_by_side(name: str, float_path: str, rows: list, baselines: list[Path]) -> str:
+    """The card's section for ``quantize.card_eval.side_by_side`` rows (float, int8, then baselines)."""
+    from quantize.card_eval import to_markdown
 
-    models = {"float": keras_path, "int8": int8, **{f"baseline{i}": b for i, b in enumerate(baselines)}}
     labels = {"float": "float", "int8": "int8 (shipped)",
               **{f"baseline{i}": f"before: `{b.name}`" for i, b in enumerate(baselines)}}
-    paths = {"float": "{FLOAT_PATH}", "int8": f"models/{name}_int8.tflite",
+    paths = {"float": float_path, "int8": f"models/{name}_int8.tflite",
              **{f"baseline{i}": f"<before: {b.name}>" for i, b in enumerate(baselines)}}
-    rows = side_by_side(cfg, models, evals)
     what = ("the models this one is compared with (`before`) were scored on the same faces, each through its own "
             "spec" if baselines else "each model through its own spec")
     return ("\n## Every data set side by side\n\n"
