@@ -46,3 +46,28 @@ def test_tune_refuses_an_existing_directory_and_bad_ranges(tmp_path):
     r = _tune("--name", "u", "--dropout", "0.6,0.2", cwd=tmp_path)
     assert r.returncode == 2 and "dropout" in r.stderr
     assert not (tmp_path / "runs/u/tune_results.json").exists()
+
+
+def test_tune_on_two_sources_scores_trials_by_the_mean_of_their_val_splits(tmp_path):
+    import re
+
+    from dataset_fixtures import write_folders
+
+    write_folders(tmp_path / "faces", 4, 60)  # 28 val faces, against the synthetic source's 1,400
+    r = _tune("--data", "synthetic:1", "--data", str(tmp_path / "faces"), "--source-weight", "3",
+              "--source-weight", "1", "--monitor", "val_source_accuracy", "--max-trials", "2", "--widths", "4",
+              "--name", "two", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = json.loads((tmp_path / "runs/two/tune_results.json").read_text())
+    assert results["objective"] == "val_source_accuracy"
+    # one epoch per trial: each trial's score is the mean of the two per-source accuracies it logged
+    means = [float(m) for m in re.findall(r"val accuracy per source \S+ \S+ \(mean ([0-9.]+)\)", r.stderr)]
+    trials = sorted(results["trials"], key=lambda t: t["trial"])
+    assert len(means) == len(trials) == 2
+    for t, mean in zip(trials, means):
+        assert t["status"] == "COMPLETED" and abs(t["score"] - mean) < 1e-4
+        assert 0.0 <= t["val_accuracy"] <= 1.0
+    best = json.loads((tmp_path / "runs/two/best/train_config.json").read_text())
+    assert best["data"] == ["synthetic:1", str(tmp_path / "faces")] and best["source_weights"] == [3.0, 1.0]
+    assert (f"--data synthetic:1 --data {tmp_path / 'faces'} --source-weight 3 --source-weight 1 "
+            "--monitor val_source_accuracy") in r.stdout

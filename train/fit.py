@@ -105,6 +105,16 @@ def stop_on_signals():
             signal.signal(s, h)
 
 
+def source_vals_of(dataset, spec: ModelSpec) -> list:
+    """(eval dataset, labels) of every source's own val split (empty for a single-source dataset)."""
+    return [(eval_dataset(m.splits["val"], spec), m.splits["val"].labels) for m in dataset.members]
+
+
+def source_accuracies(model, source_vals: list) -> list[float]:
+    """The model's accuracy on each source's own val split (``source_vals_of``), in source order."""
+    return [float(np.mean(model.predict(ds, verbose=0).argmax(axis=1) == labels)) for ds, labels in source_vals]
+
+
 class _RunCallback(keras.callbacks.Callback):
     """Schedules the LR, keeps the best model, stops early and checkpoints every completed epoch."""
 
@@ -118,8 +128,7 @@ class _RunCallback(keras.callbacks.Callback):
     def _source_accuracies(self, logs: dict) -> list[float]:
         if not self.source_vals:
             return [float(logs["val_accuracy"])] if "val_accuracy" in logs else []
-        return [float(np.mean(self.model.predict(ds, verbose=0).argmax(axis=1) == labels))
-                for ds, labels in self.source_vals]
+        return source_accuracies(self.model, self.source_vals)
 
     def _set_lr(self, lr: float) -> None:
         self.model.optimizer.learning_rate.assign(lr)
@@ -280,7 +289,7 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     # (last epoch, whether the convolutions train) per phase: the frozen head-only epochs, then the rest
     phases = ([(cfg.freeze_epochs, False)] if freeze else []) + [(cfg.epochs, True)]
     with stop_on_signals() as flag:
-        source_vals = [(eval_dataset(m.splits["val"], spec), m.splits["val"].labels) for m in dataset.members]
+        source_vals = source_vals_of(dataset, spec)
         callback = _RunCallback(cfg, state, run_dir, manager, spec, flag, source_vals)
         for last, conv_trains in phases:
             if state.finished or flag["signal"]:

@@ -21,6 +21,7 @@ from typing import Any
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import keras_tuner as kt  # noqa: E402
+import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from edge import atomic  # noqa: E402
@@ -30,7 +31,7 @@ from edge.spec import DEFAULT_SPEC  # noqa: E402
 from train.budget import check_fits, model_budget  # noqa: E402
 from train.config import AugmentConfig, TrainConfig  # noqa: E402
 from train.datasets.base import Split, stratified_split  # noqa: E402
-from train.fit import compile_model  # noqa: E402
+from train.fit import compile_model, source_accuracies, source_vals_of  # noqa: E402
 from train.models import build_model  # noqa: E402
 from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # noqa: E402
 
@@ -106,11 +107,32 @@ def trial_train_config(cfg: TuneConfig, values: dict[str, Any]) -> TrainConfig:
                    augment=scaled_augment(cfg.train.augment, float(values["augment"])))
 
 
+class _SourceAccuracy(keras.callbacks.Callback):
+    """Adds ``val_source_accuracy`` (the mean of every source's own val accuracy) to each epoch's logs,
+    before KerasTuner reads its objective from them."""
+
+    def __init__(self, source_vals: list):
+        super().__init__()
+        self.source_vals = source_vals
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or "val_accuracy" not in logs:
+            return
+        if not self.source_vals:  # one source: its own val split is the merged one
+            logs["val_source_accuracy"] = float(logs["val_accuracy"])
+            return
+        per_source = source_accuracies(self.model, self.source_vals)
+        logs["val_source_accuracy"] = float(np.mean(per_source))
+        log.info("epoch %d: val accuracy per source %s (mean %.4f)", epoch + 1,
+                 " ".join(f"{a:.4f}" for a in per_source), logs["val_source_accuracy"])
+
+
 class PresetHyperModel(kt.HyperModel):
-    def __init__(self, cfg: TuneConfig, train_split: Split, val_split: Split):
+    def __init__(self, cfg: TuneConfig, train_split: Split, val_split: Split, source_vals: list | None = None):
         super().__init__(name=f"{cfg.train.preset}_search")
         self.cfg, self.train_split, self.val_split = cfg, train_split, val_split
         self.val_ds = eval_dataset(val_split, DEFAULT_SPEC)
+        self.source_vals = source_vals or []  # (eval dataset, labels) per source of a multi-source search
 
     def declare(self, hp: kt.HyperParameters) -> dict[str, Any]:
         c = self.cfg
@@ -137,13 +159,17 @@ class PresetHyperModel(kt.HyperModel):
     def fit(self, hp, model, *args, epochs: int | None = None, initial_epoch: int = 0, callbacks=None, **kwargs):
         tcfg = trial_train_config(self.cfg, self.declare(hp)).with_epochs(epochs or self.cfg.epochs_per_trial)
         train_ds = training_dataset(self.train_split, DEFAULT_SPEC, tcfg, start_epoch=initial_epoch)
+        # first, so that the tuner's own callbacks (objective, best epoch) see val_source_accuracy
+        callbacks = [_SourceAccuracy(self.source_vals), *(callbacks or [])]
         return model.fit(train_ds, epochs=tcfg.epochs, initial_epoch=initial_epoch,
                          steps_per_epoch=steps_per_epoch(len(self.train_split), tcfg.batch_size),
                          validation_data=self.val_ds, callbacks=callbacks, verbose=kwargs.get("verbose", 2))
 
 
 def make_tuner(cfg: TuneConfig, hypermodel: PresetHyperModel, directory: Path):
-    common = dict(hypermodel=hypermodel, objective=kt.Objective("val_accuracy", "max"), seed=cfg.train.seed,
+    monitor = cfg.train.monitor  # the metric `fer-edge train --monitor` would choose the best epoch by
+    objective = kt.Objective(monitor, "min" if monitor == "val_loss" else "max")
+    common = dict(hypermodel=hypermodel, objective=objective, seed=cfg.train.seed,
                   directory=str(directory), project_name="tuner", overwrite=False,
                   max_consecutive_failed_trials=max(3, cfg.max_trials))
     if cfg.algorithm == "hyperband":
@@ -156,15 +182,18 @@ def subset(split: Split, fraction: float, seed: int) -> Split:
     if fraction >= 1:
         return split
     _, keep = stratified_split(split.labels, fraction, seed)
-    return Split(split.images[keep], split.labels[keep])
+    return split.take(keep)  # keeps each face's source, so --source-weight still applies
 
 
 def trial_rows(tuner, cfg: TuneConfig) -> list[dict[str, Any]]:
-    """Every trial: status, hyperparameters, best val accuracy and the budget of its model."""
+    """Every trial, best first: status, hyperparameters, its score (the best value of the objective,
+    ``cfg.train.monitor``), best val accuracy (merged sources) and the budget of its model."""
     rows = []
     for trial in tuner.oracle.trials.values():
         values = dict(trial.hyperparameters.values)
-        row = {"trial": trial.trial_id, "status": str(trial.status), "val_accuracy": trial.score, **values}
+        acc = trial.metrics.get_best_value("val_accuracy") if trial.metrics.exists("val_accuracy") else None
+        row = {"trial": trial.trial_id, "status": str(trial.status), "score": trial.score,
+               "val_accuracy": None if acc is None else float(acc), **values}
         if {"width", "depth", "dropout"} <= set(values):
             tcfg = trial_train_config(cfg, values)
             b = model_budget(build_model(tcfg.preset, DEFAULT_SPEC, **tcfg.preset_options))
@@ -173,17 +202,24 @@ def trial_rows(tuner, cfg: TuneConfig) -> list[dict[str, Any]]:
         if trial.message:
             row["message"] = str(trial.message).strip().splitlines()[-1]
         rows.append(row)
-    rows.sort(key=lambda r: (r["val_accuracy"] is None, -(r["val_accuracy"] or 0.0)))
+    sign = 1.0 if cfg.train.monitor == "val_loss" else -1.0  # best first
+    rows.sort(key=lambda r: (not _scored(r), sign * r["score"] if _scored(r) else 0.0))
     return rows
 
 
-def format_rows(rows: list[dict[str, Any]]) -> str:
-    head = "| trial | status | val acc | width | depth | dropout | lr | augment | params | MMAC | int8 KiB | act KiB |"
-    lines = [head, "|" + "---|" * 12]
+def _scored(row: dict[str, Any]) -> bool:
+    return row.get("score") is not None and math.isfinite(row["score"])
+
+
+def format_rows(rows: list[dict[str, Any]], objective: str = "val_accuracy") -> str:
+    head = (f"| trial | status | {objective} | val acc | width | depth | dropout | lr | augment | params | MMAC "
+            "| int8 KiB | act KiB |")
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
+        score = f"{r['score']:.4f}" if _scored(r) else "-"
         acc = f"{r['val_accuracy']:.4f}" if r.get("val_accuracy") is not None else "-"
         kib = (lambda k: f"{r[k] / 1024:.1f}" if k in r else "-")
-        lines.append(f"| {r['trial']} | {r['status']} | {acc} | {r.get('width', '-')} | {r.get('depth', '-')} | "
+        lines.append(f"| {r['trial']} | {r['status']} | {score} | {acc} | {r.get('width', '-')} | {r.get('depth', '-')} | "
                      f"{r.get('dropout', 0):.2f} | {r.get('lr', 0):.2g} | {r.get('augment', '-')} | "
                      f"{r.get('params', '-'):,} | {r.get('macs', 0) / 1e6:.1f} | {kib('int8_weight_bytes')} | "
                      f"{kib('peak_activation_bytes')} |")
@@ -194,22 +230,24 @@ def search(cfg: TuneConfig, run_dir: Path, dataset) -> dict[str, Any]:
     """Run (or continue) the search in ``run_dir``; write tune_results.json/.md and the best TrainConfig."""
     keras.utils.set_random_seed(cfg.train.seed)
     train_split = subset(dataset.splits["train"], cfg.train_fraction, cfg.train.seed)
-    hypermodel = PresetHyperModel(cfg, train_split, dataset.splits["val"])
+    hypermodel = PresetHyperModel(cfg, train_split, dataset.splits["val"], source_vals_of(dataset, DEFAULT_SPEC))
     tuner = make_tuner(cfg, hypermodel, run_dir)
-    log.info("searching %s: %s, %d trial(s) of up to %d epochs on %d training faces", cfg.train.preset,
-             cfg.algorithm, cfg.max_trials, cfg.epochs_per_trial, len(train_split))
+    log.info("searching %s: %s, %d trial(s) of up to %d epochs on %d training faces from %d source(s), by %s",
+             cfg.train.preset, cfg.algorithm, cfg.max_trials, cfg.epochs_per_trial, len(train_split),
+             len(cfg.train.sources), cfg.train.monitor)
     tuner.search(verbose=2)
     rows = trial_rows(tuner, cfg)
-    done = [r for r in rows if r["val_accuracy"] is not None and math.isfinite(r["val_accuracy"])]
+    done = [r for r in rows if _scored(r)]
     if not done:
         raise UserError(f"{run_dir}: no trial completed (every model was over budget or failed); "
                         "widen --widths/--depths or relax --max-flash/--max-ram")
     best = trial_train_config(cfg, done[0])
-    result = {"best": {k: done[0][k] for k in ("trial", "val_accuracy", "width", "depth", "dropout", "lr", "augment")},
+    keys = ("trial", "score", "val_accuracy", "width", "depth", "dropout", "lr", "augment")
+    result = {"objective": cfg.train.monitor, "best": {k: done[0][k] for k in keys},
               "best_train_config": best.to_dict(), "trials": rows}
     atomic.write_json(run_dir / RESULTS_NAME, result)
-    atomic.write_text(run_dir / "tune_results.md", f"# Tuning {cfg.train.preset} ({cfg.algorithm})\n\n"
-                      f"{format_rows(rows)}\n")
+    atomic.write_text(run_dir / "tune_results.md", f"# Tuning {cfg.train.preset} ({cfg.algorithm}, by "
+                      f"{cfg.train.monitor})\n\n{format_rows(rows, cfg.train.monitor)}\n")
     best.save(run_dir / "best")  # best/train_config.json: what `fer-edge train` should use
     return result
 
@@ -218,8 +256,10 @@ def train_command(best: TrainConfig) -> str:
     """The `fer-edge train` command line that trains the best trial's configuration fully."""
     o, a, d = best.preset_options, best.augment, AugmentConfig()
     parts = ["fer-edge train", f"--preset {best.preset}"]
-    if best.data:
-        parts.append(f"--data {best.data}")
+    parts += [f"--data {source}" for source in best.sources if source]
+    parts += [f"--source-weight {w:g}" for w in best.source_weights or []]
+    if best.monitor != "val_accuracy":
+        parts.append(f"--monitor {best.monitor}")
     parts += [f"--width {o['width']}", f"--depth {o['depth']}", f"--dropout {o['dropout']}", f"--lr {best.lr:.3g}"]
     if not a.enabled:
         parts.append("--no-augment")

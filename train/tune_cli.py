@@ -29,7 +29,15 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
-    p.add_argument("--data", default=S, metavar="SOURCE", help="dataset (default: the built-in synthetic faces)")
+    p.add_argument("--data", action="append", default=S, metavar="SOURCE",
+                   help="dataset (default: the built-in synthetic faces); repeat it to tune on several sources, "
+                        "merged per split as `fer-edge train` does")
+    p.add_argument("--source-weight", action="append", type=float, default=S, metavar="W",
+                   help="with several --data: one weight per source, in order: the share of training batches "
+                        "drawn from it (default: in proportion to size)")
+    p.add_argument("--monitor", default=S, choices=("val_accuracy", "val_loss", "val_source_accuracy"),
+                   help="the objective: val_accuracy (merged val splits, default), val_loss, or "
+                        "val_source_accuracy (the mean of every source's own val accuracy)")
     p.add_argument("--format", default=S, help="dataset format (default: auto)")
     p.add_argument("--synthetic-per-class", type=int, default=S, metavar="N", help="synthetic training faces per class")
     p.add_argument("--preset", default=S, help="preset to tune: micro (default), seed, pi")
@@ -61,8 +69,9 @@ def _config(args):
     from train.tune import TuneConfig
 
     given = vars(args)
-    train_fields = {"data": "data", "format": "data_format", "preset": "preset", "batch_size": "batch_size",
-                    "seed": "seed", "synthetic_per_class": "synthetic_per_class"}
+    train_fields = {"data": "data", "source_weight": "source_weights", "format": "data_format", "preset": "preset",
+                    "batch_size": "batch_size", "seed": "seed", "synthetic_per_class": "synthetic_per_class",
+                    "monitor": "monitor"}
     train = TrainConfig(**{f: given[o] for o, f in train_fields.items() if o in given})
     search = {k: given[k] for k in ("algorithm", "max_trials", "epochs_per_trial", "train_fraction", "widths",
                                    "depths", "dropout", "lr", "augment_strengths") if k in given}
@@ -75,7 +84,6 @@ def run(args) -> int:
     from pathlib import Path
 
     from train import rundir
-    from train.datasets import load_dataset
     from train.tune import TuneConfig, format_rows, search, train_command
 
     if args.resume:
@@ -85,15 +93,16 @@ def run(args) -> int:
         cfg = _config(args)
         run_dir = rundir.create_run_dir(args.runs_dir, args.name or f"tune_{cfg.train.preset}", force=args.force)
         cfg.save(run_dir)
-    dataset = load_dataset(**cfg.train.loader_options)
-    if "val" not in dataset.splits:
-        raise UserError(f"{dataset.source}: tuning needs a val split")
+    dataset = rundir.load_config_data(cfg.train)
+    for member in dataset.members or [dataset]:
+        if "val" not in member.splits or not len(member.splits["val"]):
+            raise UserError(f"{member.source}: tuning needs a val split")
     result = search(cfg, run_dir, dataset)
     from train.config import TrainConfig
 
-    print(format_rows(result["trials"]))
+    print(format_rows(result["trials"], result["objective"]))
     best = TrainConfig.from_dict(result["best_train_config"])
-    print(f"\nbest trial {result['best']['trial']}: val accuracy {result['best']['val_accuracy']:.4f} "
-          f"after {cfg.epochs_per_trial} epoch(s)\nresults: {run_dir / 'tune_results.md'}\n"
+    print(f"\nbest trial {result['best']['trial']}: {result['objective']} {result['best']['score']:.4f} "
+          f"within {cfg.epochs_per_trial} epoch(s)\nresults: {run_dir / 'tune_results.md'}\n"
           f"train it fully with:\n  {train_command(best)}")
     return 0
