@@ -28,7 +28,7 @@ _RESUMABLE = {"epochs", "max_flash", "max_ram"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from train.config import AugmentConfig, TrainConfig  # standard library only: --help stays light
+    from train.config import MONITORS, AugmentConfig, TrainConfig  # standard library only: --help stays light
 
     S = argparse.SUPPRESS  # unset options stay absent: defaults live in TrainConfig, --resume can tell
     cfg, aug = TrainConfig(), AugmentConfig()
@@ -75,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--plateau-patience", type=int, default=S, help=f"epochs without progress before halving the LR ({cfg.plateau_patience})")
     g.add_argument("--min-lr", type=float, default=S, help=f"lowest learning rate ({cfg.min_lr})")
     g.add_argument("--patience", type=int, default=S, help=f"early stopping patience in epochs, 0 = off ({cfg.early_stopping_patience})")
-    g.add_argument("--monitor", choices=("val_accuracy", "val_loss", "val_source_accuracy"), default=S,
+    g.add_argument("--monitor", choices=MONITORS, default=S,
                    help=f"validation metric choosing the best checkpoint ({cfg.monitor}; val_source_accuracy: the "
                         "mean of every --data source's own val accuracy, so a small source weighs as much as a big one)")
     g.add_argument("--label-smoothing", type=float, default=S, help=f"label smoothing ({cfg.label_smoothing})")

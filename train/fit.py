@@ -110,8 +110,11 @@ def source_vals_of(dataset, spec: ModelSpec) -> list:
     return [(eval_dataset(m.splits["val"], spec), m.splits["val"].labels) for m in dataset.members]
 
 
-def source_accuracies(model, source_vals: list) -> list[float]:
-    """The model's accuracy on each source's own val split (``source_vals_of``), in source order."""
+def source_accuracies(model, source_vals: list, logs: dict) -> list[float]:
+    """The model's accuracy on each source's own val split (``source_vals_of``), in source order; with one
+    source, the epoch's ``val_accuracy`` from ``logs`` (its val split is the merged one)."""
+    if not source_vals:
+        return [float(logs["val_accuracy"])] if "val_accuracy" in logs else []
     return [float(np.mean(model.predict(ds, verbose=0).argmax(axis=1) == labels)) for ds, labels in source_vals]
 
 
@@ -124,11 +127,6 @@ class _RunCallback(keras.callbacks.Callback):
         self.cfg, self.state, self.run_dir, self.manager, self.spec, self.flag = cfg, state, run_dir, manager, spec, flag
         self.source_vals = source_vals or []  # (eval dataset, labels) of every source's own val split
         self._start = 0.0
-
-    def _source_accuracies(self, logs: dict) -> list[float]:
-        if not self.source_vals:
-            return [float(logs["val_accuracy"])] if "val_accuracy" in logs else []
-        return source_accuracies(self.model, self.source_vals)
 
     def _set_lr(self, lr: float) -> None:
         self.model.optimizer.learning_rate.assign(lr)
@@ -151,7 +149,7 @@ class _RunCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs, st, cfg = dict(logs or {}), self.state, self.cfg
-        per_source = self._source_accuracies(logs)
+        per_source = source_accuracies(self.model, self.source_vals, logs)
         if per_source:
             logs["val_source_accuracy"] = float(np.mean(per_source))
         seconds = time.monotonic() - self._start

@@ -116,15 +116,13 @@ class _SourceAccuracy(keras.callbacks.Callback):
         self.source_vals = source_vals
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or "val_accuracy" not in logs:
+        per_source = source_accuracies(self.model, self.source_vals, logs or {})
+        if logs is None or not per_source:
             return
-        if not self.source_vals:  # one source: its own val split is the merged one
-            logs["val_source_accuracy"] = float(logs["val_accuracy"])
-            return
-        per_source = source_accuracies(self.model, self.source_vals)
         logs["val_source_accuracy"] = float(np.mean(per_source))
-        log.info("epoch %d: val accuracy per source %s (mean %.4f)", epoch + 1,
-                 " ".join(f"{a:.4f}" for a in per_source), logs["val_source_accuracy"])
+        if self.source_vals:
+            log.info("epoch %d: val accuracy per source %s (mean %.4f)", epoch + 1,
+                     " ".join(f"{a:.4f}" for a in per_source), logs["val_source_accuracy"])
 
 
 class PresetHyperModel(kt.HyperModel):

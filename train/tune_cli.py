@@ -28,6 +28,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from train.config import MONITORS  # standard library only
+
     S = argparse.SUPPRESS
     p.add_argument("--data", action="append", default=S, metavar="SOURCE",
                    help="dataset (default: the built-in synthetic faces); repeat it to tune on several sources, "
@@ -35,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-weight", action="append", type=float, default=S, metavar="W",
                    help="with several --data: one weight per source, in order: the share of training batches "
                         "drawn from it (default: in proportion to size)")
-    p.add_argument("--monitor", default=S, choices=("val_accuracy", "val_loss", "val_source_accuracy"),
+    p.add_argument("--monitor", default=S, choices=MONITORS,
                    help="the objective: val_accuracy (merged val splits, default), val_loss, or "
                         "val_source_accuracy (the mean of every source's own val accuracy)")
     p.add_argument("--format", default=S, help="dataset format (default: auto)")
