@@ -48,6 +48,20 @@ YUNET = ModelFile(
 )
 
 
+#: The teacher for distillation (``fer-edge train --teacher zoo``); training machines only, never the Pi.
+ZOO_FER = ModelFile(
+    name="facial_expression_recognition_mobilefacenet_2022july_int8.onnx",
+    url="https://github.com/opencv/opencv_zoo/raw/main/models/facial_expression_recognition/"
+        "facial_expression_recognition_mobilefacenet_2022july_int8.onnx",
+    sha256="f0d7093aff10e2638c734c5f18a6a7eabd2b9239b20bdb9b8090865a6f69a1ed",
+    size=1_364_007,
+    licence="Apache 2.0 (OpenCV Model Zoo)",
+)
+ENV_TEACHER = "FER_EDGE_TEACHER_MODEL"
+#: ``fer-edge fetch-models --model NAME``
+MODELS = {"detector": YUNET, "teacher": ZOO_FER}
+
+
 def cache_dir() -> Path:
     """``$FER_EDGE_CACHE``, else ``$XDG_CACHE_HOME/fer-edge``, else ``~/.cache/fer-edge``."""
     if os.environ.get(ENV_CACHE):
@@ -83,6 +97,22 @@ def find_detector_model(explicit: str | os.PathLike | None = None) -> tuple[Path
     if path.is_file():
         return path, "cache"
     return None, f"no --detector-model, no {ENV_MODEL}, nothing at {path}"
+
+
+def find_teacher_model(explicit: str | os.PathLike | None = None) -> Path:
+    """The zoo expression model: ``explicit`` (a path given to --teacher), then ``$FER_EDGE_TEACHER_MODEL``,
+    then the cache; a one-line error saying how to get it when there is none."""
+    for path, what in ((explicit, "--teacher"), (os.environ.get(ENV_TEACHER), ENV_TEACHER)):
+        if path:
+            path = Path(path).expanduser()
+            if not path.is_file():
+                raise UserError(f"{what} {path}: no such file (expected {ZOO_FER.name})")
+            return path
+    path = cached_path(ZOO_FER)
+    if not path.is_file():
+        raise UserError(f"--teacher zoo: the zoo expression model is not installed (nothing at {path}); run "
+                        f"'fer-edge fetch-models --model teacher' or set {ENV_TEACHER}")
+    return path
 
 
 def sha256_of(path: Path) -> str:

@@ -20,7 +20,8 @@ _CONFIG_OPTIONS = {
     "monitor": "monitor", "label_smoothing": "label_smoothing", "class_balance": "class_balance",
     "seed": "seed", "strategy": "strategy", "source_weight": "source_weights", "init": "init",
     "freeze_epochs": "freeze_epochs", "teacher": "teacher", "distill_temperature": "distill_temperature",
-    "distill_weight": "distill_weight",
+    "distill_weight": "distill_weight", "teacher_weight": "teacher_weights", "framing_margin": "framing_margin",
+    "framing_align": "framing_align",
 }
 _PRESET_OPTIONS = ("width", "depth", "dropout")
 _AUGMENT_OPTIONS = ("flip", "rotate", "shift", "zoom", "brightness", "contrast", "erase")
@@ -43,7 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--format", default=S, help="dataset format (default: auto)")
     g.add_argument("--val-fraction", type=float, default=S, help=f"held-out fraction when the data has no val split ({cfg.val_fraction})")
     g.add_argument("--synthetic-per-class", type=int, default=S, metavar="N", help="synthetic training faces per class")
-    g.add_argument("--expw-margin", type=float, default=S, help="ExpW: margin around each face box (fraction)")
+    g.add_argument("--expw-margin", type=float, default=S, help="older name of --framing-margin")
+    g.add_argument("--framing-margin", type=float, default=S, metavar="FRAC",
+                   help="the model's face framing, decided before the data is loaded: the detector's box grown by "
+                        "FRAC of its size on every side (negative: shrunk); faces cut from photos (ExpW) are cropped "
+                        "so for training, and the live loop cuts this model's faces so (default -0.05)")
+    g.add_argument("--framing-align", action=argparse.BooleanOptionalAction, default=S,
+                   help="level the eyes with the detector's landmarks when framing faces (default on)")
     g.add_argument("--expw-min-confidence", type=float, default=S, help="ExpW: drop face boxes below this confidence")
     g = p.add_argument_group("model")
     g.add_argument("--preset", default=S, help=f"model preset: micro (microcontrollers), seed (the seed project's CNN) or pi (Raspberry Pi); default {cfg.preset}")
@@ -55,9 +62,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the same preset, options and input contract")
     g.add_argument("--freeze-epochs", type=int, default=S, metavar="N",
                    help="with --init: train only the classifier head (convolutions frozen) for the first N epochs")
-    g.add_argument("--teacher", default=S, metavar="MODEL_OR_RUN",
-                   help="knowledge distillation: also learn from this model's soft predictions (.keras, .tflite "
-                        "or a run directory; computed once per training image and cached)")
+    g.add_argument("--teacher", action="append", default=S, metavar="MODEL_OR_RUN",
+                   help="knowledge distillation: also learn from this model's soft predictions (.keras, .tflite, "
+                        "a run directory, or 'zoo': OpenCV Zoo's expression model trained on in-the-wild faces, "
+                        "see fetch-models); computed once per training face and cached. Repeat it for an ensemble")
+    g.add_argument("--teacher-weight", type=_weights, action="append", default=S, metavar="W[,W...]",
+                   help="with --teacher: this teacher's weight in the ensemble, one number or one per --data source "
+                        "(in order); give one --teacher-weight per --teacher (default: equal)")
     g.add_argument("--distill-temperature", type=float, default=S, metavar="T",
                    help=f"softmax temperature of the distillation term ({cfg.distill_temperature})")
     g.add_argument("--distill-weight", type=float, default=S, metavar="A",
@@ -101,6 +112,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="tf.distribute strategy: mirrored = this machine's GPUs; multiworker reads TF_CONFIG")
 
 
+def _weights(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a weight or comma-separated weights, got {text!r}") from None
+
+
 def _config(args):
     from train.config import AugmentConfig, TrainConfig
 
@@ -109,7 +127,7 @@ def _config(args):
     for key in ("data", "init", "teacher"):  # the run dir must find its data and models from anywhere
         values = kwargs.get(key)
         if isinstance(values, list):
-            kwargs[key] = [str(Path(v).resolve()) if Path(v).exists() else v for v in values]
+            kwargs[key] = [str(Path(v).resolve()) if v != "zoo" and Path(v).exists() else v for v in values]
         elif values and Path(values).exists():
             kwargs[key] = str(Path(values).resolve())
     preset_options = {k: given[k] for k in _PRESET_OPTIONS if k in given}

@@ -10,6 +10,7 @@ from typing import Any
 from edge import atomic
 from edge.errors import UserError
 from edge.jsonio import dataclass_from_dict, read_json
+from edge.spec import FACE_FRAMING, Framing
 
 CONFIG_NAME = "train_config.json"
 SCHEDULES = ("plateau", "cosine", "constant")
@@ -58,7 +59,11 @@ class TrainConfig:
     source_weights: list[float] | None = None  # share of training batches per source (None: by size)
     data_format: str = "auto"
     val_fraction: float = 0.1
-    expw_margin: float = 0.0
+    expw_margin: float = 0.0  # older name of framing_margin, kept for old commands (used when that is unset)
+    #: the spec's framing (edge.spec.Framing), decided before any data is loaded: how the live loop cuts this
+    #: model's faces and how faces cut from photos (ExpW) are cropped for training; None = FACE_FRAMING's margin
+    framing_margin: float | None = None
+    framing_align: bool = True
     expw_min_confidence: float | None = None
     synthetic_per_class: int | None = None
     # model
@@ -67,7 +72,9 @@ class TrainConfig:
     init: str | None = None  # start from this model's weights (.keras file or run directory): fine-tuning
     freeze_epochs: int = 0  # with init: train only the classifier head for this many first epochs
     # knowledge distillation: learn from a teacher model's soft predictions as well as from the labels
-    teacher: str | None = None  # .keras/.tflite file or run directory
+    teacher: str | list[str] | None = None  # .keras/.tflite file, run directory or "zoo"; a list: an ensemble
+    #: per teacher: one weight, or one per data source (train.teachers); None = equal weights
+    teacher_weights: list[list[float]] | None = None
     distill_temperature: float = 4.0
     distill_weight: float = 0.5  # share of the distillation term in the loss (the labels get 1 - weight)
     # optimisation (the seed's defaults: Adam 1e-3, batch 32, 50 epochs, categorical cross-entropy)
@@ -100,7 +107,22 @@ class TrainConfig:
                 raise UserError(f"train option source_weights must be one positive number per --data source "
                                 f"({len(self.sources)}), got {w!r}")
             object.__setattr__(self, "source_weights", [float(x) for x in w])
+        if isinstance(self.teacher, (list, tuple)):
+            if not self.teacher or not all(isinstance(t, str) and t for t in self.teacher):
+                raise UserError(f"train option teacher must be one or more models, got {self.teacher!r}")
+            object.__setattr__(self, "teacher", self.teacher[0] if len(self.teacher) == 1 else list(self.teacher))
+        if self.teacher_weights is not None:
+            w = self.teacher_weights
+            if (not isinstance(w, (list, tuple)) or len(w) != len(self.teachers)
+                    or not all(isinstance(x, (list, tuple)) and len(x) in (1, len(self.sources))
+                               and all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in x) for x in w)):
+                raise UserError(f"train option teacher_weights must give each of the {len(self.teachers)} teacher(s) "
+                                f"one weight >= 0, or one per data source ({len(self.sources)}), got {w!r}")
+            object.__setattr__(self, "teacher_weights", [[float(v) for v in x] for x in w])
         checks = [
+            ("framing_margin", self.framing_margin is None or (isinstance(self.framing_margin, (int, float))
+                                                                and -0.25 <= self.framing_margin <= 2.0), "in -0.25..2"),
+            ("framing_align", isinstance(self.framing_align, bool), "true or false"),
             ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an integer >= 1"),
             ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an integer >= 1"),
             ("lr", _positive(self.lr), "a positive number"),
@@ -124,6 +146,18 @@ class TrainConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise UserError(f"train option {name} must be {expected}, got {getattr(self, name)!r}")
+
+    @property
+    def teachers(self) -> list[str]:
+        """The teacher models of this run, in order (empty: no distillation)."""
+        return [] if not self.teacher else list(self.teacher) if isinstance(self.teacher, list) else [self.teacher]
+
+    @property
+    def framing(self) -> Framing:
+        """How this run's model frames faces: decided here, before any data is loaded, for every path."""
+        margin = self.framing_margin if self.framing_margin is not None else (
+            self.expw_margin if self.expw_margin else FACE_FRAMING.margin)
+        return Framing(margin=float(margin), align=self.framing_align)
 
     @property
     def sources(self) -> list[str | None]:

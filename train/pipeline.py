@@ -105,15 +105,16 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 def training_dataset(split, spec: ModelSpec, cfg: TrainConfig, start_epoch: int = 0,
                      teacher_log_probs: np.ndarray | None = None) -> tf.data.Dataset:
-    """(images, one-hot labels, sample weights) batches for epochs start_epoch..cfg.epochs-1, in order.
+    """(images, targets, sample weights) batches for epochs start_epoch..cfg.epochs-1, in order.
 
     Each epoch is exactly ``steps_per_epoch(len(split), cfg.batch_size)`` batches (the last may be
-    short), so Keras epochs line up with the seeded epochs. With ``teacher_log_probs`` (N, classes)
-    the targets are the one-hot labels followed by the teacher's log-probabilities (train.distill).
+    short), so Keras epochs line up with the seeded epochs. Targets are the one-hot labels, or the soft
+    targets of a source that has them (``Split.soft``, FER+'s votes); with ``teacher_log_probs`` (N, classes)
+    the teacher's log-probabilities follow them (train.distill).
     """
     x = tf.constant(normalize(split.images, spec))
     labels = tf.constant(split.labels, tf.int64)
-    y = tf.one_hot(labels, spec.num_classes)
+    y = tf.constant(split.targets(spec.num_classes))  # one-hot labels, or soft targets (FER+ votes)
     if teacher_log_probs is not None:
         y = tf.concat([y, tf.constant(teacher_log_probs, tf.float32)], axis=1)
     n, num_classes, balanced = len(split), spec.num_classes, cfg.class_balance == "sampler"

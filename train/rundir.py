@@ -91,12 +91,25 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, ModelSpec, Path]:
     return TrainConfig.load(run_dir), load_spec_for(model_path), model_path
 
 
+def data_spec(cfg: TrainConfig) -> ModelSpec:
+    """The input contract a run's data is loaded for: the default spec with the run's framing."""
+    import dataclasses
+
+    from edge.spec import DEFAULT_SPEC
+
+    return dataclasses.replace(DEFAULT_SPEC, framing=cfg.framing)
+
+
 def load_config_data(cfg: TrainConfig):
-    """The data a TrainConfig describes: every source loaded with the run's loader options, merged per split."""
+    """The data a TrainConfig describes: every source loaded with the run's loader options and framing (and,
+    with the zoo teacher, the faces as it sees them), merged per split."""
     from train.datasets import load_dataset
     from train.datasets.merge import merge
+    from train.teachers import is_zoo
 
-    return merge([load_dataset(**cfg.loader_options_for(source)) for source in cfg.sources])
+    views = any(is_zoo(t) for t in cfg.teachers)
+    return merge([load_dataset(**cfg.loader_options_for(source), spec=data_spec(cfg), teacher_views=views)
+                  for source in cfg.sources])
 
 
 def load_run_dataset(run_dir: str | Path):

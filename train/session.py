@@ -18,7 +18,7 @@ from pathlib import Path
 
 from edge import atomic
 from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, FACE_FRAMING, Framing, ModelSpec
+from edge.spec import DEFAULT_SPEC, ModelSpec
 from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
@@ -50,9 +50,10 @@ def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None, init: b
 
             load_init_weights(model, cfg.init, cfg.preset, cfg.preset_options, DEFAULT_SPEC)
     if cfg.teacher:  # a bad teacher fails before any data is loaded or anything is written
-        from train.distill import check_teacher
+        from train.teachers import check_teachers, weights_per_source
 
-        check_teacher(cfg.teacher, DEFAULT_SPEC)
+        check_teachers(cfg.teachers, DEFAULT_SPEC)
+        weights_per_source(cfg.teacher_weights, len(cfg.teachers), len(cfg.sources))
     budget = model_budget(model)
     for name, value in budget.rows():
         log.info("%s %s: %s", cfg.preset, name, value)
@@ -77,11 +78,9 @@ def _load(cfg: TrainConfig):
 def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
     meta = {"run": run_dir.name, "data": dataset.source, "data_format": dataset.name,
             "preset_options": dict(cfg.preset_options), "train_config": "train_config.json"}
-    # ExpW faces are cut from the photos around their boxes: the live loop frames detector boxes the same
-    # way; pre-cropped faces (FER2013, folders) get the framing measured for the FER2013 models.
-    framing = Framing(margin=cfg.expw_margin, align=True) if dataset.name == "expw" else FACE_FRAMING
-    return dataclasses.replace(DEFAULT_SPEC, labels=tuple(dataset.labels), preset=cfg.preset, framing=framing,
-                               meta=meta)
+    # the framing was decided before the data was loaded (TrainConfig.framing): faces cut from photos (ExpW)
+    # were cropped with it, and the live loop will cut this model's faces with it
+    return dataclasses.replace(rundir.data_spec(cfg), labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
 
 
 def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | None = None, force: bool = False,
@@ -134,13 +133,21 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
             "sources": source_counts(dataset)}
     teacher = None
     if cfg.teacher:
-        from train.distill import teacher_log_probs, teacher_report
+        from train.distill import teacher_report
+        from train.teachers import ensemble_log_probs, weights_per_source
 
+        members = dataset.members or [dataset]
+        weights = weights_per_source(cfg.teacher_weights, len(cfg.teachers), len(members))
         train = dataset.splits["train"]
-        teacher = teacher_log_probs(cfg.teacher, train.images, spec)
+        teacher, own = ensemble_log_probs([m.splits["train"] for m in members], cfg.teachers, weights, spec,
+                                          names=[f"{m.source} [train]" for m in members])
         t = teacher_report(teacher, train.labels, spec)
         data["teacher"] = {"model": cfg.teacher, "train_accuracy": round(t["accuracy"], 4),
                            "train_macro_f1": round(t["macro_f1"], 4)}
+        if len(cfg.teachers) > 1:
+            data["teacher"]["weights"] = weights.tolist()
+            data["teacher"]["members"] = [{"model": name, "train_accuracy": round(teacher_report(
+                lp, train.labels, spec)["accuracy"], 4)} for name, lp in zip(cfg.teachers, own)]
         log.info("teacher %s on the train split: accuracy %.4f, macro-F1 %.4f", cfg.teacher, t["accuracy"], t["macro_f1"])
     if is_chief(strategy):
         atomic.write_json(run_dir / rundir.DATA_NAME, data)

@@ -1,6 +1,7 @@
 """Dataset loaders behind one interface: ``load_dataset(source) -> Dataset``.
 
-Formats: ``expw`` (label.lst + photos), ``fer2013-csv`` (emotion,pixels,Usage), ``folders``
+Formats: ``expw`` (label.lst + photos), ``fer2013-csv`` (emotion,pixels,Usage), ``ferplus`` (FER+'s
+votes as soft targets: its FER2013Train/ label.csv folders, or fer2013new.csv beside fer2013.csv), ``folders``
 (``<split>/<class>/*.png``) and ``synthetic`` (built-in faces, the default). Every Dataset has
 ``train`` and ``val`` splits (plus ``test`` where the source has one) of uint8 48x48 faces made by
 ``edge.preprocess.prepare``; decoded sources are cached (see ``cache``).
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from edge.spec import DEFAULT_SPEC, LABELS, Framing, ModelSpec
 from train.datasets import cache
 from train.datasets.base import SPLITS, Dataset, Loaded, Split, assemble, stratified_split
 
@@ -21,7 +22,7 @@ __all__ = ["FORMATS", "SPLITS", "Dataset", "Split", "detect_format", "load_datas
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("auto", "expw", "fer2013-csv", "folders", "synthetic")
+FORMATS = ("auto", "expw", "fer2013-csv", "ferplus", "folders", "synthetic")
 
 
 def _synthetic_seed(source: str | None) -> int | None:
@@ -43,6 +44,10 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise UserError(f"{path}: dataset path not found (expected an image folder, a FER2013 .csv file "
                         "or an ExpW folder with label.lst)")
+    from train.datasets import ferplus
+
+    if ferplus.looks_like_ferplus(path):
+        return "ferplus"
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return "fer2013-csv"
@@ -60,8 +65,13 @@ def detect_format(path: Path) -> str:
 def load_dataset(source: str | None = None, *, format: str = "auto", val_fraction: float = 0.1, seed: int = 0,
                  expw_margin: float = 0.0, expw_min_confidence: float | None = None,
                  synthetic_per_class: int | None = None, use_cache: bool = True,
-                 spec: ModelSpec = DEFAULT_SPEC, holdout: bool = True) -> Dataset:
+                 spec: ModelSpec = DEFAULT_SPEC, holdout: bool = True, teacher_views: bool = False) -> Dataset:
     """Load a dataset (default: the built-in synthetic faces) as train/val(/test) splits.
+
+    Faces cut from photos (ExpW) are framed as ``spec.framing`` says, the way the live loop frames that
+    model's faces; a spec without framing (older specs, ``DEFAULT_SPEC``) crops the labelled box grown by
+    ``expw_margin``. Pre-cropped faces (FER2013, FER+, folders) are taken as they are.
+    ``teacher_views``: ExpW faces also as the zoo teacher sees them (``Split.views``).
 
     ``holdout=False``: the source's own splits only, nothing carved out (see ``base.assemble``);
     ``Dataset.unsplit`` then says whether "train" is the whole unsplit source.
@@ -86,7 +96,7 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
         if not path.exists():
             raise UserError(f"{path}: dataset path not found (expected a {name} dataset)")
         label = str(path)
-        loaded = _load_path(name, path, expw_margin, expw_min_confidence, spec, use_cache)
+        loaded = _load_path(name, path, expw_margin, expw_min_confidence, spec, use_cache, teacher_views)
         unsplit = _unsplit(name, path)
     dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed, holdout=holdout, unsplit=unsplit)
     dataset.log_skipped()
@@ -117,7 +127,7 @@ def _load_synthetic(seed: int, per_class: int | None, spec: ModelSpec, use_cache
 
 
 def _load_path(name: str, path: Path, expw_margin: float, expw_min_confidence: float | None,
-               spec: ModelSpec, use_cache: bool) -> Loaded:
+               spec: ModelSpec, use_cache: bool, teacher_views: bool = False) -> Loaded:
     if name == "folders":
         from train.datasets import folders
 
@@ -132,13 +142,29 @@ def _load_path(name: str, path: Path, expw_margin: float, expw_min_confidence: f
             raise UserError(f"{path}: expected a FER2013 CSV file (emotion,pixels,Usage)")
         return cache.cached_load(name, str(path), {}, cache.file_signature(path), spec,
                                  lambda: fer2013_csv.load(path, spec=spec), use_cache)
+    if name == "ferplus":
+        from train.datasets import ferplus
+
+        if path.is_file() and not path.with_name(ferplus.PIXELS_CSV).is_file():
+            raise UserError(f"{path}: no {ferplus.PIXELS_CSV} beside it (FER+'s votes take their pixels from it, "
+                            "row by row)")
+        signature = cache.file_signature(path) + cache.file_signature(path.with_name(ferplus.PIXELS_CSV)) \
+            if path.is_file() else cache.tree_signature(path)
+        return cache.cached_load(name, str(path), {}, signature, spec, lambda: ferplus.load(path, spec=spec), use_cache)
     if name == "expw":
         from train.datasets import expw
 
         label_file, photos = expw.locate(path)
-        options = {"margin": expw_margin, "min_confidence": expw_min_confidence}
+        framing = spec.framing or Framing(margin=expw_margin)
+        options = {"margin": framing.margin, "align": framing.align, "min_confidence": expw_min_confidence,
+                   "views": teacher_views, "expw_version": 2}
+        if framing.align and not teacher_views:  # framed from YuNet's landmarks only where YuNet is installed
+            from train.datasets.face_views import have_yunet
+
+            options["yunet"] = have_yunet()
         signature = cache.file_signature(label_file) + cache.tree_signature(photos)
         return cache.cached_load(name, str(label_file.parent), options, signature, spec,
-                                 lambda: expw.load(label_file, photos, margin=expw_margin,
-                                                   min_confidence=expw_min_confidence, spec=spec), use_cache)
+                                 lambda: expw.load(label_file, photos, margin=max(expw_margin, 0.0),
+                                                   min_confidence=expw_min_confidence, spec=spec, framing=framing,
+                                                   views=teacher_views), use_cache)
     raise UserError(f"format {name!r} does not read a path (expected one of {', '.join(FORMATS[1:])})")

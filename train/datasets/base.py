@@ -38,6 +38,11 @@ class Split:
     groups: np.ndarray | None = None
     #: int64 (N,) or None: which source of a merged dataset each face comes from (see ``merge``)
     sources: np.ndarray | None = None
+    #: float32 (N, classes) or None: soft targets (FER+: the annotators' vote shares); ``labels`` is their argmax
+    soft: np.ndarray | None = None
+    #: uint8 (N, 112, 112, 3) or None: each face as the zoo teacher sees it (colour, five-point aligned),
+    #: where the source has more than the 48x48 grey crop (ExpW photos); see ``train.teachers.zoo``
+    views: np.ndarray | None = None
 
     def __post_init__(self):
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
@@ -53,6 +58,12 @@ class Split:
             self.sources = np.asarray(self.sources, dtype=np.int64)
             if len(self.sources) != len(self.labels):
                 raise ValueError(f"{len(self.labels)} labels but {len(self.sources)} source ids")
+        if self.soft is not None:
+            self.soft = np.asarray(self.soft, dtype=np.float32)
+            if self.soft.ndim != 2 or len(self.soft) != len(self.labels):
+                raise ValueError(f"{len(self.labels)} labels but soft targets of shape {self.soft.shape}")
+        if self.views is not None and (self.views.dtype != np.uint8 or len(self.views) != len(self.labels)):
+            raise ValueError(f"{len(self.labels)} labels but teacher views {self.views.dtype} {self.views.shape}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -61,16 +72,27 @@ class Split:
         return np.bincount(self.labels, minlength=num_classes).tolist()
 
     def take(self, index: np.ndarray) -> "Split":
-        return Split(self.images[index], self.labels[index], None if self.groups is None else self.groups[index],
-                     None if self.sources is None else self.sources[index])
+        def part(a):
+            return None if a is None else a[index]
+        return Split(self.images[index], self.labels[index], part(self.groups), part(self.sources), part(self.soft),
+                     part(self.views))
+
+    def targets(self, num_classes: int = len(LABELS)) -> np.ndarray:
+        """float32 (N, classes): the soft targets where the source has them, else the one-hot labels."""
+        if self.soft is not None:
+            return self.soft
+        return np.eye(num_classes, dtype=np.float32)[self.labels]
 
     @classmethod
     def concat(cls, splits: list["Split"], shape: tuple[int, int] = (48, 48)) -> "Split":
         """One split of all faces in ``splits``, in order, each tagged with the index of the split it came from."""
         if not splits:
             return cls(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64), sources=np.zeros(0, np.int64))
+        soft = None
+        if any(s.soft is not None for s in splits):  # sources without votes keep their one-hot labels
+            soft = np.concatenate([s.targets(len(LABELS)) for s in splits])
         return cls(np.concatenate([s.images for s in splits]), np.concatenate([s.labels for s in splits]),
-                   sources=np.concatenate([np.full(len(s), i, np.int64) for i, s in enumerate(splits)]))
+                   sources=np.concatenate([np.full(len(s), i, np.int64) for i, s in enumerate(splits)]), soft=soft)
 
     @classmethod
     def stack(cls, images: list[np.ndarray], labels: list[int], shape: tuple[int, int],

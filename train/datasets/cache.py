@@ -26,7 +26,9 @@ from train.datasets.base import Loaded, Split
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # bump when a loader changes what it produces for the same files
+CACHE_FORMAT = 3  # bump when a loader changes what it produces for the same files
+#: Split arrays stored when a loader gives them (images and labels always are)
+OPTIONAL_ARRAYS = ("groups", "soft", "views")
 Signature = list[tuple[str, int, int]]
 
 
@@ -80,8 +82,9 @@ def save(path: Path, loaded: Loaded) -> None:
     arrays: dict[str, np.ndarray] = {}
     for name, split in loaded.parts.items():
         arrays[f"{name}__images"], arrays[f"{name}__labels"] = split.images, split.labels
-        if split.groups is not None:
-            arrays[f"{name}__groups"] = split.groups
+        for field in OPTIONAL_ARRAYS:
+            if getattr(split, field) is not None:
+                arrays[f"{name}__{field}"] = getattr(split, field)
     meta = {"skipped": dict(loaded.skipped), "examples": loaded.skip_examples}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -94,7 +97,8 @@ def load(path: Path) -> Loaded | None:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             names = sorted({k.split("__")[0] for k in z.files if k.endswith("__images")})
-            parts = {n: Split(z[f"{n}__images"], z[f"{n}__labels"], z[f"{n}__groups"] if f"{n}__groups" in z.files else None)
+            parts = {n: Split(z[f"{n}__images"], z[f"{n}__labels"],
+                              **{f: z[f"{n}__{f}"] for f in OPTIONAL_ARRAYS if f"{n}__{f}" in z.files})
                      for n in names}
     except FileNotFoundError:
         return None
@@ -102,6 +106,24 @@ def load(path: Path) -> Loaded | None:
         log.warning("%s: ignoring unreadable cache file (%s); decoding again", path, e)
         return None
     return Loaded(parts, Counter(meta["skipped"]), dict(meta["examples"]))
+
+
+def load_array(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A cached per-face array (teacher outputs) of exactly ``shape``, or None (absent, unreadable, other shape)."""
+    try:
+        out = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return out if out.shape == shape else None
+
+
+def save_array(path: Path, array: np.ndarray, what: str) -> None:
+    """Write a per-face array atomically; a cache that cannot be written is a warning, not a failure."""
+    try:
+        with atomic.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+    except OSError as e:
+        log.warning("could not cache %s in %s (%s)", what, path, e)
 
 
 def cached_load(fmt: str, source: str, options: dict, signature: Signature, spec: ModelSpec,
