@@ -57,11 +57,11 @@ $(MOBILE_VENV)/.installed-mediapipe:
 
 mobile-venv: $(MOBILE_VENV)/.installed-mediapipe
 
-# MediaPipe Tasks for web (npm, pinned in quantize/mobile_web/package-lock.json) for the browser check;
+# MediaPipe Tasks for web (npm, pinned in mobile_export/web/package-lock.json) for the browser check;
 # without npm, or if the install fails, that one test skips.
 mobile-web:
-	@if [ -f quantize/mobile_web/node_modules/@mediapipe/tasks-vision/vision_bundle.mjs ]; then :; \
-	elif command -v npm >/dev/null; then npm ci --prefix quantize/mobile_web --no-audit --no-fund --loglevel=error \
+	@if [ -f mobile_export/web/node_modules/@mediapipe/tasks-vision/vision_bundle.mjs ]; then :; \
+	elif command -v npm >/dev/null; then npm ci --prefix mobile_export/web --no-audit --no-fund --loglevel=error \
 		|| echo "note: npm ci failed; the browser check of export-mobile will skip"; \
 	else echo "note: install npm to run the browser check of export-mobile; it skips without it"; fi
 

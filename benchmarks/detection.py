@@ -15,7 +15,7 @@ what ``--min-face`` of that size gives. The ``default`` row is ``fer-edge run`` 
 
     python benchmarks/detection.py [--model models/fer_micro_int8.tflite] [--frames 300] [--out FILE]
 
-Needs the YuNet model ($FER_EDGE_DETECTOR_MODEL or ../shared/models/) and ../shared/datasets/expw_sample
+Needs the YuNet model (found as fer-edge run finds it, else ../shared/models/) and ../shared/datasets/expw_sample
 ($FER_EDGE_SHARED names another ../shared).
 """
 
@@ -36,13 +36,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from edge_pipeline import detection_counts, make_video  # noqa: E402
-from expw_faces import EXPW_SAMPLE, YUNET, Crops, crop, load_expw, match  # noqa: E402
+from expw_faces import EXPW_SAMPLE, Crops, crop, load_expw, match, yunet_model  # noqa: E402
 
 from edge import atomic  # noqa: E402
 from edge.config import EdgeConfig  # noqa: E402
 from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, default_detect_width  # noqa: E402
+from edge.detector_model import ENV_MODEL  # noqa: E402
 from edge.loop import run_edge  # noqa: E402
-from edge.model_files import DEFAULT_MODEL  # noqa: E402
+from edge.rundir import DEFAULT_MODEL  # noqa: E402
 
 ROWS = (("haar", 320), ("haar", 480), ("haar", 640), ("yunet", 320), ("yunet", 480), ("yunet", 640))
 MIN_SIZE = 24  # both detectors' smallest face (edge.detect.HAAR_MIN_SIZE, YUNET_MIN_SIZE)
@@ -105,14 +106,14 @@ def run_fps(config: EdgeConfig, repeats: int) -> tuple[float, list[float]]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL))
-    p.add_argument("--detector-model", default=os.environ.get("FER_EDGE_DETECTOR_MODEL") or str(YUNET))
+    p.add_argument("--detector-model", help="YuNet .onnx (default: as fer-edge run finds it, else ../shared/models/)")
     p.add_argument("--frames", type=int, default=300, help="frames of the demo video (default %(default)s)")
     p.add_argument("--repeats", type=int, default=2, help="runs of the loop per row, best kept")
     p.add_argument("--timing-frames", type=int, default=60, help="ExpW photos timed per frame size")
     p.add_argument("--limit", type=int, help="ExpW photos used (a quick look; default all)")
     p.add_argument("--out", help="also write the table to this Markdown file")
     args = p.parse_args(argv)
-    yunet = Path(args.detector_model)
+    yunet = yunet_model(args.detector_model)
     load_start = os.getloadavg()
     start = time.perf_counter()
     crops = Crops(Path(args.model))
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="detection-bench-") as tmp:
         tmp = Path(tmp)
         video, truth = make_video(tmp, args.frames, seed=0)
-        os.environ["FER_EDGE_DETECTOR_MODEL"] = str(yunet)  # what --detector auto finds for the default row
+        os.environ[ENV_MODEL] = str(yunet)  # what --detector auto finds for the default row
         for kind, width in ROWS + (("default", None),):
             jsonl = tmp / f"{kind}{width}.jsonl"
             if kind == "default":  # fer-edge run with no detection option: auto finds YuNet

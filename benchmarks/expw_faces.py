@@ -29,6 +29,14 @@ YUNET = SHARED / "models" / "face_detection_yunet_2023mar.onnx"
 IOU = 0.5
 
 
+def yunet_model(explicit: str | None = None) -> Path:
+    """The YuNet model as ``fer-edge run`` finds it (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache),
+    else the copy in ../shared."""
+    from edge.detector_model import find_detector_model
+
+    return find_detector_model(explicit)[0] or YUNET
+
+
 @dataclass
 class Photo:
     name: str

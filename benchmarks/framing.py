@@ -28,12 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from expw_faces import EXPW_SAMPLE, EXPW_TRAIN, YUNET, Crops, crop, load_expw, match, rotated  # noqa: E402
+from expw_faces import EXPW_SAMPLE, EXPW_TRAIN, Crops, crop, load_expw, match, rotated, yunet_model  # noqa: E402
 
 from edge import atomic  # noqa: E402
 from edge.detect import YuNetDetector  # noqa: E402
-from edge.model_files import DEFAULT_MODEL  # noqa: E402
 from edge.preprocess import eye_angle  # noqa: E402
+from edge.rundir import DEFAULT_MODEL  # noqa: E402
 from edge.spec import Framing  # noqa: E402
 
 TILTED = 10.0  # degrees
@@ -111,11 +111,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL))
     p.add_argument("--margins", default="-0.15,-0.1,-0.05,0,0.1,0.2")
-    p.add_argument("--detector-model", default=os.environ.get("FER_EDGE_DETECTOR_MODEL") or str(YUNET))
+    p.add_argument("--detector-model", help="YuNet .onnx (default: as fer-edge run finds it, else ../shared/models/)")
     p.add_argument("--limit", type=int, help="photos per folder (a quick look)")
     p.add_argument("--out", help="also write the table to this Markdown file")
     args = p.parse_args(argv)
     margins = [float(v) for v in args.margins.split(",")]
+    yunet = yunet_model(args.detector_model)
     crops = Crops(Path(args.model))
     start = time.perf_counter()
     results = {}
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
     sets = {"expw_train": lambda: load_expw(EXPW_TRAIN, args.limit), "expw_sample": lambda: sample,
             "expw_sample turned 20 deg": lambda: [rotated(p, 20 if i % 2 else -20) for i, p in enumerate(sample)]}
     for name, photos in sets.items():
-        detector = YuNetDetector(args.detector_model, detect_width=4096)  # each image at its own width
+        detector = YuNetDetector(str(yunet), detect_width=4096)  # each image at its own width
         results[name] = evaluate(photos(), crops, detector, margins)
         print(f"{name}: done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     text = table(results, margins, args.model, time.perf_counter() - start)

@@ -52,6 +52,7 @@ def prepare_models(run_dir: str | None, preset: str | None, workdir: Path) -> di
     import tensorflow as tf
     import tf_keras as keras
 
+    from edge.rundir import INT8_MODEL
     from edge.spec import DEFAULT_SPEC
     from quantize.convert import convert_int8
 
@@ -61,7 +62,7 @@ def prepare_models(run_dir: str | None, preset: str | None, workdir: Path) -> di
 
         _, spec, keras_path = load_run(run_dir)
         model = load_float_model(keras_path)
-        int8_path = Path(run_dir) / "model_int8.tflite"
+        int8_path = Path(run_dir) / INT8_MODEL
         source = f"run {run_dir}"
     else:
         from train.models import PRESETS
@@ -73,9 +74,9 @@ def prepare_models(run_dir: str | None, preset: str | None, workdir: Path) -> di
         source = f"untrained preset {preset!r}"
     float_path = workdir / "model_float.tflite"
     float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    int8_note = "model_int8.tflite"
+    int8_note = INT8_MODEL
     if not int8_path.is_file():
-        int8_path = workdir / "model_int8.tflite"
+        int8_path = workdir / INT8_MODEL
         int8_path.write_bytes(convert_int8(model, faces(100, seed=1), what=source))
         int8_note = "PTQ converted here (calibrated on random images)"
     return {"model": model, "spec": spec, "float": float_path, "int8": int8_path, "source": source,

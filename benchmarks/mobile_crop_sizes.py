@@ -24,8 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from edge.rundir import MOBILE_REPORT  # noqa: E402
 from edge.spec import load_spec_for  # noqa: E402
-from quantize import mobile_env, mobile_verify  # noqa: E402
+from mobile_export import env, verify  # noqa: E402
 from train.datasets.base import Skips  # noqa: E402
 from train.datasets.expw import crop_box, locate, read_label_lst  # noqa: E402
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("exports", nargs="+", help="export-mobile output folders")
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 96, 144, 224])
     args = parser.parse_args(argv)
-    python = mobile_env.mobile_python()
+    python = env.mobile_python()
     crops = expw_crops(args.expw)
     print(f"{len(crops)} ExpW faces, median box {np.median([c.shape[0] for c in crops]):.0f} px")
     print("| crop size | " + " | ".join(Path(e).name for e in args.exports) + " |")
@@ -57,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         faces = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
         row = []
         for export in map(Path, args.exports):
-            report = json.loads((export / "export_mobile.json").read_text())
+            report = json.loads((export / MOBILE_REPORT).read_text())
             name = next(n for n, f in report["files"].items() if f["precision"] == "int8")
             plain = Path(report["source"])
-            result = mobile_verify.check(python, export / name, plain, load_spec_for(plain), faces)
+            result = verify.check(python, export / name, plain, load_spec_for(plain), faces)
             row.append(f"{100 * result.agreement:.1f}%")
         print(f"| {size} | " + " | ".join(row) + " |")
     return 0

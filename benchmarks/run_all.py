@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge import atomic  # noqa: E402
+from edge.rundir import DEFAULT_MODEL, FIRMWARE_REPORT, resolve_model  # noqa: E402
 
 
 def _bench(script: str, args: list[str], out: Path) -> dict:
@@ -44,7 +45,7 @@ def _export(model: Path, out: Path) -> dict:
     cmd = [sys.executable, "-m", "edge.cli", "-q", "export-firmware", str(model), "--out", str(out), "--board", "all"]
     print(f"$ fer-edge {' '.join(cmd[4:])}", file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return json.loads((out / "export.json").read_text())
+    return json.loads((out / FIRMWARE_REPORT).read_text())
 
 
 def _model_benches(latency_src: list[str], int8: Path, quick: bool, tmp: Path) -> tuple[dict, dict, dict]:
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group()
     src.add_argument("--run", help="a run directory with model.keras and model_int8.tflite")
-    src.add_argument("--model", default=str(ROOT / "models" / "fer_micro_int8.tflite"),
+    src.add_argument("--model", default=str(DEFAULT_MODEL),
                      help="an int8 .tflite whose spec's meta names its float model (default: the shipped micro model)")
     p.add_argument("--train-presets", nargs="+", default=["seed", "micro", "pi"], metavar="PRESET",
                    help="presets whose training throughput is measured (seed micro pi)")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--quick", action="store_true", help="shorter measurements (for a smoke test)")
     args = p.parse_args(argv)
-    int8 = Path(args.run) / "model_int8.tflite" if args.run else Path(args.model)
+    int8 = resolve_model(args.run or args.model)
     if args.run:
         latency_src = [args.run]
     else:  # a model file alone: time its preset's architecture (untrained weights cost the same)
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         latency, edge, export = _model_benches(latency_src, int8, quick, tmp / "micro")
         pi = None
         if args.pi_run:
-            pi = _model_benches([args.pi_run], Path(args.pi_run) / "model_int8.tflite", quick, tmp / "pi")
+            pi = _model_benches([args.pi_run], resolve_model(args.pi_run), quick, tmp / "pi")
     header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python benchmarks/run_all.py`"
               f" on {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; model `{int8}`. "
               f"Other work on a shared machine slows every number; ratios measured side by side hold better.\n")

@@ -19,13 +19,13 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
 
 
-def parse_size(text: str, what: str) -> tuple[int, int]:
-    """'320x240' -> (320, 240); both even and at least 16 (camera streams need even sizes)."""
+def parse_size(text: str, what: str, *, camera: bool = True) -> tuple[int, int]:
+    """'320x240' -> (320, 240); for a camera stream (``camera``) both even and at least 16."""
     try:
         w, h = (int(v) for v in str(text).lower().split("x"))
     except ValueError:
         raise UserError(f"{what} {text!r}: expected WIDTHxHEIGHT, e.g. 320x240") from None
-    if w < 16 or h < 16 or w % 2 or h % 2:
+    if camera and (w < 16 or h < 16 or w % 2 or h % 2):
         raise UserError(f"{what} {text!r}: width and height must be even and at least 16")
     return w, h
 

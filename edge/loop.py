@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-import signal
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from edge.draw import draw_faces
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
 from edge.sources import open_source
+from edge.stop import stop_on_signals
 from edge.timing import StageTimer
 from edge.track import Tracker
 
@@ -35,27 +35,6 @@ class RunResult:
     frames_with_faces: int = 0
     faces: int = 0
     stopped_by: str = "end of source"
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: threading.Event):
-    """SIGINT/SIGTERM set ``stop`` so the loop ends cleanly; a second signal interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, _frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        log.info("%s received: finishing the current frame and stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 class _FpsMeter:
@@ -103,7 +82,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                            config.max_faces, timer, config.detect_every, hold=config.max_missed)
     source = source or open_source(config.source, config, stop)
     jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
-    with contextlib.ExitStack() as stack, stop_on_signals(stop):
+    with contextlib.ExitStack() as stack, stop_on_signals(stop, then="finishing the current frame and stopping"):
         stack.callback(source.close)
         if not source.open():
             result.stopped_by = "signal"

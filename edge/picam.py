@@ -18,7 +18,7 @@ import logging
 import time
 
 from edge.errors import UserError
-from edge.sources import Frame, SourceError
+from edge.frame import Frame, SourceError
 
 log = logging.getLogger(__name__)
 NO_CAMERA = "no camera found (is the ribbon cable seated? try: rpicam-hello --list-cameras)"

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import UserError
-from edge.model_files import resolve_model
 from edge.preprocess import frame_face, preprocess
+from edge.rundir import resolve_model
 from edge.spec import ModelSpec, load_spec_for
 from edge.timing import StageTimer
 from edge.track import Tracker, iou_matrix

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.loop import run_edge
     from edge.timing import StageTimer
 
-    from edge.model_files import resolve_model
+    from edge.rundir import resolve_model
 
     config = config_from_args(args, model=str(resolve_model(args.model)))
     timer = StageTimer()

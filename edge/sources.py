@@ -10,31 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.errors import UserError
+from edge.frame import Frame, SourceError
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm")
-
-
-class SourceError(Exception):
-    """A live camera did not open or stopped delivering frames: worth retrying."""
-
-
-@dataclass
-class Frame:
-    #: what is displayed, drawn on and written: BGR (H, W, 3) or BGRA (H, W, 4) uint8.
-    image: np.ndarray
-    #: uint8 (h, w) grayscale for detection and the model; may be a strided view (a Y plane).
-    gray: np.ndarray
-    #: multiply gray coordinates by (sx, sy) to get image coordinates.
-    scale: tuple[float, float]
-    timestamp: float
 
 
 class VideoCaptureSource:

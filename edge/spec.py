@@ -21,6 +21,9 @@ from edge.jsonio import dataclass_from_dict, read_json
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPEC_FORMAT = "fer-edge-spec/1"
 INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
+#: what two models must share to read the same faces and name the same classes
+CONTRACT_FIELDS = ("labels", "input_height", "input_width", "input_channels", "interpolation", "pixel_scale",
+                   "pixel_offset")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,18 @@ class ModelSpec:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return (self.input_height, self.input_width, self.input_channels)
+
+    def check_contract(self, other: "ModelSpec", what: str, other_what: str) -> None:
+        """Raise unless this model reads the same faces and names the same classes as ``other``.
+
+        ``what`` and ``other_what`` name the two in the message, e.g. ``"PATH: teacher"`` and
+        ``"the model being trained"``.
+        """
+        for name in CONTRACT_FIELDS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                raise UserError(f"{what}'s {name} is {mine!r}, {other_what} has {theirs!r} (both must share the "
+                                "input contract)")
 
     def with_quant(self, input_quant: Quant | None, output_quant: Quant | None) -> "ModelSpec":
         return replace(self, input_quant=input_quant, output_quant=output_quant)

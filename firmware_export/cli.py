@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from firmware_export.config import ExportConfig
     from firmware_export.export import export_firmware
 
-    from edge.model_files import resolve_model
+    from edge.rundir import resolve_model
 
     config = ExportConfig(model=str(resolve_model(args.model)), out=str(args.out), name=args.name, board=args.board,
                           parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force,

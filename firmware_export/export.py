@@ -19,7 +19,7 @@ from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
-from edge.model_files import resolve_model
+from edge.rundir import FIRMWARE_REPORT, resolve_model
 from firmware_export.config import ExportConfig
 from firmware_export.ops import resolver_methods
 from firmware_export.render import export_record, render_files
@@ -118,7 +118,7 @@ def export_firmware(config: ExportConfig) -> ExportResult:
             inputs = parity_mod.parity_inputs(model_path, spec, crops + user)
             verified = verify_mod.verify_export(tmp, config.name, data, settings, inputs, config.verify_tflm)
             record["verify_tflm"] = verified.to_record()
-        (tmp / "export.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        (tmp / FIRMWARE_REPORT).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("wrote %d files to %s", len(files) + 1, out)
     return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],
-                        sorted([*files, "export.json"]), verified)
+                        sorted([*files, FIRMWARE_REPORT]), verified)

@@ -12,7 +12,6 @@ from edge.jsonio import dataclass_from_dict, read_json
 
 METHODS = ("auto", "ptq", "qat")
 EVAL_SPLITS = ("val", "test", "train")
-CONFIG_NAME = "quantize_config.json"
 FORMAT = "fer-edge-quantize-config/1"
 
 

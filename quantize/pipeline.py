@@ -18,28 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import atomic
+from edge import atomic, rundir
 from edge.errors import UserError
 from edge.runtime import TFLiteClassifier
 from edge.spec import ModelSpec, spec_path_for
 from quantize import report as rpt
-from quantize.config import CONFIG_NAME, QuantizeConfig
+from quantize.config import QuantizeConfig
 from quantize.gate import GateResult, choose, gate, verify_full_integer
 
 log = logging.getLogger(__name__)
 
-INT8_NAME = "model_int8.tflite"
-CANDIDATE_NAMES = {"ptq": "model_ptq_int8.tflite", "qat": "model_qat_int8.tflite"}
-FLOAT16_NAME = "model_float16.tflite"
-REPORT_JSON, REPORT_MD = "quant_report.json", "quant_report.md"
-
 
 def artifact_names() -> list[str]:
     """Every file this stage may write into a run dir (models with their specs, config, reports)."""
-    from quantize.qat import QAT_MODEL_NAME
-
-    models = [INT8_NAME, *CANDIDATE_NAMES.values(), FLOAT16_NAME]
-    return [*models, *(spec_path_for(m).name for m in models), QAT_MODEL_NAME, CONFIG_NAME, REPORT_JSON, REPORT_MD]
+    models = [rundir.INT8_MODEL, *rundir.CANDIDATE_MODELS.values(), rundir.FLOAT16_MODEL]
+    return [*models, *(spec_path_for(m).name for m in models), rundir.QAT_MODEL, rundir.QUANTIZE_CONFIG,
+            rundir.QUANT_REPORT, rundir.QUANT_REPORT_MD]
 
 
 @dataclass(frozen=True)
@@ -137,31 +131,31 @@ def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_mo
         t = time.monotonic()
         data = convert_int8(float_model, rep, what=f"{model_path} (PTQ)")
         seconds["ptq"] = time.monotonic() - t
-        int8_specs["ptq"] = add_tflite("ptq", CANDIDATE_NAMES["ptq"], data, int8=True)
+        int8_specs["ptq"] = add_tflite("ptq", rundir.CANDIDATE_MODELS["ptq"], data, int8=True)
     if qat_model is not None:
-        from quantize.qat import QAT_MODEL_NAME, save_qat_model
+        from quantize.qat import save_qat_model
 
         t = time.monotonic()
         _fine_tune(qat_model, splits, spec, train_cfg, cfg, verbose)
-        save_qat_model(qat_model, stage / QAT_MODEL_NAME)
+        save_qat_model(qat_model, stage / rundir.QAT_MODEL)
         data = convert_int8(qat_model, rep, what=f"{model_path} (QAT)")
         seconds["qat"] = time.monotonic() - t
-        int8_specs["qat"] = add_tflite("qat", CANDIDATE_NAMES["qat"], data, int8=True)
+        int8_specs["qat"] = add_tflite("qat", rundir.CANDIDATE_MODELS["qat"], data, int8=True)
     if cfg.float16:
-        add_tflite("float16", FLOAT16_NAME, convert_float16(float_model, what=str(model_path)), int8=False)
+        add_tflite("float16", rundir.FLOAT16_MODEL, convert_float16(float_model, what=str(model_path)), int8=False)
 
     chosen = choose({k: models[k] for k in int8_specs})
-    shutil.copyfile(stage / CANDIDATE_NAMES[chosen], stage / INT8_NAME)
-    int8_specs[chosen].save(spec_path_for(stage / INT8_NAME))
+    shutil.copyfile(stage / rundir.CANDIDATE_MODELS[chosen], stage / rundir.INT8_MODEL)
+    int8_specs[chosen].save(spec_path_for(stage / rundir.INT8_MODEL))
     per_source = [(f["source"], f["accuracy"], q["accuracy"]) for f, q in
                   zip(models["float"]["metrics"].get("sources", []), models[chosen]["metrics"].get("sources", []))]
     result = gate(models["float"]["accuracy"], models[chosen]["accuracy"], cfg.max_drop, chosen, per_source)
-    atomic.write_json(stage / CONFIG_NAME, cfg.to_dict())
+    atomic.write_json(stage / rundir.QUANTIZE_CONFIG, cfg.to_dict())
     report = rpt.build_report(run_dir=str(run_dir), eval_split=cfg.eval_split, eval_images=len(eval_split),
                               labels=spec.labels, models=models, chosen=chosen, gate=result.to_dict(),
                               int8_spec=int8_specs[chosen].to_dict(), config=cfg.to_dict(), seconds=seconds)
-    atomic.write_json(stage / REPORT_JSON, report)
-    atomic.write_text(stage / REPORT_MD, rpt.to_markdown(report))
+    atomic.write_json(stage / rundir.QUANT_REPORT, report)
+    atomic.write_text(stage / rundir.QUANT_REPORT_MD, rpt.to_markdown(report))
     return QuantizeResult(run_dir, report, result)
 
 
@@ -189,6 +183,6 @@ def _commit(stage: Path, run_dir: Path, force: bool) -> None:
             if name not in staged:
                 with contextlib.suppress(FileNotFoundError):
                     (run_dir / name).unlink()
-    last = [REPORT_MD, REPORT_JSON]
+    last = [rundir.QUANT_REPORT_MD, rundir.QUANT_REPORT]
     for name in sorted(staged - set(last)) + [n for n in last if n in staged]:
         os.replace(stage / name, run_dir / name)

@@ -23,7 +23,6 @@ from edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
-QAT_MODEL_NAME = "model_qat.h5"
 _UNSUPPORTED = re.compile(r"Layer (?P<name>\S+?):<class '(?:[\w.]+\.)?(?P<cls>\w+)'> is not supported")
 _WHAT_TO_DO = ("replace it with a layer QAT supports (Conv2D, DepthwiseConv2D, Dense, BatchNormalization "
                "after a convolution, ReLU, pooling, Dropout, Flatten, Reshape, Add, Concatenate, Softmax) "

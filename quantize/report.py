@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge import rundir
+
 REPORT_FORMAT = "fer-edge-quant-report/1"
 #: column order and headings of the Markdown table
 COLUMNS = {"float": "float (Keras)", "ptq": "PTQ int8", "qat": "QAT int8", "float16": "float16"}
@@ -26,7 +28,7 @@ def build_report(*, run_dir: str, eval_split: str, eval_images: int, labels: tup
         "eval_images": int(eval_images),
         "labels": list(labels),
         "chosen": chosen,
-        "int8_model": "model_int8.tflite",
+        "int8_model": rundir.INT8_MODEL,
         "gate": gate,
         "input_quant": int8_spec.get("input_quant"),
         "output_quant": int8_spec.get("output_quant"),

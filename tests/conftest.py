@@ -147,7 +147,7 @@ def int8_model(tmp_path_factory):
 
     What the edge tests run, in the full environment and in an edge-only one (a Pi) alike.
     """
-    from edge.model_files import DEFAULT_MODEL
+    from edge.rundir import DEFAULT_MODEL
 
     out = tmp_path_factory.mktemp("int8_model") / "model_int8.tflite"
     shutil.copy(DEFAULT_MODEL, out)

@@ -1,7 +1,7 @@
 """The browser check of an export-mobile file: MediaPipe Tasks for web in headless Chromium, fed by a fake camera.
 
 ``run_browser_check`` writes a Y4M video (each frame: a face crop on the left, its frame number as 8 bars
-on the right), serves ``quantize/mobile_web/index.html``, the locally installed ``@mediapipe/tasks-vision``
+on the right), serves ``mobile_export/web/index.html``, the locally installed ``@mediapipe/tasks-vision``
 and the model on 127.0.0.1, and starts Chromium with that video as its camera. The page posts back, per
 frame, MediaPipe's scores and the exact RGB pixels it classified.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-WEB = Path(__file__).resolve().parent.parent / "quantize" / "mobile_web"
+WEB = Path(__file__).resolve().parent.parent / "mobile_export" / "web"
 TASKS_VISION = WEB / "node_modules" / "@mediapipe" / "tasks-vision"
 
 

@@ -72,21 +72,21 @@ def test_missing_spec_is_an_error(tmp_path):
 
 
 def test_resolve_model_default_run_dir_and_errors(tmp_path, monkeypatch):
-    from edge import model_files
+    from edge import rundir
 
     run = tmp_path / "run"
     run.mkdir()
     with pytest.raises(UserError, match="run directory has no model_int8.tflite"):
-        model_files.resolve_model(run)
+        rundir.resolve_model(run)
     (run / "model_int8.tflite").write_bytes(b"x")
-    assert model_files.resolve_model(run) == run / "model_int8.tflite"
+    assert rundir.resolve_model(run) == run / "model_int8.tflite"
     (tmp_path / "m.keras").write_bytes(b"x")
     with pytest.raises(UserError, match="expected a .tflite"):
-        model_files.resolve_model(tmp_path / "m.keras")
-    with pytest.raises(UserError, match="no such model"):
-        model_files.resolve_model(tmp_path / "nope.tflite")
-    monkeypatch.setattr(model_files, "DEFAULT_MODEL", tmp_path / "missing.tflite")
+        rundir.resolve_model(tmp_path / "m.keras")
+    with pytest.raises(UserError, match="no such model file"):
+        rundir.resolve_model(tmp_path / "nope.tflite")
+    monkeypatch.setattr(rundir, "DEFAULT_MODEL", tmp_path / "missing.tflite")
     with pytest.raises(UserError, match="no model given"):
-        model_files.resolve_model(None)
-    monkeypatch.setattr(model_files, "DEFAULT_MODEL", run / "model_int8.tflite")
-    assert model_files.resolve_model(None) == run / "model_int8.tflite"
+        rundir.resolve_model(None)
+    monkeypatch.setattr(rundir, "DEFAULT_MODEL", run / "model_int8.tflite")
+    assert rundir.resolve_model(None) == run / "model_int8.tflite"

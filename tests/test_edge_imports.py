@@ -12,7 +12,7 @@ import textwrap
 import edge
 from edge_testkit import demo_video
 
-BLOCKED = ("tensorflow", "tf_keras", "keras", "train", "quantize", "firmware_export")
+BLOCKED = ("tensorflow", "tf_keras", "keras", "train", "quantize", "firmware_export", "mobile_export", "model_card")
 
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc, sys

@@ -16,9 +16,10 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.errors import UserError
+from edge.frame import SourceError
 from edge.loop import run_edge
 from edge.picam import PicameraSource, import_picamera2
-from edge.sources import Reconnecting, SourceError
+from edge.sources import Reconnecting
 from edge.track import iou_matrix
 from edge_testkit import demo_video
 

@@ -9,7 +9,8 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.errors import UserError
-from edge.sources import ImageFolderSource, Reconnecting, SourceError, VideoCaptureSource, open_source
+from edge.frame import SourceError
+from edge.sources import ImageFolderSource, Reconnecting, VideoCaptureSource, open_source
 from edge_testkit import demo_frames, demo_video
 
 

@@ -30,7 +30,7 @@ MICRO, PI = MODELS / "fer_micro_int8.tflite", MODELS / "fer_pi_int8.tflite"
 
 @pytest.fixture(scope="module")
 def mobile_python():
-    from quantize.mobile_env import mobile_python
+    from mobile_export.env import mobile_python
 
     try:
         return mobile_python()
@@ -72,7 +72,7 @@ def test_int8_file_is_at_most_5_percent_larger_than_the_plain_model(exported):
 
 
 def test_metadata_reads_back_the_spec(exported, mobile_python):
-    from quantize.mobile_verify import mediapipe_scores
+    from mobile_export.verify import mediapipe_scores
 
     spec = load_spec_for(MICRO)
     faces = np.zeros((1, 48, 48, 3), np.uint8)
@@ -90,7 +90,7 @@ def test_metadata_reads_back_the_spec(exported, mobile_python):
 
 
 def test_mediapipe_agrees_with_litert_on_200_fresh_colour_faces(exported, mobile_python):
-    from quantize.mobile_verify import check, mediapipe_scores, synthetic_colour_faces
+    from mobile_export.verify import check, mediapipe_scores, synthetic_colour_faces
 
     spec = load_spec_for(MICRO)
     bgr, labels = synthetic_colour_faces(200, spec, seed=7, size=144)  # not the faces export-mobile checked on
@@ -108,7 +108,7 @@ def test_grafted_front_is_bit_exact_with_cv2(tiny_models, tmp_path):
     """No MediaPipe needed: LiteRT on the grafted model == LiteRT on the plain model fed fer-edge's preprocessing
     (cv2 grey, INTER_AREA shrink), for the int8 model (uint8 RGB in) and a float one (float32 RGB in,
     normalised as the metadata says), at the model's size and at 2x and 3x."""
-    from quantize.mobile_model import for_apps, normalization
+    from mobile_export.model import for_apps, normalization
 
     rng = np.random.default_rng(3)
     for plain_path in (MICRO, tiny_models["float"]):
@@ -134,7 +134,7 @@ def test_grafted_front_is_bit_exact_with_cv2(tiny_models, tmp_path):
 
 
 def test_run_directory_and_model_file_find_their_float_model(tiny_models, tmp_path):
-    from quantize.mobile_export import find_source
+    from mobile_export.export import find_source
 
     src = find_source(tiny_models["dir"])  # model_int8.tflite + model.keras: a run's layout
     assert src.int8.name == "model_int8.tflite" and src.float_model.name == "model.keras"
@@ -184,7 +184,7 @@ def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
     camera plays face crops into a video element; every classified crop agrees with LiteRT on the same pixels."""
     from conftest import require_tool
     from mobile_webkit import TASKS_VISION, run_browser_check
-    from quantize.mobile_verify import synthetic_colour_faces
+    from mobile_export.verify import synthetic_colour_faces
 
     chromium = require_tool("chromium")
     if not (TASKS_VISION / "vision_bundle.mjs").is_file():

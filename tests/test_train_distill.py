@@ -93,7 +93,7 @@ def test_teacher_with_another_contract_is_refused(int8_teacher, tmp_path):
     dataclasses.replace(DEFAULT_SPEC, interpolation="linear").save(spec_path_for(other))
     with pytest.raises(UserError, match="interpolation"):
         teacher_log_probs(other, np.zeros((1, 48, 48), np.uint8), DEFAULT_SPEC)
-    with pytest.raises(UserError, match="teacher model not found"):
+    with pytest.raises(UserError, match="no such teacher model file"):
         teacher_log_probs(tmp_path / "missing.tflite", np.zeros((1, 48, 48), np.uint8), DEFAULT_SPEC)
 
 
@@ -115,4 +115,4 @@ def test_train_with_a_teacher(int8_teacher, tmp_path, capsys):
     assert main(["evaluate", str(run), "--json", str(tmp_path / "e.json")]) == 0  # the saved model loads
     # a teacher that does not exist is refused before anything is written
     assert main([*args[:-2], "--teacher", str(tmp_path / "nope.tflite"), "--runs-dir", str(tmp_path), "--name", "bad"]) == 2
-    assert "teacher model not found" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert "no such teacher model file" in capsys.readouterr().err and not (tmp_path / "bad").exists()

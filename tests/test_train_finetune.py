@@ -89,7 +89,7 @@ def test_init_contract_is_checked_before_anything_is_written(base_run, tmp_path,
     assert main([*args, "--width", "8", "--init", str(tfl)]) == 2
     assert "float .keras" in capsys.readouterr().err
     assert main([*args, "--width", "8", "--init", str(tmp_path / "missing.keras")]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "no such --init model file" in capsys.readouterr().err
     assert main([*args, "--width", "8", "--freeze-epochs", "2"]) == 2  # freezing needs a model to start from
     assert "init" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

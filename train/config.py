@@ -10,9 +10,9 @@ from typing import Any
 from edge import atomic
 from edge.errors import UserError
 from edge.jsonio import dataclass_from_dict, read_json
+from edge.rundir import TRAIN_CONFIG
 from edge.spec import FACE_FRAMING, Framing
 
-CONFIG_NAME = "train_config.json"
 SCHEDULES = ("plateau", "cosine", "constant")
 CLASS_BALANCE = ("none", "weights", "sqrt-weights", "sampler")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -188,13 +188,13 @@ class TrainConfig:
         return dataclass_from_dict(cls, d, source, "train config")
 
     def save(self, run_dir: str | Path) -> Path:
-        return atomic.write_json(Path(run_dir) / CONFIG_NAME, self.to_dict())
+        return atomic.write_json(Path(run_dir) / TRAIN_CONFIG, self.to_dict())
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "TrainConfig":
-        path = Path(run_dir) / CONFIG_NAME
+        path = Path(run_dir) / TRAIN_CONFIG
         if not path.is_file():
-            raise UserError(f"{run_dir}: not a run directory (no {CONFIG_NAME})")
+            raise UserError(f"{run_dir}: not a run directory (no {TRAIN_CONFIG})")
         return cls.from_dict(read_json(path, "train config"), source=str(path))
 
 

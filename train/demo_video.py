@@ -15,11 +15,13 @@ from pathlib import Path
 
 
 def _size(text: str) -> tuple[int, int]:
+    from edge.config import parse_size
+    from edge.errors import UserError
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
-    return w, h
+        return parse_size(text, "--size", camera=False)
+    except UserError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _range(text: str) -> tuple[int, int]:

@@ -25,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from edge import atomic  # noqa: E402
-from edge.errors import UserError  # noqa: E402
+from edge.rundir import resolve_model  # noqa: E402
 from edge.spec import ModelSpec, load_spec_for  # noqa: E402
 from train.datasets.cache import cache_dir  # noqa: E402
 from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split  # noqa: E402
@@ -33,33 +33,6 @@ from train.evaluate import metrics_from_predictions, predict_fn_for, predict_spl
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-
-
-def resolve_model(path: str | Path, what: str, kinds: tuple[str, ...] = (".keras", ".tflite")) -> Path:
-    """A model file from a model path or a run directory (its model.keras, else its model_int8.tflite)."""
-    from train import rundir
-
-    p = Path(path)
-    if p.is_dir():
-        rundir.require_run_dir(p)
-        for name in (rundir.MODEL_FILES["float"], rundir.MODEL_FILES["int8"]):
-            if (p / name).is_file() and (p / name).suffix in kinds:
-                return p / name
-        raise UserError(f"{p}: run directory without a {' or '.join(kinds)} model to use as {what}")
-    if not p.is_file():
-        raise UserError(f"{p}: {what} model not found (expected a {' or '.join(kinds)} file or a run directory)")
-    if p.suffix not in kinds:
-        raise UserError(f"{p}: {what} must be a {' or '.join(kinds)} file, got {p.suffix or 'no extension'}")
-    return p
-
-
-def check_contract(path: Path, spec: ModelSpec, student: ModelSpec, what: str) -> None:
-    """The model must read the same faces and name the same classes as the student."""
-    for name in ("labels", "input_height", "input_width", "input_channels", "interpolation",
-                 "pixel_scale", "pixel_offset"):
-        if getattr(spec, name) != getattr(student, name):
-            raise UserError(f"{path}: {what}'s {name} is {getattr(spec, name)!r}, the model being trained has "
-                            f"{getattr(student, name)!r} (both must share the input contract)")
 
 
 def _keras_log_probs(path: Path, spec: ModelSpec):
@@ -90,9 +63,9 @@ def _digest(*chunks: bytes) -> str:
 
 def check_teacher(teacher: str | Path, student: ModelSpec) -> tuple[Path, ModelSpec]:
     """(teacher model file, its spec), after checking it shares the student's input contract."""
-    path = resolve_model(teacher, "teacher")
+    path = resolve_model(teacher, "teacher model", kinds=(".keras", ".tflite"))
     spec = load_spec_for(path)
-    check_contract(path, spec, student, "teacher")
+    spec.check_contract(student, f"{path}: teacher", "the model being trained")
     return path, spec
 
 

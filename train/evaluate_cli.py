@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _resolve(args) -> tuple[Path, Path | None]:
     """(model path, run dir whose data to use by default or None)."""
+    from edge.rundir import is_run_dir
     from train import rundir
 
     target = Path(args.model)
@@ -39,7 +40,7 @@ def _resolve(args) -> tuple[Path, Path | None]:
         return rundir.run_model_path(target, args.kind), target
     if not target.is_file():
         raise UserError(f"{target}: no such model file or run directory")
-    return target, target.parent if rundir.is_run_dir(target.parent) else None
+    return target, target.parent if is_run_dir(target.parent) else None
 
 
 def _eval_sets(args, spec, run_dir):

@@ -17,20 +17,19 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tf_keras as keras  # noqa: E402
 
 from edge.errors import UserError  # noqa: E402
+from edge.rundir import resolve_model  # noqa: E402
 from edge.spec import ModelSpec, load_spec_for  # noqa: E402
-from train.distill import check_contract, resolve_model  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
 def load_init_weights(model, init: str | Path, preset: str, preset_options: dict, student: ModelSpec) -> Path:
     """Copy the weights of ``init`` into ``model`` (built from ``preset``) after checking they belong together."""
-    p = Path(init)
-    if p.suffix == ".tflite" or (p.is_dir() and not (p / "model.keras").is_file()):
-        raise UserError(f"{p}: --init needs a float .keras model (a .tflite model's int8 weights cannot be trained)")
-    path = resolve_model(init, "--init", kinds=(".keras",))
+    if Path(init).suffix == ".tflite":
+        raise UserError(f"{init}: --init needs a float .keras model (a .tflite model's int8 weights cannot be trained)")
+    path = resolve_model(init, "--init model", kinds=(".keras",))
     spec = load_spec_for(path)
-    check_contract(path, spec, student, "--init model")
+    spec.check_contract(student, f"{path}: --init model", "the model being trained")
     if spec.preset is not None and spec.preset != preset:
         raise UserError(f"{path}: --init model is preset {spec.preset!r}, this run builds {preset!r} "
                         f"(pass --preset {spec.preset})")

@@ -12,7 +12,6 @@ see the same batches. SIGINT/SIGTERM stop after the current batch and leave the 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -21,7 +20,6 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,9 +31,10 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from edge import atomic  # noqa: E402
+from edge import rundir as layout  # noqa: E402
 from edge.errors import UserError  # noqa: E402
 from edge.spec import ModelSpec, spec_path_for  # noqa: E402
-from train import rundir  # noqa: E402
+from edge.stop import StopRequest, stop_on_signals  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # noqa: E402
 
@@ -66,7 +65,7 @@ class TrainState:
 
     @classmethod
     def load(cls, run_dir: Path, cfg: TrainConfig) -> "TrainState":
-        path = run_dir / rundir.CHECKPOINT_DIR / STATE_NAME
+        path = run_dir / layout.CHECKPOINTS / STATE_NAME
         if not path.exists():
             return cls(lr=cfg.lr)
         try:
@@ -75,34 +74,12 @@ class TrainState:
             raise UserError(f"{path}: unreadable training state ({e}); the run cannot be resumed") from None
 
     def save(self, run_dir: Path) -> None:
-        atomic.write_json(run_dir / rundir.CHECKPOINT_DIR / STATE_NAME, asdict(self))
+        atomic.write_json(run_dir / layout.CHECKPOINTS / STATE_NAME, asdict(self))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.history)
-        atomic.write_text(run_dir / rundir.HISTORY_NAME, buf.getvalue())
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """SIGINT/SIGTERM set a flag (checked after every batch); a second Ctrl-C aborts at once."""
-    flag = {"signal": None}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag["signal"] is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag["signal"] = signal.Signals(signum).name
-        log.warning("%s received: stopping after the current batch (Ctrl-C again aborts at once)", flag["signal"])
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        atomic.write_text(run_dir / layout.HISTORY, buf.getvalue())
 
 
 def source_vals_of(dataset, spec: ModelSpec) -> list:
@@ -121,10 +98,10 @@ def source_accuracies(model, source_vals: list, logs: dict) -> list[float]:
 class _RunCallback(keras.callbacks.Callback):
     """Schedules the LR, keeps the best model, stops early and checkpoints every completed epoch."""
 
-    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, flag: dict,
+    def __init__(self, cfg: TrainConfig, state: TrainState, run_dir: Path, manager, spec: ModelSpec, stop: StopRequest,
                  source_vals: list | None = None):
         super().__init__()
-        self.cfg, self.state, self.run_dir, self.manager, self.spec, self.flag = cfg, state, run_dir, manager, spec, flag
+        self.cfg, self.state, self.run_dir, self.manager, self.spec, self.stop = cfg, state, run_dir, manager, spec, stop
         self.source_vals = source_vals or []  # (eval dataset, labels) of every source's own val split
         self._start = 0.0
 
@@ -139,8 +116,8 @@ class _RunCallback(keras.callbacks.Callback):
             self._set_lr(c.min_lr + 0.5 * (c.lr - c.min_lr) * (1 + math.cos(math.pi * epoch / c.epochs)))
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.flag["signal"]:
-            raise TrainingInterrupted(self.flag["signal"])
+        if self.stop.signal:
+            raise TrainingInterrupted(self.stop.signal)
 
     def _improved(self, value: float) -> bool:
         if self.state.best is None:
@@ -188,7 +165,7 @@ class _RunCallback(keras.callbacks.Callback):
 
 
 def _best_path(run_dir: Path, epoch: int) -> Path:
-    return run_dir / rundir.CHECKPOINT_DIR / f"best-{epoch}.keras"
+    return run_dir / layout.CHECKPOINTS / f"best-{epoch}.keras"
 
 
 def promote_best(run_dir: Path, state: TrainState) -> None:
@@ -197,9 +174,9 @@ def promote_best(run_dir: Path, state: TrainState) -> None:
     Called after each commit and on resume, so a kill at any point leaves model.keras equal to the
     best epoch that state.json records.
     """
-    for path in (run_dir / rundir.CHECKPOINT_DIR).glob("best-*.keras"):
+    for path in (run_dir / layout.CHECKPOINTS).glob("best-*.keras"):
         if path == _best_path(run_dir, state.best_epoch):
-            os.replace(path, run_dir / rundir.MODEL_NAME)
+            os.replace(path, run_dir / layout.FLOAT_MODEL)
         else:
             path.unlink()
 
@@ -270,11 +247,11 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
             compile_model(model, cfg, state.lr, optimizer=model.optimizer)
             log.info("convolutional part frozen (%d layers) for the first %d epochs", n, cfg.freeze_epochs)
         ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / rundir.CHECKPOINT_DIR), max_to_keep=2)
-    spec.save(spec_path_for(run_dir / rundir.MODEL_NAME))  # beside the model before the model exists
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / layout.CHECKPOINTS), max_to_keep=2)
+    spec.save(spec_path_for(run_dir / layout.FLOAT_MODEL))  # beside the model before the model exists
     promote_best(run_dir, state)
     if state.checkpoint:
-        ckpt.restore(str(run_dir / rundir.CHECKPOINT_DIR / state.checkpoint)).assert_existing_objects_matched()
+        ckpt.restore(str(run_dir / layout.CHECKPOINTS / state.checkpoint)).assert_existing_objects_matched()
         model.optimizer.learning_rate.assign(state.lr)
         log.info("resuming %s after epoch %d/%d (best %s %.4f at epoch %d)", run_dir, state.epoch, cfg.epochs,
                  cfg.monitor, state.best or 0.0, state.best_epoch)
@@ -286,11 +263,12 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     first = state.epoch
     # (last epoch, whether the convolutions train) per phase: the frozen head-only epochs, then the rest
     phases = ([(cfg.freeze_epochs, False)] if freeze else []) + [(cfg.epochs, True)]
-    with stop_on_signals() as flag:
+    with stop_on_signals(then="stopping after the current batch (Ctrl-C again aborts at once)",
+                         abort_on=(signal.SIGINT,)) as stop:
         source_vals = source_vals_of(dataset, spec)
-        callback = _RunCallback(cfg, state, run_dir, manager, spec, flag, source_vals)
+        callback = _RunCallback(cfg, state, run_dir, manager, spec, stop, source_vals)
         for last, conv_trains in phases:
-            if state.finished or flag["signal"]:
+            if state.finished or stop.signal:
                 break
             if conv_trains and freeze:
                 with strategy.scope():
@@ -305,4 +283,4 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
                           validation_data=val_ds, callbacks=[callback], verbose=verbose)
             except TrainingInterrupted as e:
                 return FitResult(state, str(e), state.epoch - first)
-    return FitResult(state, None if state.finished else flag["signal"], state.epoch - first)
+    return FitResult(state, None if state.finished else stop.signal, state.epoch - first)

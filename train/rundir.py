@@ -1,4 +1,5 @@
-"""The run directory ``runs/<name>/``: what a training run leaves behind, and how later stages read it.
+"""The run directory ``runs/<name>/``: what a training run leaves behind, and how later stages read it
+(the file names are ``edge.rundir``'s, the one owner of the layout).
 
     train_config.json   the resolved TrainConfig (data, preset, optimisation, augmentation, seed)
     model.keras         the best float model on validation (tf_keras)
@@ -20,19 +21,11 @@ import shutil
 from pathlib import Path
 
 from edge.errors import UserError
+from edge.rundir import MODEL_FILES, TRAIN_CONFIG
 from edge.spec import ModelSpec, load_spec_for
-from train.config import CONFIG_NAME, TrainConfig
+from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
-
-MODEL_NAME = "model.keras"
-MODEL_FILES = {"float": MODEL_NAME, "int8": "model_int8.tflite"}
-HISTORY_NAME = "history.csv"
-METRICS_NAME = "metrics.json"
-CURVES_NAME = "curves.png"
-CONFUSION_NAME = "confusion.png"
-CHECKPOINT_DIR = "checkpoints"
-DATA_NAME = "data.json"  # the sources and their images per split and class, written when training starts
 
 
 def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:
@@ -63,13 +56,9 @@ def require_run_dir(run_dir: str | Path) -> Path:
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"{path}: not a directory (expected a run directory made by fer-edge train)")
-    if not (path / CONFIG_NAME).is_file():
-        raise UserError(f"{path}: not a run directory (no {CONFIG_NAME}; expected one made by fer-edge train)")
+    if not (path / TRAIN_CONFIG).is_file():
+        raise UserError(f"{path}: not a run directory (no {TRAIN_CONFIG}; expected one made by fer-edge train)")
     return path
-
-
-def is_run_dir(path: str | Path) -> bool:
-    return Path(path).is_dir() and (Path(path) / CONFIG_NAME).is_file()
 
 
 def run_model_path(run_dir: str | Path, which: str = "float") -> Path:

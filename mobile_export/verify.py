@@ -19,7 +19,7 @@ from edge.errors import UserError
 from edge.preprocess import preprocess
 from edge.runtime import TFLiteClassifier
 from edge.spec import ModelSpec
-from quantize import mobile_env
+from mobile_export import env
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def mediapipe_scores(python: Path, model_path: Path, bgr: np.ndarray) -> tuple[n
     with tempfile.TemporaryDirectory() as tmp:
         images, scores = Path(tmp) / "images.npy", Path(tmp) / "scores.npy"
         np.save(images, np.ascontiguousarray(bgr[..., ::-1]))  # the app hands MediaPipe RGB
-        answer = mobile_env.run_job(python, "classify", {"model": str(model_path), "images": str(images),
+        answer = env.run_job(python, "classify", {"model": str(model_path), "images": str(images),
                                                          "scores": str(scores)})
         return np.load(scores), answer
 

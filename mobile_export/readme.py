@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge.spec import ModelSpec
-from quantize.mobile_model import normalization
+from mobile_export.model import normalization
 
 
 def _files_table(report: dict) -> str:

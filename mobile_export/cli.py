@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from quantize.mobile_export import MobileExportConfig, export_mobile, summary_lines
+    from edge.rundir import MOBILE_REPORT
+    from mobile_export.export import MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,
                              license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,
@@ -43,5 +44,5 @@ def run(args) -> int:
     report = export_mobile(args.model, args.out, cfg, mobile_python=args.mobile_python, force=args.force)
     for line in summary_lines(report):
         print(line)
-    print(f"wrote {args.out}/ ({', '.join(report['files'])}, README.md, export_mobile.json)")
+    print(f"wrote {args.out}/ ({', '.join(report['files'])}, README.md, {MOBILE_REPORT})")
     return 0

@@ -3,7 +3,7 @@
 MediaPipe pulls in ``opencv-contrib-python`` (which clashes with the ``opencv-python-headless``
 every fer-edge install has) and its metadata writers import only in 0.10.x (NumPy 1), so this file
 runs in its own environment (``make mobile-venv`` -> ``.venv-mobile``), started by
-``quantize.mobile_env`` as ``python mobile_runtime.py COMMAND JOB.json``. It imports only the
+``mobile_export.env`` as ``python mediapipe_runtime.py COMMAND JOB.json``. It imports only the
 standard library, NumPy and MediaPipe, never fer-edge.
 
 Commands (the job is a JSON file; the answer is one JSON object on stdout):
@@ -125,7 +125,7 @@ COMMANDS = {"write-metadata": write_metadata, "classify": classify}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in COMMANDS:
-        print(f"usage: mobile_runtime.py {{{','.join(COMMANDS)}}} JOB.json", file=sys.stderr)
+        print(f"usage: mediapipe_runtime.py {{{','.join(COMMANDS)}}} JOB.json", file=sys.stderr)
         return 2
     try:
         with open(argv[1], encoding="utf-8") as f:

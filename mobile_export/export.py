@@ -18,15 +18,14 @@ from pathlib import Path
 
 from edge import __version__, atomic
 from edge.errors import UserError
-from edge.model_files import resolve_model
+from edge.rundir import MOBILE_REPORT, float_model_for, resolve_model
 from edge.spec import ModelSpec, Quant, load_spec_for, spec_path_for
-from quantize import mobile_env, mobile_verify
-from quantize.mobile_model import for_apps, normalization
+from mobile_export import env, verify
+from mobile_export.model import for_apps, normalization
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "float16")
-REPORT_NAME = "export_mobile.json"
 #: the exit code when a file does not load or agree in MediaPipe (as the quantize gate)
 CHECK_FAILED = 4
 
@@ -68,31 +67,19 @@ class Source:
 
 def find_source(model_or_run: str | Path, name: str | None = None) -> Source:
     """The int8 model (with its spec) and, if there is one, the float ``.keras`` it was converted from."""
-    path = Path(model_or_run)
-    int8 = resolve_model(path)
+    int8 = resolve_model(model_or_run)
     spec = load_spec_for(int8)
     if spec.input_quant is None or spec.output_quant is None or spec.input_channels != 1:
         raise UserError(f"{int8}: expected a full-int8 grey model whose spec records the int8 input/output "
                         "quantization (what 'fer-edge quantize' writes)")
-    if path.is_dir():
-        candidates = [path / "model.keras"]
-        default_name = path.resolve().name
-    else:
-        stem = int8.stem.removesuffix("_int8")
-        candidates = [int8.with_name(stem + ".keras")]
-        if spec.meta.get("float_model"):
-            candidates.append(int8.with_name(Path(str(spec.meta["float_model"])).name))
-        default_name = stem
-    float_model = next((c for c in candidates if c.is_file()), None)
-    return Source(int8, spec, float_model, name or default_name)
+    path = Path(model_or_run)
+    default_name = path.resolve().name if path.is_dir() else int8.stem.removesuffix("_int8")
+    return Source(int8, spec, float_model_for(path, int8, spec.meta.get("float_model")), name or default_name)
 
 
 def _float_spec(source: Source) -> ModelSpec:
     spec = load_spec_for(source.float_model)
-    for field in ("labels", "input_shape", "pixel_scale", "pixel_offset", "interpolation"):
-        if getattr(spec, field) != getattr(source.spec, field):
-            raise UserError(f"{source.float_model}: its spec's {field} ({getattr(spec, field)}) differs from "
-                            f"{source.int8.name}'s ({getattr(source.spec, field)}); they are not one model")
+    spec.check_contract(source.spec, f"{source.float_model}: its spec", source.int8.name)
     return spec
 
 
@@ -137,28 +124,28 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
         raise UserError(f"{source.int8}: no float model to convert to float16 (the run or folder has no .keras "
                         "beside it); pass a run directory with model.keras, or --precision int8")
     float_spec = _float_spec(source) if "float16" in cfg.precisions else None
-    python = mobile_env.mobile_python(mobile_python)
+    python = env.mobile_python(mobile_python)
     size = source.spec.input_height * cfg.input_factor
     if source.spec.input_height != source.spec.input_width:
         raise UserError(f"{source.int8}: export-mobile needs a square input, the spec has "
                         f"{source.spec.input_height}x{source.spec.input_width}")
     if cfg.verify_data:
-        bgr, labels = mobile_verify.dataset_faces(cfg.verify_data, cfg.verify_faces, source.spec, size, seed=cfg.seed)
+        bgr, labels = verify.dataset_faces(cfg.verify_data, cfg.verify_faces, source.spec, size, seed=cfg.seed)
     else:
-        bgr, labels = mobile_verify.synthetic_colour_faces(cfg.verify_faces, source.spec, seed=cfg.seed, size=size)
+        bgr, labels = verify.synthetic_colour_faces(cfg.verify_faces, source.spec, seed=cfg.seed, size=size)
 
     report = {"format": "fer-edge-export-mobile/1", "source": str(source.int8), "float_model": str(source.float_model)
-              if source.float_model else None, "config": cfg.to_dict(), "mediapipe": mobile_env.REQUIREMENT,
+              if source.float_model else None, "config": cfg.to_dict(), "mediapipe": env.REQUIREMENT,
               "faces": f"{len(bgr)} colour synthetic faces" if not cfg.verify_data else f"{len(bgr)} faces of {cfg.verify_data}",
               "files": {}}
     with tempfile.TemporaryDirectory() as work, atomic.atomic_dir(out_dir, overwrite=force) as stage:
         for precision in cfg.precisions:
             name, entry = _export_one(precision, source, float_spec, cfg, python, Path(work), stage, bgr, labels)
             report["files"][name] = entry
-        from quantize.mobile_readme import readme
+        from mobile_export.readme import readme
 
         atomic.write_text(stage / "README.md", readme(source.name, source.spec, report))
-        atomic.write_json(stage / REPORT_NAME, report)
+        atomic.write_json(stage / MOBILE_REPORT, report)
     return report
 
 
@@ -184,9 +171,9 @@ def _export_one(precision: str, source: Source, float_spec, cfg: MobileExportCon
     bare, final = work / f"{precision}_bare.tflite", stage / f"{source.name}_{precision}.tflite"
     bare.write_bytes(for_apps(plain, plain_spec, factor=cfg.input_factor, what=str(plain_path)))
     job = _metadata_job(plain_spec, source.name, precision, cfg, hashlib.sha256(plain).hexdigest())
-    mobile_env.run_job(python, "write-metadata", {**job, "model_in": str(bare), "model_out": str(final)})
-    result = mobile_verify.check(python, final, plain_path, plain_spec, bgr, labels)
-    problems = mobile_verify.metadata_problems(result.metadata, expected_metadata(job))
+    env.run_job(python, "write-metadata", {**job, "model_in": str(bare), "model_out": str(final)})
+    result = verify.check(python, final, plain_path, plain_spec, bgr, labels)
+    problems = verify.metadata_problems(result.metadata, expected_metadata(job))
     if problems:
         raise UserError(f"{final.name}: metadata read back from the file differs: {'; '.join(problems)}",
                         exit_code=CHECK_FAILED)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from edge import atomic  # noqa: E402
+from edge import atomic, rundir  # noqa: E402
 from edge.errors import UserError  # noqa: E402
 from edge.jsonio import read_json  # noqa: E402
 from edge.spec import ModelSpec, load_spec_for, spec_path_for  # noqa: E402
@@ -206,17 +206,17 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     cfg, spec, keras_path = load_run(run_dir)
     int8 = run_model_path(run_dir, "int8")
-    report = read_json(run_dir / "quant_report.json", "quantization report", "run 'fer-edge quantize' first")
+    report = read_json(run_dir / rundir.QUANT_REPORT, "quantization report", "run 'fer-edge quantize' first")
     if report.get("status") != "passed":
         raise UserError(f"{run_dir}: the quantization gate did not pass ({report['gate']['message']}); not publishing")
-    metrics = read_json(run_dir / "metrics.json", "training metrics", "training has not finished")
-    qcfg = QuantizeConfig.load(run_dir / "quantize_config.json")
+    metrics = read_json(run_dir / rundir.METRICS, "training metrics", "training has not finished")
+    qcfg = QuantizeConfig.load(run_dir / rundir.QUANTIZE_CONFIG)
     baseline_paths = [_existing_model(b) for b in baselines]  # bad input fails before anything is written
-    fw = Path(firmware_dir) if firmware_dir else run_dir / "firmware"
-    export = read_json(fw / "export.json", "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
+    fw = Path(firmware_dir) if firmware_dir else run_dir / rundir.FIRMWARE_DIR
+    export = read_json(fw / rundir.FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
     rows = None  # scored before anything is written: the slow part, and the one that can fail
     if len(cfg.sources) > 1 or evals or baseline_paths:
-        from quantize.card_eval import side_by_side
+        from model_card.side_by_side import side_by_side
 
         rows = side_by_side(cfg, {"float": keras_path, "int8": int8,
                                   **{f"baseline{i}": b for i, b in enumerate(baseline_paths)}}, list(evals))
@@ -261,8 +261,8 @@ def _existing_model(path: str) -> Path:
 
 
 def _side_by_side(name: str, float_path: str, rows: list, baselines: list[Path]) -> str:
-    """The card's section for ``quantize.card_eval.side_by_side`` rows (float, int8, then baselines)."""
-    from quantize.card_eval import to_markdown
+    """The card's section for ``model_card.side_by_side.side_by_side`` rows (float, int8, then baselines)."""
+    from model_card.side_by_side import to_markdown
 
     labels = {"float": "float", "int8": "int8 (shipped)",
               **{f"baseline{i}": f"before: `{b.name}`" for i, b in enumerate(baselines)}}

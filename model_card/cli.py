@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from quantize.model_card import publish
+    from model_card.card import publish
     from train.budget import parse_bytes
 
     limit = parse_bytes(args.max_float_size)

@@ -3,7 +3,7 @@
 ``mediapipe`` depends on ``opencv-contrib-python``, which overwrites the ``cv2`` of the
 ``opencv-python-headless`` wheel every fer-edge install has, and only mediapipe 0.10.x (NumPy 1)
 ships working metadata writers. So MediaPipe never enters a fer-edge environment: it lives in its
-own virtualenv (``make mobile-venv`` creates ``.venv-mobile``), and ``mobile_runtime.py`` runs there
+own virtualenv (``make mobile-venv`` creates ``.venv-mobile``), and ``mediapipe_runtime.py`` runs there
 as a subprocess that exchanges JSON jobs and ``.npy`` files with this side.
 """
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 REQUIREMENT = "mediapipe==0.10.21"
 ENV_VAR = "FER_EDGE_MOBILE_PYTHON"
 DEFAULT_VENV = Path(__file__).resolve().parent.parent / ".venv-mobile"
-SCRIPT = Path(__file__).resolve().parent / "mobile_runtime.py"
+SCRIPT = Path(__file__).resolve().parent / "mediapipe_runtime.py"
 SETUP_HINT = (f"run 'make mobile-venv' in the fer-edge checkout (a venv with {REQUIREMENT}), or point "
               f"--mobile-python / ${ENV_VAR} at a Python that has it")
 
@@ -45,7 +45,7 @@ def mobile_python(explicit: str | Path | None = None) -> Path:
 
 
 def run_job(python: Path, command: str, job: dict, *, timeout: float = 900) -> dict:
-    """Run one ``mobile_runtime.py`` command with ``job``; its JSON answer, or a one-line UserError."""
+    """Run one ``mediapipe_runtime.py`` command with ``job``; its JSON answer, or a one-line UserError."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}  # keep it isolated
     env.setdefault("GLOG_minloglevel", "2")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:

@@ -1,0 +1,48 @@
+"""Stopping cleanly on SIGINT/SIGTERM: the one handler the camera loop and training share.
+
+The first signal only asks the work to stop at its next check (the loop after the current frame,
+training after the current batch); a second one in ``abort_on`` raises ``KeyboardInterrupt`` at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StopRequest:
+    """``event`` is set by the first SIGINT/SIGTERM; ``signal`` names it (``"SIGINT"``, ``"SIGTERM"``)."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    signal: str | None = None
+
+
+@contextlib.contextmanager
+def stop_on_signals(event: threading.Event | None = None, *, then: str = "stopping",
+                    abort_on: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)):
+    """Within the block SIGINT/SIGTERM set ``event`` (a new one if None) and log ``then``; yields the
+    ``StopRequest``. Outside the main thread signals cannot be caught, so nothing is installed."""
+    request = StopRequest(event if event is not None else threading.Event())
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def handler(signum, _frame):
+        if request.event.is_set() and signum in abort_on:
+            raise KeyboardInterrupt
+        request.signal = signal.Signals(signum).name
+        log.warning("%s received: %s", request.signal, then)
+        request.event.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,3 @@
+from edge.cli import stage_main
+
+stage_main("export-mobile")
