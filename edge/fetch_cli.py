@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from edge import detector_model as dm
     from edge.errors import UserError
 
-    dest = dm.cached_path()
+    dest = dm.require_cache_dir() / dm.YUNET.name
     if dm.is_installed(dest) and not args.force and not args.from_file:
         print(f"{dest}: already installed (SHA-256 matches)")
         return 0
