@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from edge.paths import plain_file_name, writable_out_dir
+
+    if args.name is not None:  # checked before the stage loads: a bad path never gets near a write
+        plain_file_name(args.name, "--name")
+    writable_out_dir(args.out)
     from quantize.mobile_export import MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,

@@ -15,15 +15,7 @@ import pytest
 
 from edge import detector_model as dm
 from edge.cli import main
-from edge_testkit import no_face_frame
-
-
-def one_line_error(capsys, *needles) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
+from edge_testkit import no_face_frame, one_line_error
 
 
 def tree(folder):

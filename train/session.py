@@ -51,8 +51,9 @@ def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None, init: b
             load_init_weights(model, cfg.init, cfg.preset, cfg.preset_options, DEFAULT_SPEC)
     if cfg.teacher:  # a bad teacher fails before any data is loaded or anything is written
         from train.distill import check_teacher
+        from train.evaluate import predict_fn_for
 
-        check_teacher(cfg.teacher, DEFAULT_SPEC)
+        predict_fn_for(*check_teacher(cfg.teacher, DEFAULT_SPEC))  # loads it: a corrupt file or wrong outputs fail here
     budget = model_budget(model)
     for name, value in budget.rows():
         log.info("%s %s: %s", cfg.preset, name, value)
@@ -109,6 +110,7 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
     """Continue a run from its last completed epoch (or finish its final evaluation)."""
     run_dir = rundir.require_run_dir(run_dir)
     cfg = TrainConfig.load(run_dir)
+    check_resumable(run_dir, cfg)  # before anything in the run is rewritten
     if epochs is not None and epochs != cfg.epochs:
         cfg = cfg.with_epochs(epochs)
         cfg.save(run_dir)
@@ -123,6 +125,26 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
             return _train(cfg, worker_dir, strategy, model, budget, _load(cfg))
         finally:
             shutil.rmtree(worker_dir, ignore_errors=True)
+
+
+def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
+    """The run's training state and the checkpoint it names must read back completely, or a one-line error."""
+    import tensorflow as tf
+
+    from train.fit import TrainState
+
+    state = TrainState.load(run_dir, cfg)
+    if not state.checkpoint:
+        return
+    prefix = run_dir / rundir.CHECKPOINT_DIR / state.checkpoint
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)  # every tensor: a truncated or damaged data file fails here
+    except Exception as e:  # TensorFlow raises several types for a bad checkpoint
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{prefix}: corrupt or missing checkpoint ({first[:200]}); the run cannot be resumed "
+                        "(start it again with --force)") from None
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunResult:
