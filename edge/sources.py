@@ -177,11 +177,10 @@ class Reconnecting:
 
 def _require_camera_device(index: int, text: str) -> None:
     """On Linux, a camera index with no /dev/videoN fails at once instead of after the reopen retries."""
-    dev = DEVICE_DIR
-    if not sys.platform.startswith("linux") or (dev / f"video{index}").exists():
+    if not sys.platform.startswith("linux") or (DEVICE_DIR / f"video{index}").exists():
         return
-    found = sorted(p.name for p in dev.glob("video[0-9]*"))
-    raise UserError(f"--source {text}: no camera {dev / f'video{index}'} (expected usb:N for an existing "
+    found = sorted(p.name for p in DEVICE_DIR.glob("video[0-9]*"))
+    raise UserError(f"--source {text}: no camera {DEVICE_DIR / f'video{index}'} (expected usb:N for an existing "
                     f"/dev/videoN; found {', '.join(found) or 'no cameras'})")
 
 

@@ -23,7 +23,7 @@ from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, is_chief, make_strategy
-from train.fit import FitResult, fit
+from train.fit import FitResult, TrainState, fit
 from train.models import build_model
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,6 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
 def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
     """The run's training state and the checkpoint it names must read back completely, or a one-line error."""
     import tensorflow as tf
-
-    from train.fit import TrainState
 
     state = TrainState.load(run_dir, cfg)
     if not state.checkpoint:
