@@ -117,6 +117,9 @@ class EdgeConfig:
                             f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
         if self.detector not in DETECTORS:
             raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
+        if self.detector == "haar" and self.detector_model:
+            raise UserError(f"--detector haar with --detector-model {self.detector_model}: the Haar cascade "
+                            "takes no model file (use --detector yunet with it, or drop --detector-model)")
         lw, lh = self.lores_size
         mw, mh = self.main_size
         if lw > mw or lh > mh:

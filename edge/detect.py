@@ -150,21 +150,23 @@ class YuNetDetector:
     name, min_size = "yunet", YUNET_MIN_SIZE
 
     def __init__(self, model_path: str | Path, detect_width: int | None = None,
-                 score_threshold: float = YUNET_SCORE_THRESHOLD):
+                 score_threshold: float = YUNET_SCORE_THRESHOLD, label: str | None = None):
+        """``label``: how errors name the file (default ``--detector-model PATH``)."""
         model_path = Path(model_path)
+        label = label or f"--detector-model {model_path}"
         if not model_path.is_file():
-            raise UserError(f"--detector-model {model_path}: no such file (a YuNet .onnx face detector)")
+            raise UserError(f"{label}: no such file (a YuNet .onnx face detector)")
         try:
             self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 240),
                                                   score_threshold=score_threshold)
         except cv2.error as e:
-            raise UserError(f"--detector-model {model_path}: not an ONNX model OpenCV can read (expected "
+            raise UserError(f"{label}: not an ONNX model OpenCV can read (expected "
                             f"the YuNet face detector; {_cv_reason(e)})") from None
         try:
             self._net.setInputSize((64, 64))
             self._net.detect(np.zeros((64, 64, 3), np.uint8))
         except cv2.error as e:
-            raise UserError(f"--detector-model {model_path}: an ONNX model, but not the YuNet face detector "
+            raise UserError(f"{label}: an ONNX model, but not the YuNet face detector "
                             f"(OpenCV found no YuNet outputs; {_cv_reason(e)})") from None
         self.model_path = model_path
         self._downscale = _Downscaler(detect_width, self.min_size, self.name, YUNET_DETECT_PIXELS)
@@ -194,14 +196,15 @@ class YuNetDetector:
 def make_detector(config):
     """The detector ``config`` asks for. ``auto`` is YuNet when its model file is found
     (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one info line."""
-    from edge.detector_model import ENV_MODEL, find_detector_model
+    from edge.detector_model import ENV_MODEL, detector_model_label, find_detector_model, verify_detector_model
 
     if config.detector == "haar":
         return HaarDetector(config.detect_width)
     path, where = find_detector_model(config.detector_model)
     if path is not None:
+        verify_detector_model(path, where)  # a corrupt cached copy is refused, a named file used with a warning
         log.info("face detector: YuNet %s (from %s)", path, where)
-        return YuNetDetector(path, config.detect_width)
+        return YuNetDetector(path, config.detect_width, label=detector_model_label(path, where))
     if config.detector == "yunet":
         raise UserError(f"--detector yunet: no YuNet model ({where}); run 'fer-edge fetch-models', "
                         f"or pass --detector-model FILE or set {ENV_MODEL}")

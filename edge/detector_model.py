@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 ENV_MODEL = "FER_EDGE_DETECTOR_MODEL"
 ENV_CACHE = "FER_EDGE_CACHE"
 CHUNK = 64 * 1024
+#: a download larger than this many times the expected size is cut off (a wrong --url, not a model)
+MAX_SIZE_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,45 @@ def find_teacher_model(explicit: str | os.PathLike | None = None) -> Path:
     return path
 
 
+def verify_detector_model(path: Path, where: str, model: ModelFile = YUNET) -> None:
+    """Check ``path`` (found at ``where``, as ``find_detector_model`` says) against the pinned size and SHA-256.
+
+    A cached copy that differs is refused (it was meant to be exactly ``model``); a file the user named
+    (``--detector-model`` or ``$FER_EDGE_DETECTOR_MODEL``) is used with one warning.
+    """
+    size = path.stat().st_size
+    digest = sha256_of(path) if size == model.size else None
+    if digest == model.sha256:
+        return
+    got = f"{size:,} bytes" + (f" with SHA-256 {digest[:16]}..." if digest else "")
+    expected = f"{model.size:,} bytes with SHA-256 {model.sha256[:16]}..."
+    if where == "cache":
+        raise UserError(f"{path}: corrupt cached copy of {model.name} (expected {expected}, got {got}); "
+                        "run 'fer-edge fetch-models --force'")
+    log.warning("%s: not the pinned %s (expected %s, got %s); using it because you named it",
+                detector_model_label(path, where), model.name, expected, got)
+
+
+def detector_model_label(path: Path, where: str) -> str:
+    """How messages name a detector file: ``--detector-model PATH``, ``$FER_EDGE_DETECTOR_MODEL=PATH`` or its path."""
+    if where == "cache":
+        return f"{path} (cached copy)"
+    return f"{ENV_MODEL}={path}" if where == ENV_MODEL else f"--detector-model {path}"
+
+
+def require_cache_dir() -> Path:
+    """The cache folder, refusing a ``$FER_EDGE_CACHE`` (or ancestor) that exists as something other than a folder."""
+    folder = cache_dir()
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = f"{ENV_CACHE}={os.environ[ENV_CACHE]}" if os.environ.get(ENV_CACHE) else str(folder)
+                raise UserError(f"{what}: {p} is a file, not a folder (expected a folder for the cache); "
+                                f"point {ENV_CACHE} at a folder")
+            break
+    return folder
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -172,15 +213,22 @@ def download(url: str, dest: Path, model: ModelFile = YUNET, *, timeout: float =
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                 length = response.headers.get("Content-Length")
                 expected = int(length) if length and length.isdigit() else None
+                cap = MAX_SIZE_FACTOR * model.size
+                if expected is not None and expected > cap:
+                    raise UserError(f"{url}: the server offers {expected:,} bytes, more than {MAX_SIZE_FACTOR}x the "
+                                    f"{model.size:,} bytes of {model.name}; not downloaded (check --url)")
                 bar = make_progress(f"downloading {model.name}", expected or model.size)
                 try:
                     while True:
                         block = response.read(CHUNK)
                         if not block:
                             break
+                        received += len(block)
+                        if received > cap:
+                            raise UserError(f"{url}: stopped after {received:,} bytes, more than {MAX_SIZE_FACTOR}x "
+                                            f"the {model.size:,} bytes of {model.name} (check --url)")
                         out.write(block)
                         h.update(block)
-                        received += len(block)
                         bar(len(block))
                 finally:
                     bar.finish()

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--from and --url install one model: add --model detector or --model teacher")
     for name in dm.MODELS if which == "all" else (which,):
         model = dm.MODELS[name]
-        dest = dm.cached_path(model)
+        dest = dm.require_cache_dir() / model.name
         if dm.is_installed(dest, model) and not args.force and not args.from_file:
             print(f"{dest}: already installed (SHA-256 matches)")
             continue

@@ -17,6 +17,7 @@ import cv2
 from edge.config import EdgeConfig
 from edge.detect import make_detector
 from edge.draw import draw_faces
+from edge.errors import UserError
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
 from edge.sources import open_source
@@ -59,7 +60,11 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
     token = config.token
     if config.listen_network and token is None:
         token = secrets.token_urlsafe(12)
-    server = LiveServer(host, port, token).start()
+    try:
+        server = LiveServer(host, port, token).start()
+    except OSError as e:
+        raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); is another program "
+                        "using the port? Pick another HOST:PORT") from None
     stack.callback(server.close)
     level = logging.WARNING if config.listen_network else logging.INFO
     log.log(level, "live view: %s", server.url)
@@ -88,14 +93,14 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             result.stopped_by = "signal"
             return result
         video = jsonl = server = display = None
+        if config.serve:  # first: a port in use fails before any output file is opened
+            server = _start_server(config, stack)
         if config.out:
             video = VideoOutput(config.out, source.fps or config.camera_fps)
             stack.callback(video.close)
         if config.jsonl:
             jsonl = JsonlOutput(config.jsonl)
             stack.callback(jsonl.close)
-        if config.serve:
-            server = _start_server(config, stack)
         if config.display:
             display = Display()
             stack.callback(display.close)

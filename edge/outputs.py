@@ -80,8 +80,13 @@ class VideoOutput:
 class JsonlOutput:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "w", encoding="utf-8")
+        if self.path.is_dir():
+            raise UserError(f"--jsonl {self.path}: is a folder (expected a file name, e.g. {self.path / 'predictions.jsonl'})")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror}); expected a writable file path") from None
 
     def write(self, record: dict) -> None:
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")

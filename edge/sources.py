@@ -8,6 +8,7 @@ retries with exponential backoff and, after the last attempt, a one-line ``UserE
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from edge.errors import UserError
 from edge.frame import Frame, SourceError
 
 log = logging.getLogger(__name__)
+#: where Linux lists cameras (/dev/videoN); usb:N is checked against it before any retry
+DEVICE_DIR = Path("/dev")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm")
 
 
@@ -157,6 +160,15 @@ class Reconnecting:
                         "check the camera connection and that no other program is using it")
 
 
+def _require_camera_device(index: int, text: str) -> None:
+    """On Linux, a camera index with no /dev/videoN fails at once instead of after the reopen retries."""
+    if not sys.platform.startswith("linux") or (DEVICE_DIR / f"video{index}").exists():
+        return
+    found = sorted(p.name for p in DEVICE_DIR.glob("video[0-9]*"))
+    raise UserError(f"--source {text}: no camera {DEVICE_DIR / f'video{index}'} (expected usb:N for an existing "
+                    f"/dev/videoN; found {', '.join(found) or 'no cameras'})")
+
+
 def open_source(text: str, config, stop: threading.Event | None = None) -> Reconnecting:
     """``picamera2`` | ``usb:N`` | an image folder | a video file -> a (not yet opened) source."""
     if text == "picamera2":
@@ -168,6 +180,7 @@ def open_source(text: str, config, stop: threading.Event | None = None) -> Recon
         index = text[4:]
         if not index.isdigit():
             raise UserError(f"--source {text!r}: expected usb:N with N a camera index, e.g. usb:0")
+        _require_camera_device(int(index), text)
         source = VideoCaptureSource(int(index), live=True)
     elif Path(text).is_dir():
         source = ImageFolderSource(text)

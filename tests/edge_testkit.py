@@ -39,3 +39,12 @@ def no_face_frame(seed: int = 0, width: int = 640, height: int = 480) -> np.ndar
 
     gray = background(np.random.default_rng(seed), height, width)
     return np.dstack([gray * 0.9, gray, gray * 1.1]).clip(0, 255).astype(np.uint8)
+
+
+def one_line_error(capsys, *needles) -> str:
+    """The captured stderr, asserted to be one line with no traceback that contains every needle."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err

@@ -57,8 +57,10 @@ def test_empty_folder_is_a_user_error(tmp_path):
         ImageFolderSource(tmp_path).open()
 
 
-def test_source_parsing(tmp_path):
+def test_source_parsing(tmp_path, monkeypatch):
     config = EdgeConfig(source="x")
+    monkeypatch.setattr("edge.sources.DEVICE_DIR", tmp_path)
+    (tmp_path / "video2").touch()  # a camera node for usb:2
     assert isinstance(open_source(str(tmp_path), config).source, ImageFolderSource)
     video = tmp_path / "v.mp4"
     video.write_bytes(b"")

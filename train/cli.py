@@ -179,6 +179,7 @@ def run(args) -> int:
     if logging.getLogger().getEffectiveLevel() >= logging.INFO:  # TensorFlow's per-epoch chatter: only with -v
         for name in ("absl", "tensorflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    cfg = None if args.resume else _config(args)  # option errors before TensorFlow loads
     from train.budget import parse_bytes
     from train.session import resume_run, start_run
 
@@ -192,7 +193,7 @@ def run(args) -> int:
                             f"(got {', '.join('--' + e.replace('_', '-') for e in extra) or 'other options'})")
         result = resume_run(args.resume, epochs=getattr(args, "epochs", None), **limits)
     else:
-        result = start_run(_config(args), runs_dir=args.runs_dir, name=args.name, force=args.force, **limits)
+        result = start_run(cfg, runs_dir=args.runs_dir, name=args.name, force=args.force, **limits)
     if result.fit.interrupted:
         st = result.fit.state
         print(f"\ntraining stopped by {result.fit.interrupted} after {st.epoch} completed epoch(s); "

@@ -102,6 +102,10 @@ class TrainConfig:
             object.__setattr__(self, "data", self.data[0] if len(self.data) == 1 else list(self.data))
         if self.source_weights is not None:
             w = self.source_weights
+            if len(self.sources) == 1:
+                raise UserError(f"--source-weight {', '.join(map(str, w)) if isinstance(w, (list, tuple)) else w} "
+                                f"with a single --data source ({self.sources[0] or 'synthetic'}): weights share "
+                                "batches between several --data sources; drop it or add sources")
             if (not isinstance(w, (list, tuple)) or len(w) != len(self.sources)
                     or not all(_positive(x) for x in w)):
                 raise UserError(f"train option source_weights must be one positive number per --data source "

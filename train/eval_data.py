@@ -24,6 +24,7 @@ class EvalSet:
     source: str
     split: str  # the split scored: train, val, test or all
     faces: Split
+    carved: bool = False  # the split is the share training holds out of a source that has no such split
 
 
 def choose_split(own: dict, unsplit: bool) -> str:
@@ -50,5 +51,5 @@ def eval_set(source: str | None, split: str = "auto", *, spec: ModelSpec = DEFAU
         return EvalSet(own.source, split, own.splits[split])
     if split in ("train", "val") and "train" in own.splits:  # carved out the way training does it
         carved = load_dataset(source, spec=spec, **loader_options)
-        return EvalSet(carved.source, split, carved.splits[split])
+        return EvalSet(carved.source, split, carved.splits[split], carved=True)
     raise UserError(f"{own.source}: no {split!r} split (it has {', '.join(own.splits)}; --split all scores every face)")

@@ -10,6 +10,7 @@ library is imported at top level.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from edge.errors import UserError
@@ -47,7 +48,13 @@ def _eval_sets(args, spec, run_dir):
     from train.eval_data import eval_set
 
     if args.data:
-        return [eval_set(d, args.split, spec=spec, format=args.format) for d in args.data]
+        sets = [eval_set(d, args.split, spec=spec, format=args.format) for d in args.data]
+        for s in sets:
+            if s.carved:
+                logging.getLogger(__name__).warning(
+                    "%s: has no %s split of its own; scoring the %d faces training would hold out of it "
+                    "(--split all scores every face)", s.source, s.split, len(s.faces))
+        return sets
     if run_dir is None:
         raise UserError(f"{args.model}: not inside a run directory, so say which data to use with --data SOURCE")
     from train.config import TrainConfig
@@ -58,6 +65,18 @@ def _eval_sets(args, spec, run_dir):
             for s in cfg.sources]
 
 
+def _refuse_repeated_data(data: list[str]) -> None:
+    """The same source twice would count every face twice."""
+    seen: dict[str, str] = {}
+    for d in data:
+        key = str(Path(d).expanduser().resolve()) if Path(d).expanduser().exists() else d
+        if key in seen:
+            same = f" (as {seen[key]} and {d})" if seen[key] != d else ""
+            raise UserError(f"--data {d}: given twice{same}, which would count every face twice; "
+                            "expected each source once")
+        seen[key] = d
+
+
 def run(args) -> int:
     import numpy as np
 
@@ -65,6 +84,8 @@ def run(args) -> int:
     from edge.spec import load_spec_for
     from train.evaluate import format_report, metrics_from_predictions, predict_fn_for, predict_split
 
+    if args.data:
+        _refuse_repeated_data(args.data)
     model_path, run_dir = _resolve(args)
     spec = load_spec_for(model_path)
     predict = predict_fn_for(model_path, spec, num_threads=args.threads)  # a bad model fails before data loads

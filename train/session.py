@@ -24,7 +24,7 @@ from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, is_chief, make_strategy
-from train.fit import FitResult, fit
+from train.fit import FitResult, TrainState, fit
 from train.models import build_model
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
     """Continue a run from its last completed epoch (or finish its final evaluation)."""
     run_dir = rundir.require_run_dir(run_dir)
     cfg = TrainConfig.load(run_dir)
+    check_resumable(run_dir, cfg)  # before anything in the run is rewritten
     if epochs is not None and epochs != cfg.epochs:
         cfg = cfg.with_epochs(epochs)
         cfg.save(run_dir)
@@ -123,6 +124,24 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
             return _train(cfg, worker_dir, strategy, model, budget, _load(cfg))
         finally:
             shutil.rmtree(worker_dir, ignore_errors=True)
+
+
+def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
+    """The run's training state and the checkpoint it names must read back completely, or a one-line error."""
+    import tensorflow as tf
+
+    state = TrainState.load(run_dir, cfg)
+    if not state.checkpoint:
+        return
+    prefix = run_dir / layout.CHECKPOINTS / state.checkpoint
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)  # every tensor: a truncated or damaged data file fails here
+    except Exception as e:  # TensorFlow raises several types for a bad checkpoint
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{prefix}: corrupt or missing checkpoint ({first[:200]}); the run cannot be resumed "
+                        "(start it again with --force)") from None
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunResult:

@@ -13,6 +13,8 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from edge.errors import UserError
 from edge.spec import DEFAULT_SPEC, LABELS, Framing, ModelSpec
 from train.datasets import cache
@@ -58,7 +60,7 @@ def detect_format(path: Path) -> str:
         return "expw"
     if folders.looks_like_folders(path):
         return "folders"
-    raise UserError(f"{path}: unrecognised dataset folder (expected <class>/ or <split>/<class>/ image folders, "
+    raise UserError(f"{path}: unrecognised dataset folder ({folders.class_folder_hint(path)}, "
                     "or an ExpW folder with label.lst)")
 
 
@@ -100,6 +102,10 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
         unsplit = _unsplit(name, path)
     dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed, holdout=holdout, unsplit=unsplit)
     dataset.log_skipped()
+    present = [i for i, n in enumerate(np.sum(list(dataset.counts().values()), axis=0)) if n]
+    if len(present) == 1:
+        log.warning("%s: every face is %s (one class): accuracy on it, or a model trained on it, says nothing "
+                    "about the other %d classes", label, dataset.labels[present[0]], len(dataset.labels) - 1)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
     log.info("%s (%s): %s images in %.1f s", label, name, sizes, time.monotonic() - start)
     return dataset

@@ -36,11 +36,12 @@ def have_yunet() -> bool:
 
 def yunet(min_score: float = 0.5):
     """A raw ``cv2.FaceDetectorYN`` on the YuNet model that ``fer-edge fetch-models`` installs."""
-    from edge.detector_model import find_detector_model
+    from edge.detector_model import find_detector_model, verify_detector_model
 
     path, where = find_detector_model()
     if path is None:
         raise UserError(f"aligning dataset faces needs the YuNet face detector ({where}); run 'fer-edge fetch-models'")
+    verify_detector_model(path, where)
     return cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold=min_score)
 
 

@@ -54,6 +54,17 @@ def looks_like_folders(path: Path) -> bool:
                for p in subs)
 
 
+def class_folder_hint(root: Path, limit: int = 8) -> str:
+    """'found contempt/, calm/; expected ...': the subfolders there are and the class names that would do."""
+    found = []
+    for p in _subdirs(root):
+        inner = _subdirs(p) if p.name.lower() in SPLIT_ALIASES else []
+        found += [f"{p.name}/{c.name}/" for c in inner] or [f"{p.name}/"]
+    shown = ", ".join(found[:limit]) + (f" and {len(found) - limit} more" if len(found) > limit else "")
+    return (f"found {shown or 'no subfolders'}; expected <class>/ or <split>/<class>/ folders named "
+            f"{', '.join(LABELS)} (or an alias such as anger, happiness, sadness) or 0..6")
+
+
 def has_split_folders(root: Path) -> bool:
     """True when ``root`` holds split folders (train/, val/, test/, ...) rather than class folders."""
     return any(p.name.lower() in SPLIT_ALIASES for p in _subdirs(root))
@@ -73,8 +84,7 @@ def layout(root: Path) -> dict[str, list[tuple[Path, int | None]]]:
     else:
         out = {"train": [(c, class_id(c.name)) for c in subs]}
     if not any(cid is not None for folders in out.values() for _, cid in folders):
-        raise UserError(f"{root}: no class folders found (expected <class>/ or <split>/<class>/ subfolders named "
-                        f"{', '.join(LABELS)} (or an alias such as anger, happiness, sadness) or 0..6)")
+        raise UserError(f"{root}: no class folders found ({class_folder_hint(root)})")
     return out
 
 

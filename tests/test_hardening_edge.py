@@ -1,0 +1,166 @@
+"""Issue 21, the edge side: each bad path or value is one line on stderr and exit 2, with no traceback and
+nothing written outside (or left behind in) the folder it was meant for. A corrupt YuNet in the cache is
+refused, one the user named is used with one warning; the environment variable is named when it is the
+source; a bad FER_EDGE_CACHE, a --jsonl folder, a --serve port in use, --detector haar with a model file,
+an oversized --url download and a usb:N camera that does not exist all fail at once."""
+
+import http.server
+import logging
+import socket
+import threading
+import time
+
+import cv2
+import pytest
+
+from edge import detector_model as dm
+from edge.cli import main
+from edge_testkit import no_face_frame, one_line_error
+
+
+def tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def frames(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"{i}.png"), no_face_frame(i, 160, 120))
+    return folder
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv(dm.ENV_CACHE, str(folder))
+    return folder
+
+
+def _run(model, frames, *extra):
+    return main(["run", str(model), "--source", str(frames), "--headless", "--max-frames", "1", *extra])
+
+
+@pytest.mark.parametrize("content", [b"", b"ONNX? no, a text file\n", "truncated"])
+def test_a_corrupt_cached_detector_is_refused_with_the_fix(int8_model, frames, cache, content, capsys):
+    if content == "truncated":
+        content = bytes(range(256)) * 400  # 102,400 bytes: a download cut short
+    (cache / dm.YUNET.name).write_bytes(content)
+    before = tree(cache)
+    assert _run(int8_model, frames) == 2
+    err = one_line_error(capsys, f"{cache / dm.YUNET.name}: corrupt cached copy of {dm.YUNET.name}",
+                         f"got {len(content):,} bytes", "run 'fer-edge fetch-models --force'")
+    assert "--detector-model" not in err
+    assert tree(cache) == before
+
+
+def test_a_cached_detector_with_one_byte_flipped_is_refused(int8_model, frames, cache, yunet_model, capsys):
+    data = bytearray(yunet_model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (cache / dm.YUNET.name).write_bytes(bytes(data))
+    assert _run(int8_model, frames, "--detector", "yunet") == 2
+    one_line_error(capsys, "corrupt cached copy", "232,589 bytes with SHA-256", "fetch-models --force")
+
+
+def test_a_named_detector_that_differs_is_used_with_one_warning(int8_model, frames, tmp_path, yunet_model,
+                                                                 caplog, capsys):
+    data = bytearray(yunet_model.read_bytes())
+    data[-1] ^= 0x01  # still a loadable YuNet, but not the pinned bytes
+    named = tmp_path / "my_yunet.onnx"
+    named.write_bytes(bytes(data))
+    caplog.set_level(logging.WARNING)
+    assert _run(int8_model, frames, "--detector-model", str(named)) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"--detector-model {named}: not the pinned {dm.YUNET.name}" in warnings[0]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_environment_variable_is_named_when_its_file_is_bad(int8_model, frames, tmp_path, monkeypatch,
+                                                                caplog, capsys):
+    text = tmp_path / "notes.onnx"
+    text.write_text("not a model\n")
+    monkeypatch.setenv(dm.ENV_MODEL, str(text))
+    caplog.set_level(logging.WARNING)
+    assert _run(int8_model, frames) == 2
+    one_line_error(capsys, f"{dm.ENV_MODEL}={text}: not an ONNX model OpenCV can read")
+    assert [r.getMessage() for r in caplog.records if dm.ENV_MODEL in r.getMessage()]
+
+
+def test_fer_edge_cache_pointing_at_a_file(tmp_path, monkeypatch, yunet_model, capsys):
+    not_a_folder = tmp_path / "cachefile"
+    not_a_folder.write_text("keep me\n")
+    monkeypatch.setenv(dm.ENV_CACHE, str(not_a_folder))
+    assert main(["fetch-models", "--from", str(yunet_model)]) == 2
+    one_line_error(capsys, f"{dm.ENV_CACHE}={not_a_folder}: {not_a_folder} is a file, not a folder")
+    assert not_a_folder.read_text() == "keep me\n" and tree(tmp_path) == ["cachefile"]
+
+
+def test_jsonl_pointing_at_a_folder(int8_model, frames, tmp_path, capsys):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    assert _run(int8_model, frames, "--jsonl", str(folder)) == 2
+    one_line_error(capsys, f"--jsonl {folder}: is a folder (expected a file name")
+    assert tree(folder) == []
+
+
+def test_serve_on_a_port_in_use(int8_model, frames, tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        jsonl = tmp_path / "out" / "p.jsonl"
+        assert _run(int8_model, frames, "--serve", f"127.0.0.1:{port}", "--jsonl", str(jsonl)) == 2
+    one_line_error(capsys, f"--serve 127.0.0.1:{port}: cannot listen there", "Pick another HOST:PORT")
+    assert not (tmp_path / "out").exists()  # the port is checked before any output is opened
+
+
+def test_haar_with_a_detector_model_is_a_contradiction(int8_model, frames, tmp_path, capsys):
+    assert _run(int8_model, frames, "--detector", "haar", "--detector-model", str(tmp_path / "y.onnx")) == 2
+    one_line_error(capsys, "--detector haar with --detector-model", "takes no model file")
+
+
+def test_a_usb_camera_that_does_not_exist_fails_at_once(int8_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("edge.sources.DEVICE_DIR", tmp_path)
+    (tmp_path / "video0").touch()
+    start = time.monotonic()
+    assert main(["run", str(int8_model), "--source", "usb:7", "--headless"]) == 2
+    assert time.monotonic() - start < 5  # the reopen retries would take about 16 s
+    one_line_error(capsys, f"--source usb:7: no camera {tmp_path / 'video7'}", "found video0")
+
+
+@pytest.fixture
+def oversized_server():
+    """/big.onnx: 5x YuNet's size with a Content-Length; /stream.onnx: the same with none (read to the end)."""
+    body = b"\0" * (5 * dm.YUNET.size)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            if self.path == "/big.onnx":
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("path, message", [("/big.onnx", "the server offers 1,162,945 bytes, more than 4x"),
+                                           ("/stream.onnx", "stopped after ")])
+def test_fetch_models_url_has_a_size_cap(oversized_server, cache, path, message, capsys):
+    assert main(["fetch-models", "--url", oversized_server + path]) == 2
+    err = capsys.readouterr().err
+    err = err[err.rfind("\n", 0, len(err) - 1) + 1:]  # after the progress bar's line
+    assert message in err and "232,589 bytes of face_detection_yunet_2023mar.onnx" in err and "check --url" in err
+    assert tree(cache) == []
