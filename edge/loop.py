@@ -88,8 +88,13 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
 
 
 def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None,
-             stop: threading.Event | None = None, encode_always: bool = False) -> RunResult:
-    """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks)."""
+             stop: threading.Event | None = None, encode_always: bool = False, on_frame=None) -> RunResult:
+    """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks).
+
+    ``on_frame(frame, faces, keys)`` (``fer-edge collect``) runs after recognition and before drawing, with
+    the faces' framed crops and the keys pressed in the window or the live view since the last frame; it may
+    draw on ``frame.image``, set ``stop``, and return extra fields for the live view's record.
+    """
     timer = timer or StageTimer()
     stop = stop or threading.Event()
     result = RunResult(timer)
@@ -100,7 +105,8 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     config = replace(config, detector=detector.name,
                      detector_model=str(getattr(detector, "model_path", "") or "") or None)
     recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
-                           config.max_faces, timer, config.detect_every, hold=config.max_missed)
+                           config.max_faces, timer, config.detect_every, hold=config.max_missed,
+                           keep_crops=on_frame is not None)
     source = source or open_source(config.source, config, stop)
     jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
     with contextlib.ExitStack() as stack, stop_on_signals(stop):
@@ -135,6 +141,10 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             faces = recognize(frame)
             fps = meter.tick()
             record = None if server is None and jsonl is None else frame_record(result.frames, frame.timestamp, faces)
+            extra = None
+            if on_frame is not None:
+                keys = (display.take_keys() if display else []) + (server.take_keys() if server else [])
+                extra = on_frame(frame, faces, keys)
             if drawing:
                 draw_faces(frame.image, faces, fps or None)
                 timer.lap("draw")
@@ -144,7 +154,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                     jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes()
                     timer.lap("encode")
                 if server is not None:
-                    server.publish({**record, "fps": round(fps, 2)}, jpeg)
+                    server.publish({**record, "fps": round(fps, 2), **(extra or {})}, jpeg)
             if video is not None or jsonl is not None:
                 if video is not None:
                     video.write(frame.image)
