@@ -20,12 +20,15 @@ from edge.detect import make_detector
 from edge.draw import draw_faces
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
+from edge.session import SessionStats
 from edge.sources import open_source
 from edge.timing import StageTimer
 from edge.track import Tracker
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
+#: the live view's timelines and summary are recomputed at most this often
+SESSION_VIEW_EVERY_S = 0.25
 
 
 @dataclass
@@ -127,6 +130,8 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             display = Display()
             stack.callback(display.close)
         drawing = bool(video or server or display or encode_always)
+        session = SessionStats(spec.labels) if spec is not None and (server or config.summary) else None
+        session_view, next_view = {}, 0.0
         pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
         meter, started, next_log = _FpsMeter(), time.perf_counter(), time.monotonic() + PROGRESS_EVERY_S
         while not stop.is_set():
@@ -142,6 +147,10 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             fps = meter.tick()
             record = None if server is None and jsonl is None else frame_record(result.frames, frame.timestamp, faces)
             extra = None
+            if session is not None:
+                session.update(frame.timestamp, faces)
+                if server is not None and time.monotonic() >= next_view:
+                    session_view, next_view = {"session": session.view()}, time.monotonic() + SESSION_VIEW_EVERY_S
             if on_frame is not None:
                 keys = (display.take_keys() if display else []) + (server.take_keys() if server else [])
                 extra = on_frame(frame, faces, keys)
@@ -154,7 +163,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                     jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes()
                     timer.lap("encode")
                 if server is not None:
-                    server.publish({**record, "fps": round(fps, 2), **(extra or {})}, jpeg)
+                    server.publish({**record, "fps": round(fps, 2), **session_view, **(extra or {})}, jpeg)
             if video is not None or jsonl is not None:
                 if video is not None:
                     video.write(frame.image)
@@ -178,6 +187,10 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                 log.info("frame %d: %.1f fps, %d face(s)", result.frames, timer.fps, len(faces))
         if stop.is_set() and result.stopped_by == "end of source":
             result.stopped_by = "signal"
+        if config.summary and session is not None:
+            from edge.summary_image import write_summary
+
+            log.info("wrote %s", write_summary(config.summary, session.view()))
     config.save_beside_outputs()  # after the outputs are complete: a failed run leaves no config behind
     log.info("stopped (%s) after %d frames", result.stopped_by, result.frames)
     return result

@@ -1,6 +1,9 @@
 """The live view: page, MJPEG stream and predictions over HTTP, the token, and a real headless
-Chromium showing the stream of a running ``fer-edge run`` (bound to 127.0.0.1 only)."""
+Chromium showing the stream of a running ``fer-edge run`` (bound to 127.0.0.1 only): per-face bars that
+match the JSON lines, timelines and the session summary."""
 
+import base64
+import contextlib
 import http.client
 import json
 import os
@@ -184,18 +187,17 @@ WATCH_PAGE = """(async () => {
   const first = {pixels: snap(), status: status()};
   await sleep(1500);
   return {width: img.naturalWidth, height: img.naturalHeight, first, second: {pixels: snap(), status: status()},
-          rows: document.querySelectorAll("#faces tr").length};
+          rows: document.querySelectorAll("#faces .face").length};
 })()"""
 
 
-@pytest.mark.slow
-def test_live_view_in_headless_chromium_updates_and_needs_the_token(int8_model, tmp_path):
+@contextlib.contextmanager
+def _live_run(model, video, profile, *args):
+    """``fer-edge run`` serving on a free port and a headless Chromium: yields (browser, the live-view URL,
+    the run's stderr lines); then closes both and checks the run ended cleanly."""
     binary = require_tool("chromium")
-    video = tmp_path / "faces.mp4"
-    demo_video(video, 100, fps=10, faces="2")
-    token = "test-token-1234"
-    run = subprocess.Popen([sys.executable, "-m", "edge", str(int8_model), "--source", str(video),
-                            "--realtime", "--serve", "127.0.0.1:0", "--listen-network", "--token", token],
+    run = subprocess.Popen([sys.executable, "-m", "edge", str(model), "--source", str(video),
+                            "--realtime", "--serve", "127.0.0.1:0", *args],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")), daemon=True)
@@ -207,12 +209,27 @@ def test_live_view_in_headless_chromium_updates_and_needs_the_token(int8_model, 
         while url is None and time.monotonic() < deadline and run.poll() is None:
             found = [m.group(0) for line in list(lines) if (m := re.search(r"http://127\.0\.0\.1:\d+/\S*", line))]
             url = found[0] if found else time.sleep(0.1)
-        assert url and url.endswith(f"?token={token}"), lines
+        assert url, lines
+        browser = Chromium(binary, profile)
+        yield browser, url, lines
+    finally:
+        if browser is not None:
+            browser.close()
+        run.send_signal(signal.SIGTERM)
+        run.wait(30)
+    assert run.returncode == 0, "".join(lines)
+
+
+@pytest.mark.slow
+def test_live_view_in_headless_chromium_updates_and_needs_the_token(int8_model, tmp_path):
+    video = tmp_path / "faces.mp4"
+    demo_video(video, 100, fps=10, faces="2")
+    token = "test-token-1234"
+    with _live_run(int8_model, video, tmp_path / "profile", "--listen-network", "--token", token) as (browser, url, lines):
+        assert url.endswith(f"?token={token}"), lines
         base = url.split("?")[0]
         with pytest.raises(urllib.error.HTTPError, match="403"):
             _get(base + "stream.mjpg")
-
-        browser = Chromium(binary, tmp_path / "profile")
         seen = browser.evaluate(browser.open(url), WATCH_PAGE)
         assert (seen["width"], seen["height"]) == (640, 480), seen
         assert seen["first"]["pixels"] != seen["second"]["pixels"], "the image updates"
@@ -222,9 +239,63 @@ def test_live_view_in_headless_chromium_updates_and_needs_the_token(int8_model, 
 
         refused = browser.evaluate(browser.open(base), "document.body.innerText")
         assert refused.startswith("forbidden"), refused
-    finally:
-        if browser is not None:
-            browser.close()
-        run.send_signal(signal.SIGTERM)
-        run.wait(30)
-    assert run.returncode == 0, "".join(lines)
+
+
+READ_BARS = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const ready = () => document.querySelectorAll("#faces .face").length === 2 &&
+                      document.querySelectorAll("#timelines .strip").length >= 2;
+  for (let i = 0; i < 200 && !ready(); i++) await sleep(100);
+  await sleep(2500);  // let the timelines grow a few seconds
+  return {
+    frame: Number(document.getElementById("faces").dataset.frame),
+    faces: [...document.querySelectorAll("#faces .face")].map(card => ({
+      track: Number(card.dataset.track),
+      border: getComputedStyle(card).borderLeftColor,
+      bars: [...card.querySelectorAll(".row")].map(row => {
+        const fill = row.querySelector(".fill");
+        return {label: row.dataset.label, score: Number(fill.dataset.score),
+                width: fill.getBoundingClientRect().width / row.querySelector(".bar").getBoundingClientRect().width};
+      }),
+    })),
+    strips: [...document.querySelectorAll("#timelines .strip")].map(row => Number(row.dataset.track)),
+    legend: [...document.querySelectorAll("#legend [data-label]")].map(e => e.textContent),
+  };
+})()"""
+
+
+def _rgb(css):
+    return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
+
+
+@pytest.mark.slow
+def test_live_view_bars_match_the_jsonl_scores_with_two_faces(int8_model, tmp_path):
+    """Per face a bar per class (smoothed scores, as the JSON lines have them), its track's colour, a timeline
+    per face and the session's shares; a screenshot of the page (FER_EDGE_LIVE_VIEW_PNG=FILE keeps it)."""
+    video, jsonl = tmp_path / "faces.mp4", tmp_path / "p.jsonl"
+    demo_video(video, 150, fps=10, faces="2")
+    with _live_run(int8_model, video, tmp_path / "profile", "--jsonl", str(jsonl)) as (browser, url, _):
+        session = browser.open(url)
+        browser.send("Emulation.setDeviceMetricsOverride", session, width=1400, height=900, deviceScaleFactor=1,
+                     mobile=False)
+        seen = browser.evaluate(session, READ_BARS)
+        shot = base64.b64decode(browser.send("Page.captureScreenshot", session, format="png")["data"])
+    record = next(r for r in map(json.loads, jsonl.read_text().splitlines()) if r["frame"] == seen["frame"])
+    by_track = {f["track"]: f for f in record["faces"]}
+    assert sorted(by_track) == sorted(f["track"] for f in seen["faces"]) and len(by_track) == 2
+    for face in seen["faces"]:
+        scores = by_track[face["track"]]["scores"]
+        assert [b["label"] for b in face["bars"]] == list(scores)
+        for bar in face["bars"]:
+            assert bar["score"] == scores[bar["label"]], (bar, scores)
+            assert abs(bar["width"] - scores[bar["label"]]) < 0.01, (bar, scores)
+    borders = {_rgb(f["border"]) for f in seen["faces"]}
+    assert len(borders) == 2 and (136, 136, 136) not in borders, "each face has its track's own colour"
+    assert set(by_track) <= set(seen["strips"]), "a timeline per tracked face"
+    shares = [int(re.search(r"(\d+)%", t).group(1)) for t in seen["legend"]]
+    assert len(shares) == 7 and 97 <= sum(shares) <= 103, seen["legend"]
+    image = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (900, 1400) and image.std() > 20, "the screenshot shows the page, not a blank"
+    if os.environ.get("FER_EDGE_LIVE_VIEW_PNG"):
+        with open(os.environ["FER_EDGE_LIVE_VIEW_PNG"], "wb") as f:
+            f.write(shot)
