@@ -188,3 +188,40 @@ def test_ctrl_c_keeps_what_was_written(int8_model, yunet_model, tmp_path):
     assert 3 <= len(files) < 80 and f"saved {len(files)} faces" in stdout
     assert all(cv2.imread(str(p), cv2.IMREAD_UNCHANGED) is not None for p in files)
     assert not [p for p in out.rglob("*") if ".tmp" in p.name], "no temporary file left behind"
+
+
+PRESS_KEYS = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const panel = () => document.getElementById("collect");
+  for (let i = 0; i < 200 && getComputedStyle(panel()).display === "none"; i++) await sleep(100);
+  const before = document.getElementById("collect-current").textContent;
+  document.dispatchEvent(new KeyboardEvent("keydown", {key: "4"}));
+  const count = () => Number([...document.querySelectorAll("#collect-keys button")]
+                             .find(b => b.textContent.startsWith("4 ")).textContent.split(": ").pop());
+  for (let i = 0; i < 200 && count() < 2; i++) await sleep(100);
+  const during = {current: document.getElementById("collect-current").textContent, count: count()};
+  [...document.querySelectorAll("#collect-keys button")].find(b => b.textContent.startsWith("space")).click();
+  for (let i = 0; i < 50 && !document.getElementById("collect-current").textContent.startsWith("nothing"); i++)
+    await sleep(100);
+  return {before, during, after: document.getElementById("collect-current").textContent};
+})()"""
+
+
+@pytest.mark.slow
+def test_keys_on_the_live_view_page_label_the_faces(int8_model, yunet_model, tmp_path):
+    from live_browser import live_run
+
+    video = tmp_path / "faces.mp4"
+    demo_video(video, 150, fps=10, faces="1")
+    out = tmp_path / "mine"
+    with live_run(tmp_path / "profile", "collect", "--source", video, "--out", out, "--realtime", "--min-change", "0",
+                  "--model", int8_model, "--detector-model", yunet_model) as (browser, url, _):
+        seen = browser.evaluate(browser.open(url), PRESS_KEYS)
+        time.sleep(1.0)
+        paused_with = len(_pngs(out / "happy"))
+        time.sleep(1.0)
+        assert len(_pngs(out / "happy")) == paused_with, "space paused the session"
+    assert seen["before"].startswith("nothing") and seen["during"]["current"] == "happy", seen
+    assert seen["after"].startswith("nothing"), seen
+    assert paused_with >= seen["during"]["count"] >= 2
+    assert {p.name for p in out.iterdir()} == {"happy"}
