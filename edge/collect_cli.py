@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     view.add_argument("--display", action="store_true", help="show the frames in a window; press the class keys there (q quits)")
     view.add_argument("--headless", action="store_true", help="no window (the default)")
     parser.add_argument("--serve", metavar="HOST:PORT", help="live view in a browser, with the class keys as buttons")
+    parser.add_argument("--listen-network", action="store_true",
+                        help="allow --serve on a non-loopback address; every URL then needs ?token=...")
+    parser.add_argument("--token", help="the live-view token with --listen-network (default: a random one, printed)")
     f = parser.add_argument_group("what is kept")
     f.add_argument("--every", type=int, default=1, metavar="N", help="consider every Nth frame only (default 1)")
     f.add_argument("--max", type=int, dest="max_per_class", metavar="N",
