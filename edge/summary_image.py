@@ -41,7 +41,8 @@ def render(view: dict) -> np.ndarray:
         share, seconds = summary["share"][name], summary["seconds"][name]
         _text(image, name, PAD, y)
         cv2.rectangle(image, (bar_x, y - 14), (bar_x + bar_w, y + 2), (50, 50, 50), cv2.FILLED)
-        cv2.rectangle(image, (bar_x, y - 14), (bar_x + round(bar_w * share), y + 2), color, cv2.FILLED)
+        if round(bar_w * share):
+            cv2.rectangle(image, (bar_x, y - 14), (bar_x + round(bar_w * share), y + 2), color, cv2.FILLED)
         _text(image, f"{100 * share:5.1f}%  {seconds:.1f} s", bar_x + bar_w + 10, y)
     if tracks:
         y += ROW + PAD
@@ -57,7 +58,7 @@ def render(view: dict) -> np.ndarray:
                 x0 = bar_x + round(bar_w - (ago / view["bin"] + 1) * cell)
                 cv2.rectangle(image, (max(bar_x, x0), y - 14), (x0 + max(1, round(cell)) - 1, y + 2), colors[cls],
                               cv2.FILLED)
-    return image
+    return image[: y + PAD]
 
 
 def write_summary(path: str | Path, view: dict) -> Path:
