@@ -225,3 +225,18 @@ def test_keys_on_the_live_view_page_label_the_faces(int8_model, yunet_model, tmp
     assert seen["after"].startswith("nothing"), seen
     assert paused_with >= seen["during"]["count"] >= 2
     assert {p.name for p in out.iterdir()} == {"happy"}
+
+
+def test_the_display_window_hands_its_keys_to_the_loop(monkeypatch):
+    import edge.outputs as outputs
+
+    pressed = iter([ord("4"), 255, ord(" "), ord("q")])
+    monkeypatch.setenv("DISPLAY", ":0")
+    for name, fake in (("namedWindow", lambda *a: None), ("imshow", lambda *a: None),
+                       ("waitKey", lambda delay: next(pressed))):
+        monkeypatch.setattr(outputs.cv2, name, fake)
+    window = outputs.Display()
+    image = np.zeros((8, 8, 3), np.uint8)
+    assert window.show(image) and window.show(image) and window.show(image)
+    assert window.take_keys() == ["4", " "] and window.take_keys() == []
+    assert not window.show(image), "q still quits"
