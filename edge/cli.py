@@ -47,6 +47,7 @@ COMMANDS: dict[str, Command] = {
                                ("flatbuffers", "tflite_micro"), "micro"),
     "export-mobile": Command("mobile_export.cli", "write .tflite files with metadata for MediaPipe Tasks apps, checked in MediaPipe",
                              ("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers"), "mobile"),
+    "collect": Command("edge.collect_cli", "record labelled face crops from a camera or video for fine-tuning"),
     "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),
     "bench": Command("edge.bench_cli", "per-stage timings of the edge pipeline on a video"),
     "fetch-models": Command("edge.fetch_cli", "download the YuNet face detector (checked, into the cache folder)"),

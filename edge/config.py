@@ -55,6 +55,8 @@ class EdgeConfig:
     display: bool = False
     out: str | None = None
     jsonl: str | None = None
+    #: the session summary image (share of time per expression, the last minute per face) written at the end.
+    summary: str | None = None
     #: HOST:PORT of the live view; bound to loopback unless listen_network is set.
     serve: str | None = None
     listen_network: bool = False
@@ -115,6 +117,8 @@ class EdgeConfig:
         if self.out is not None and Path(self.out).suffix.lower() not in VIDEO_SUFFIXES:
             raise UserError(f"--out {self.out}: expected a video file name ending in "
                             f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
+        if self.summary is not None and Path(self.summary).suffix.lower() != ".png":
+            raise UserError(f"--summary {self.summary}: expected an image file name ending in .png")
         if self.detector not in DETECTORS:
             raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
         if self.detector == "haar" and self.detector_model:

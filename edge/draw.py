@@ -1,4 +1,8 @@
-"""Overlays drawn in place on the display image: a box, label and confidence per face, and the FPS."""
+"""Overlays drawn in place on the display image: a box, track id, label and confidence per face, and the FPS.
+
+The box has its class's colour; a bar along its bottom edge has the track's colour, the one the live view
+gives that face's bars and timeline.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ PALETTE = ((60, 60, 230), (40, 140, 60), (160, 60, 160), (40, 200, 240), (200, 1
            (200, 200, 200))
 FACE_ONLY = (0, 255, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def track_color(track_id: int) -> tuple[int, int, int]:
+    """A BGR colour per track id: hues a golden angle apart, so neighbouring ids differ clearly."""
+    hue = int((track_id * 137.508) % 360) // 2  # OpenCV hue is 0..179
+    return tuple(int(v) for v in cv2.cvtColor(np.uint8([[[hue, 200, 255]]]), cv2.COLOR_HSV2BGR)[0, 0])
 
 
 def _label(image: np.ndarray, text: str, x: int, y: int, color, scale: float) -> None:
@@ -29,8 +39,9 @@ def draw_faces(image: np.ndarray, faces, fps: float | None = None) -> np.ndarray
             color, text = FACE_ONLY, "face"
         else:
             color = PALETTE[face.class_index % len(PALETTE)]
-            text = f"{face.label} {100 * face.confidence:.0f}%"
+            text = f"#{face.track_id} {face.label} {100 * face.confidence:.0f}%"
         cv2.rectangle(image, (x, y), (x + w, y + h), color, thickness)
+        cv2.rectangle(image, (x, y + h - 3 * thickness), (x + w, y + h), track_color(face.track_id), cv2.FILLED)
         _label(image, text, x, y - thickness, color, scale)
     if fps is not None:
         _label(image, f"{fps:.1f} fps", 4, 4, (255, 255, 255), scale)

@@ -20,6 +20,7 @@ from edge.draw import draw_faces
 from edge.errors import UserError
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
+from edge.session import SessionStats
 from edge.sources import open_source
 from edge.stop import stop_on_signals
 from edge.timing import StageTimer
@@ -27,6 +28,8 @@ from edge.track import Tracker
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
+#: the live view's timelines and summary are recomputed at most this often
+SESSION_VIEW_EVERY_S = 0.25
 
 
 @dataclass
@@ -72,8 +75,13 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
 
 
 def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None,
-             stop: threading.Event | None = None, encode_always: bool = False) -> RunResult:
-    """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks)."""
+             stop: threading.Event | None = None, encode_always: bool = False, on_frame=None) -> RunResult:
+    """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks).
+
+    ``on_frame(frame, faces, keys)`` (``fer-edge collect``) runs after recognition and before drawing, with
+    the faces' framed crops and the keys pressed in the window or the live view since the last frame; it may
+    draw on ``frame.image``, set ``stop``, and return extra fields for the live view's record.
+    """
     timer = timer or StageTimer()
     stop = stop or threading.Event()
     result = RunResult(timer)
@@ -84,7 +92,8 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     config = replace(config, detector=detector.name,
                      detector_model=str(getattr(detector, "model_path", "") or "") or None)
     recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
-                           config.max_faces, timer, config.detect_every, hold=config.max_missed)
+                           config.max_faces, timer, config.detect_every, hold=config.max_missed,
+                           keep_crops=on_frame is not None)
     source = source or open_source(config.source, config, stop)
     jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
     with contextlib.ExitStack() as stack, stop_on_signals(stop, then="finishing the current frame and stopping"):
@@ -105,6 +114,8 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             display = Display()
             stack.callback(display.close)
         drawing = bool(video or server or display or encode_always)
+        session = SessionStats(spec.labels) if spec is not None and (server or config.summary) else None
+        session_view, next_view = {}, 0.0
         pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
         meter, started, next_log = _FpsMeter(), time.perf_counter(), time.monotonic() + PROGRESS_EVERY_S
         while not stop.is_set():
@@ -119,6 +130,14 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             faces = recognize(frame)
             fps = meter.tick()
             record = None if server is None and jsonl is None else frame_record(result.frames, frame.timestamp, faces)
+            extra = None
+            if session is not None:
+                session.update(frame.timestamp, faces)
+                if server is not None and time.monotonic() >= next_view:
+                    session_view, next_view = {"session": session.view()}, time.monotonic() + SESSION_VIEW_EVERY_S
+            if on_frame is not None:
+                keys = (display.take_keys() if display else []) + (server.take_keys() if server else [])
+                extra = on_frame(frame, faces, keys)
             if drawing:
                 draw_faces(frame.image, faces, fps or None)
                 timer.lap("draw")
@@ -128,7 +147,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                     jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes()
                     timer.lap("encode")
                 if server is not None:
-                    server.publish({**record, "fps": round(fps, 2)}, jpeg)
+                    server.publish({**record, "fps": round(fps, 2), **session_view, **(extra or {})}, jpeg)
             if video is not None or jsonl is not None:
                 if video is not None:
                     video.write(frame.image)
@@ -152,6 +171,10 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                 log.info("frame %d: %.1f fps, %d face(s)", result.frames, timer.fps, len(faces))
         if stop.is_set() and result.stopped_by == "end of source":
             result.stopped_by = "signal"
+        if config.summary and session is not None:
+            from edge.summary_image import write_summary
+
+            log.info("wrote %s", write_summary(config.summary, session.view()))
     config.save_beside_outputs()  # after the outputs are complete: a failed run leaves no config behind
     log.info("stopped (%s) after %d frames", result.stopped_by, result.frames)
     return result

@@ -99,7 +99,8 @@ class JsonlOutput:
 
 
 class Display:
-    """An OpenCV window; ``show`` returns False once the user presses q or Esc."""
+    """An OpenCV window; ``show`` returns False once the user presses q or Esc; other keys pile up for
+    ``take_keys``."""
 
     NAME = "fer-edge"
 
@@ -113,10 +114,20 @@ class Display:
             raise UserError("--display needs OpenCV with GUI support (pip install opencv-python instead of "
                             "opencv-python-headless, and a desktop session); use --headless --serve "
                             "127.0.0.1:8000 for a browser view") from None
+        self._keys: list[str] = []
 
     def show(self, image: np.ndarray) -> bool:
         cv2.imshow(self.NAME, image)
-        return cv2.waitKey(1) & 0xFF not in (ord("q"), 27)
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27):
+            return False
+        if key != 0xFF:
+            self._keys.append(chr(key))
+        return True
+
+    def take_keys(self) -> list[str]:
+        keys, self._keys = self._keys, []
+        return keys
 
     def close(self) -> None:
         cv2.destroyWindow(self.NAME)

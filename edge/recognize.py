@@ -57,6 +57,8 @@ class Face:
     #: smoothed class probabilities, or None when running without a model.
     probs: np.ndarray | None
     labels: tuple[str, ...] = ()
+    #: the gray face as the model's spec frames it (before resizing), when the Recognizer keeps crops.
+    crop: np.ndarray | None = None
 
     @property
     def class_index(self) -> int:
@@ -84,12 +86,13 @@ class Recognizer:
 
     Between detections (``detect_every``) faces are classified in the last detected boxes (and framed
     with the last landmarks); a face a detection misses keeps its last box for up to ``hold`` detections.
-    The tracker keeps their identity and smoothed label throughout.
+    The tracker keeps their identity and smoothed label throughout. With ``keep_crops`` each Face
+    carries a copy of its framed crop (what ``fer-edge collect`` saves).
     """
 
     def __init__(self, detector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
                  min_face: int | None = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1,
-                 hold: int = 0):
+                 hold: int = 0, keep_crops: bool = False):
         self.detector, self.classifier, self.spec = detector, classifier, spec
         self.tracker = tracker or Tracker()
         self.min_face, self.max_faces = min_face, max_faces
@@ -100,6 +103,7 @@ class Recognizer:
         self._detect = getattr(detector, "detect_faces", None) or (lambda g, min_face: (detector.detect(g, min_face),
                                                                                          None))
         self.framing = None if spec is None else spec.face_framing
+        self.keep_crops = keep_crops
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
 
     def _hold_missed(self, boxes: np.ndarray, landmarks: np.ndarray | None):
@@ -135,11 +139,15 @@ class Recognizer:
         self._frames += 1
         boxes = self._boxes
         probs = None
+        crops = [None] * len(boxes)
         if self.classifier is not None and len(boxes):
             batch = self._batch[: len(boxes)]
             for i, box in enumerate(boxes):
                 landmarks = None if self._landmarks is None else self._landmarks[i]
-                preprocess(frame_face(frame.gray, box, landmarks, self.framing), self.spec, out=batch[i])
+                crop = frame_face(frame.gray, box, landmarks, self.framing)
+                preprocess(crop, self.spec, out=batch[i])
+                if self.keep_crops and crop is not None:
+                    crops[i] = crop.copy()
             timer.lap("preprocess")
             probs = self.classifier.predict(batch)
             timer.lap("infer")
@@ -148,4 +156,5 @@ class Recognizer:
         tracked = self.tracker.update(boxes, probs)
         timer.lap("track")
         labels = () if self.spec is None else self.spec.labels
-        return [Face(tuple(int(v) for v in box), tid, p, labels) for box, (tid, p) in zip(boxes, tracked)]
+        return [Face(tuple(int(v) for v in box), tid, p, labels, crop)
+                for box, (tid, p), crop in zip(boxes, tracked, crops)]

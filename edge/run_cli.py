@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o = parser.add_argument_group("outputs")
     o.add_argument("--out", metavar="VIDEO.mp4", help="write the annotated video (mp4v)")
     o.add_argument("--jsonl", metavar="FILE", help="write one JSON line per frame: time, frame index, faces")
+    o.add_argument("--summary", metavar="FILE.png",
+                   help="at the end, write the session summary: share of time per expression, the last minute per face")
     o.add_argument("--serve", metavar="HOST:PORT", help="live view in a browser, e.g. 127.0.0.1:8000")
     o.add_argument("--listen-network", action="store_true",
                    help="allow --serve on a non-loopback address; every URL then needs ?token=...")
@@ -69,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 #: arguments whose names match EdgeConfig fields one to one
-_SAME_NAME = ("model", "source", "display", "out", "jsonl", "serve", "listen_network", "token", "max_frames",
+_SAME_NAME = ("model", "source", "display", "out", "jsonl", "summary", "serve", "listen_network", "token", "max_frames",
               "threads", "smooth_alpha", "detector", "detector_model", "min_face", "detect_width", "detect_every",
               "camera_timeout", "retries", "realtime")
 
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if timer.frames:
             print(timer.table())
-    outputs = [p for p in (config.out, config.jsonl) if p]
+    outputs = [p for p in (config.out, config.jsonl, config.summary) if p]
     print(f"{result.frames} frames, {result.faces} faces in {result.frames_with_faces} frames; "
           f"stopped by {result.stopped_by}" + (f"; wrote {', '.join(outputs)}" if outputs else ""))
     return 0

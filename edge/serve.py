@@ -1,6 +1,7 @@
 """The live view: an HTML page, an MJPEG stream and the latest predictions, over stdlib http.server.
 
-Routes: ``/`` (the page), ``/stream.mjpg`` (multipart JPEG frames), ``/predictions.json``.
+Routes: ``/`` (the page), ``/stream.mjpg`` (multipart JPEG frames), ``/predictions.json``, and
+``/key?k=K`` (a key pressed on the page, for ``fer-edge collect``: one printable character).
 When a token is set (listening on the network), every route needs ``?token=...`` or answers 403.
 The loop encodes a JPEG only while someone is watching the stream (``streaming``).
 """
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 log = logging.getLogger(__name__)
 BOUNDARY = "fer-edge-frame"
+MAX_KEYS = 32
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -36,6 +38,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, live.predictions, "application/json")
         if url.path == "/stream.mjpg":
             return self._stream(live)
+        if url.path == "/key":
+            key = parse_qs(url.query).get("k", [""])[0]
+            if len(key) != 1 or not key.isprintable():
+                return self._send(400, b"expected /key?k=K with one printable character\n", "text/plain")
+            live.press(key)
+            return self._send(204, b"", "text/plain")
         return self._send(404, b"not found\n", "text/plain")
 
     def _send(self, code: int, body: bytes, ctype: str) -> None:
@@ -84,6 +92,7 @@ class LiveServer:
         self.closed = False
         self._cond = threading.Condition()
         self._jpeg, self._seq, self._watchers = None, 0, 0
+        self._keys: list[str] = []
         self._httpd = _Server((host, port), _Handler)
         self._httpd.live = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fer-edge-http", daemon=True)
@@ -123,6 +132,16 @@ class LiveServer:
             if jpeg is not None:
                 self._jpeg, self._seq = jpeg, self._seq + 1
                 self._cond.notify_all()
+
+    def press(self, key: str) -> None:
+        with self._cond:
+            self._keys = (self._keys + [key])[-MAX_KEYS:]  # nobody takes them during ``fer-edge run``
+
+    def take_keys(self) -> list[str]:
+        """The keys pressed on the page since the last call, oldest first."""
+        with self._cond:
+            keys, self._keys = self._keys, []
+        return keys
 
     def next_jpeg(self, after: int, timeout: float) -> tuple[int, bytes] | None:
         """The newest JPEG once it is newer than ``after``; None on timeout or when closed."""

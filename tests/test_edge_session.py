@@ -1,0 +1,72 @@
+"""The session view: per-face timelines over the last minute, the share of time per expression, and the
+summary image ``fer-edge run --summary`` writes."""
+
+import json
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.cli import main
+from edge.session import SessionStats
+from edge.spec import LABELS
+from edge.summary_image import render
+from edge_testkit import demo_video
+
+
+def _face(track, cls, p=0.9):
+    probs = np.full(len(LABELS), (1 - p) / (len(LABELS) - 1))
+    probs[cls] = p
+    return SimpleNamespace(track_id=track, probs=probs)
+
+
+def test_shares_count_face_seconds_and_timelines_keep_the_last_minute():
+    s = SessionStats(LABELS)
+    happy, sad = LABELS.index("happy"), LABELS.index("sad")
+    for i in range(101):  # 10 s at 10 fps: face 1 happy throughout, face 2 sad for the first 5 s
+        t = 1000.0 + i / 10
+        s.update(t, [_face(1, happy)] + ([_face(2, sad)] if t <= 1005.0 else []))
+    v = s.view()
+    assert v["summary"]["seconds"]["happy"] == pytest.approx(10.0) and v["summary"]["seconds"]["sad"] == pytest.approx(5.0)
+    assert v["summary"]["share"]["happy"] == pytest.approx(2 / 3, abs=1e-3) and v["summary"]["tracks"] == 2
+    one, two = v["tracks"]
+    assert one["track"] == 1 and [c for _, c in one["timeline"]] == [happy] * 11
+    assert [a for a, _ in one["timeline"]] == list(range(10, -1, -1)), "seconds ago, oldest first"
+    assert [c for _, c in two["timeline"]] == [sad] * 6 and two["timeline"][-1][0] == 5
+    assert one["color"] != two["color"] and v["colors"][happy] != v["colors"][sad]
+    s.update(1070.0, [_face(1, sad)])  # a gap counts at most a second; face 2 is gone for over a minute
+    v = s.view()
+    assert [t["track"] for t in v["tracks"]] == [1] and v["tracks"][0]["timeline"] == [[0, sad]]
+    assert v["summary"]["seconds"]["sad"] == pytest.approx(6.0)
+    json.dumps(v)
+
+
+def test_each_second_shows_the_expression_it_showed_most():
+    s = SessionStats(LABELS)
+    for i, cls in enumerate([0, 3, 3, 3, 0]):
+        s.update(50.0 + i / 10, [_face(7, cls)])
+    assert s.view()["tracks"][0]["timeline"] == [[0, 3]]
+
+
+def test_summary_image_draws_shares_and_strips():
+    s = SessionStats(LABELS)
+    for i in range(30):
+        s.update(i / 10, [_face(1, 3), _face(2, 0 if i < 15 else 5)])
+    image = render(s.view())
+    assert image.shape[1] == 760 and image.shape[0] > 200
+    # the happy bar (face 1 all along: half of the face-seconds) is drawn in happy's colour
+    happy_bgr = tuple(int(s.view()["colors"][3][i:i + 2], 16) for i in (5, 3, 1))
+    assert (image == np.array(happy_bgr, np.uint8)).all(axis=2).sum() > 500
+
+
+def test_run_writes_the_summary_image(int8_model, tmp_path, capsys):
+    video, summary = tmp_path / "faces.mp4", tmp_path / "out" / "summary.png"
+    demo_video(video, 20, fps=15, faces="2")
+    assert main(["run", str(int8_model), "--source", str(video), "--summary", str(summary)]) == 0
+    assert str(summary) in capsys.readouterr().out
+    image = cv2.imread(str(summary))
+    assert image is not None and image.shape[1] == 760
+    assert main(["run", str(int8_model), "--source", str(video), "--summary", str(tmp_path / "s.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert "--summary" in err and "expected an image file name ending in .png" in err and err.count("\n") == 1
