@@ -18,7 +18,7 @@ import numpy as np
 from edge.errors import UserError
 from edge.preprocess import preprocess
 from edge.runtime import TFLiteClassifier
-from edge.spec import ModelSpec
+from edge.spec import Framing, ModelSpec
 from mobile_export import env
 
 log = logging.getLogger(__name__)
@@ -45,12 +45,18 @@ def synthetic_colour_faces(n: int, spec: ModelSpec, seed: int = 0, size: int | N
     return crops, labels
 
 
-def expw_colour_faces(source: str, n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n colour face crops of an ExpW folder (its boxes cut from the original photos, BGR, shrunk to
-    ``size`` with INTER_AREA as a camera crop would be), seeded."""
+def expw_colour_faces(source: str, n: int, size: int, seed: int = 0,
+                      framing: Framing | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n colour face crops of an ExpW folder, cut from the original photos as ``framing`` (the model's spec)
+    says, exactly as training and evaluation cut them (``train.datasets.expw``: YuNet's box and landmarks
+    where YuNet finds the face), BGR, shrunk to ``size`` with INTER_AREA as a camera crop would be; seeded."""
+    from edge.preprocess import frame_face
+    from train.datasets import face_views
     from train.datasets.base import Skips
-    from train.datasets.expw import crop_box, locate, read_label_lst
+    from train.datasets.expw import locate, read_label_lst
 
+    framing = framing or Framing()
+    net = face_views.yunet() if framing.align and face_views.have_yunet() else None
     label_file, photos = locate(Path(source))
     faces = [(name, f) for name, fs in read_label_lst(label_file, Skips(str(source)), None).items() for f in fs]
     rng = np.random.default_rng(seed)
@@ -58,10 +64,15 @@ def expw_colour_faces(source: str, n: int, size: int, seed: int = 0) -> tuple[np
     for i in rng.permutation(len(faces)):
         name, face = faces[i]
         photo = cv2.imread(str(photos / name), cv2.IMREAD_COLOR)
-        box = crop_box(face, photo.shape, 0.0)[0] if photo is not None else None
-        if box is None:
+        if photo is None:
             continue
-        crops.append(_resize(photo[box[0]:box[2], box[1]:box[3]], size))
+        box = (face.left, face.top, face.right - face.left, face.bottom - face.top)
+        found = face_views.match_face(net, photo, box) if net is not None else None
+        crop = frame_face(photo, *found, framing) if found is not None else \
+            frame_face(photo, box, None, Framing(margin=framing.margin))
+        if crop is None or crop.size == 0:
+            continue
+        crops.append(_resize(crop, size))
         labels.append(face.label)
         if len(crops) == n:
             break
@@ -76,7 +87,7 @@ def dataset_faces(source: str, n: int, spec: ModelSpec, size: int, split: str = 
     from train.datasets import detect_format, load_dataset
 
     if detect_format(Path(source).expanduser()) == "expw":
-        return expw_colour_faces(source, n, size, seed)
+        return expw_colour_faces(source, n, size, seed, spec.framing)
 
     ds = load_dataset(source, spec=spec)
     if split not in ds.splits or len(ds.splits[split]) == 0:
