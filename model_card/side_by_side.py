@@ -67,19 +67,22 @@ def _faces(cache: dict, row: EvalRow, spec: ModelSpec, cfg: TrainConfig):
 
 
 def to_markdown(rows: list[EvalRow], labels: dict[str, str], placeholder, model_paths: dict[str, str]) -> str:
-    """The table (accuracy / balanced accuracy / macro-F1 per model) and the commands behind it.
+    """The table (accuracy / balanced accuracy / natural-prior accuracy / macro-F1 per model) and the commands
+    behind it. The natural-prior accuracy weights each class's recall by full ExpW's class frequencies
+    (``train.evaluate.NATURAL_PRIOR``): what to expect on everyday faces.
 
     ``labels``: model key -> column heading; ``placeholder(source)``: how a data folder is written in
     commands; ``model_paths``: model key -> the path a reader passes to ``fer-edge evaluate``.
     """
     keys = list(labels)
-    head = "| data | split | faces | " + " | ".join(f"{labels[k]}: accuracy / balanced / macro-F1" for k in keys) + " |"
+    head = "| data | split | faces | " + " | ".join(f"{labels[k]}: accuracy / balanced / natural-prior / macro-F1" for k in keys) + " |"
     lines = [head, "|---|---|---:|" + "---:|" * len(keys)]
     for row in rows:
         cells = []
         for k in keys:
             m = row.metrics[k]
-            cells.append(f"{100 * m['accuracy']:.2f}% / {100 * m['balanced_accuracy']:.2f}% / {m['macro_f1']:.4f}")
+            prior = f"{100 * m['natural_prior_accuracy']:.2f}%" if "natural_prior_accuracy" in m else "-"
+            cells.append(f"{100 * m['accuracy']:.2f}% / {100 * m['balanced_accuracy']:.2f}% / {prior} / {m['macro_f1']:.4f}")
         where = "held-out val (trained on its train split)" if row.own else "whole folder, never trained on" \
             if row.split == "all" else row.split
         lines.append(f"| {row.name} | {where} | {row.n:,} | " + " | ".join(cells) + " |")

@@ -93,5 +93,6 @@ def test_model_card_of_a_two_source_run_scores_every_set_side_by_side(tmp_path, 
             assert main(["evaluate", str(model), "--data", str(tmp_path / name), *extra,
                          "--json", str(tmp_path / "e.json")]) == 0
             e = json.loads((tmp_path / "e.json").read_text())
-            assert cells[name][column] == f"{100 * e['accuracy']:.2f}% / {100 * e['balanced_accuracy']:.2f}% / {e['macro_f1']:.4f}"
+            assert cells[name][column] == (f"{100 * e['accuracy']:.2f}% / {100 * e['balanced_accuracy']:.2f}% / "
+                                             f"{100 * e['natural_prior_accuracy']:.2f}% / {e['macro_f1']:.4f}")
     assert f"fer-edge evaluate <before: {int8_model.name}> --data <ExpW folder: expw_train> --split val" in table
