@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     cfg, aug = TrainConfig(), AugmentConfig()
     g = p.add_argument_group("data")
     g.add_argument("--data", action="append", default=S, metavar="SOURCE",
-                   help="dataset: an image folder (<split>/<class>/), a FER2013 .csv, an ExpW folder, "
+                   help="dataset: an image folder (<split>/<class>/), a FER2013 .csv, an ExpW folder, FER+ (its "
+                        "FER2013Train/ label.csv folders or fer2013new.csv: the votes as soft targets), "
                         "or 'synthetic[:SEED]' (default: the built-in synthetic faces); repeat it to train on "
                         "several sources, merged per split, each keeping its own val split")
     g.add_argument("--source-weight", type=float, action="append", default=S, metavar="W",
