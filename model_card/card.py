@@ -39,8 +39,14 @@ def train_command(cfg: TrainConfig, name: str) -> str:
             parts += [f"--data {_data_placeholder(d)}" for d in cfg.sources]
         elif f.name == "source_weights":
             parts += [f"--source-weight {w:g}" for w in value]
-        elif f.name in ("init", "teacher"):
+        elif f.name == "init":
             parts.append(f"{opt} {_model_placeholder(value)}")
+        elif f.name == "teacher":
+            parts += [f"--teacher {_model_placeholder(t)}" for t in cfg.teachers]
+        elif f.name == "teacher_weights":
+            parts += [f"--teacher-weight {','.join(f'{w:g}' for w in ws)}" for ws in value]
+        elif f.name == "framing_align":
+            parts.append("--framing-align" if value else "--no-framing-align")
         else:
             parts.append(f"{opt} {value}")
     parts += [f"--{k} {v}" for k, v in cfg.preset_options.items()]
@@ -62,6 +68,8 @@ def _data_placeholder(source: str) -> str:
 
 def _model_placeholder(model: str) -> str:
     """A shipped model by its path in the repository, anything else by its name."""
+    if model == "zoo":  # the OpenCV Zoo expression model, from fetch-models
+        return "zoo"
     p = Path(model)
     return f"models/{p.name}" if p.parent.name == "models" else f"<{p.name}>"
 
@@ -105,8 +113,14 @@ def _data_row(data: dict, cfg: TrainConfig, eval_split: str) -> str:
     if any("fer2013" in Path(s["source"]).name.lower() for s in sources) or "fer2013" in str(data["source"]).lower():
         text += " (FER2013's `val` is the official PublicTest; PrivateTest never used)"
     teacher = data.get("teacher")
-    if teacher:
-        text += (f"; distilled from `{_model_placeholder(teacher['model'])}` (T={cfg.distill_temperature:g}, "
+    if teacher and len(cfg.teachers) > 1:
+        members = ", ".join(f"`{_model_placeholder(m['model'])}` ({100 * m['train_accuracy']:.2f}% alone)"
+                            for m in teacher.get("members", []))
+        text += (f"; distilled from an ensemble of {members}, weighted per source {teacher.get('weights')} "
+                 f"(T={cfg.distill_temperature:g}, weight {cfg.distill_weight:g}; the ensemble's accuracy on the train "
+                 f"split {100 * teacher['train_accuracy']:.2f}%)")
+    elif teacher:
+        text += (f"; distilled from `{_model_placeholder(cfg.teachers[0])}` (T={cfg.distill_temperature:g}, "
                  f"weight {cfg.distill_weight:g}; teacher accuracy on the train split {100 * teacher['train_accuracy']:.2f}%)")
     return text
 

@@ -134,3 +134,15 @@ def test_train_refuses_bad_teacher_weights_before_writing(zoo, tmp_path):
             "--teacher-weight", "1,2"]
     assert main(argv) == 2
     assert not (tmp_path / "runs").exists()
+
+
+def test_model_card_reproduces_an_ensemble_command():
+    from model_card.card import train_command
+    from train.config import TrainConfig
+
+    cfg = TrainConfig(data=["/d/fer2013", "/d/expw_train"], teacher=["zoo", "/x/models/fer_pi_int8.tflite"],
+                      teacher_weights=[[0.3, 0.85], [0.7, 0.15]], framing_align=False)
+    line = train_command(cfg, "n")
+    assert ("--teacher zoo --teacher models/fer_pi_int8.tflite --teacher-weight 0.3,0.85 --teacher-weight 0.7,0.15"
+            in line)
+    assert "--no-framing-align" in line and "--data <FER2013 folder> --data <ExpW folder: expw_train>" in line
