@@ -114,6 +114,7 @@ def find_teacher_model(explicit: str | os.PathLike | None = None) -> Path:
     if not path.is_file():
         raise UserError(f"--teacher zoo: the zoo expression model is not installed (nothing at {path}); run "
                         f"'fer-edge fetch-models --model teacher' or set {ENV_TEACHER}")
+    verify_detector_model(path, "cache", ZOO_FER)  # a corrupt cached copy is refused, never used
     return path
 
 

@@ -146,3 +146,13 @@ def test_model_card_reproduces_an_ensemble_command():
     assert ("--teacher zoo --teacher models/fer_pi_int8.tflite --teacher-weight 0.3,0.85 --teacher-weight 0.7,0.15"
             in line)
     assert "--no-framing-align" in line and "--data <FER2013 folder> --data <ExpW folder: expw_train>" in line
+
+
+def test_a_corrupt_cached_zoo_model_is_refused(monkeypatch, tmp_path):
+    from edge.detector_model import ZOO_FER
+
+    monkeypatch.delenv("FER_EDGE_TEACHER_MODEL", raising=False)
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path))
+    (tmp_path / ZOO_FER.name).write_bytes(b"\0" * 100)
+    with pytest.raises(UserError, match=r"corrupt cached copy .*fetch-models --force"):
+        teachers.zoo_model_path("zoo")
