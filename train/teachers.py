@@ -113,16 +113,16 @@ def zoo_log_probs(teacher: str, split: Split, use_cache: bool = True, what: str 
 
 def check_teachers(teachers: list[str], student: ModelSpec) -> None:
     """Every teacher exists and can teach the student (before any data is loaded or anything written)."""
-    from train.distill import check_teacher
-    from train.evaluate import predict_fn_for
-
     for teacher in teachers:
         if is_zoo(teacher):
             if tuple(student.labels) != LABELS:
                 raise UserError(f"the zoo teacher names the classes {list(LABELS)}; the student has {list(student.labels)}")
             load_zoo(zoo_model_path(teacher))
-        else:
-            predict_fn_for(*check_teacher(teacher, student))  # loads it: a corrupt file or wrong outputs fail here
+        else:  # one of our models: TensorFlow (or LiteRT) loads it, so a corrupt file or wrong outputs fail here
+            from train.distill import check_teacher
+            from train.evaluate import predict_fn_for
+
+            predict_fn_for(*check_teacher(teacher, student))
 
 
 def teacher_log_probs_of(teacher: str, split: Split, spec: ModelSpec, what: str = "faces") -> np.ndarray:
