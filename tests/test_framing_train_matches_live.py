@@ -82,3 +82,24 @@ def test_training_crop_equals_the_live_loops_crop(tmp_path, monkeypatch, margin,
     np.testing.assert_array_equal(trained.images[0], prepare(live, spec))
     # the framing mattered: the box as it is gives another face
     assert not np.array_equal(trained.images[0], prepare(photo[TOP:BOTTOM, LEFT:RIGHT], spec))
+
+
+def test_expw_margin_is_an_alias_of_framing_margin_with_one_deprecation_line(caplog):
+    import argparse
+    import logging
+
+    from train import cli
+    from train.config import TrainConfig
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    with caplog.at_level(logging.WARNING, logger="train.cli"):
+        cfg = cli._config(parser.parse_args(["--expw-margin", "0.3", "--no-framing-align"]))
+    assert cfg.framing == Framing(margin=0.3, align=False)
+    assert [r.message for r in caplog.records if "--expw-margin" in r.message][0].count("deprecated") == 1
+    assert len(caplog.records) == 1
+    assert cli._config(parser.parse_args(["--expw-margin", "0.3", "--framing-margin", "0.1"])).framing.margin == 0.1
+    # a train_config.json written before the alias still loads, its margin as the framing margin
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "framing_margin"}
+    assert TrainConfig.from_dict({**old, "expw_margin": 0.2}).framing.margin == 0.2
+    assert TrainConfig.from_dict({**old, "expw_margin": 0.0}).framing == TrainConfig().framing
