@@ -50,7 +50,7 @@ def make_pi_model(out_dir: Path) -> Path:
 
 
 def make_video(out_dir: Path, frames: int, seed: int) -> tuple[Path, list[list]]:
-    from train.demo_video import VideoConfig, truth_path, write_video
+    from edge.demo_video import VideoConfig, truth_path, write_video
 
     path = out_dir / "faces.mp4"
     write_video(path, VideoConfig(frames, 640, 480, 30.0, 1, 3, seed))

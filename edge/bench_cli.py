@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "per-stage timings of the edge pipeline on a video"  # fer-edge --help
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.run_cli import add_source_arguments

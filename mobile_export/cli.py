@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "write .tflite files with metadata for MediaPipe Tasks apps, checked in MediaPipe"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers")  # what run() imports, which this extra installs:
+EXTRA = "mobile"  # pip install 'fer-edge[mobile]'
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN",

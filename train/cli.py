@@ -11,6 +11,10 @@ from pathlib import Path
 
 from edge.errors import UserError
 
+HELP = "train a compact CNN preset into a run directory"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras")  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 # option name -> TrainConfig field, for the options that map one to one
 _CONFIG_OPTIONS = {
     "data": "data", "format": "data_format", "val_fraction": "val_fraction", "expw_margin": "expw_margin",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import time
 
+HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
+
 FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "folders", "synthetic")  # train.datasets.FORMATS
 
 
