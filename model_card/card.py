@@ -7,21 +7,18 @@ A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from edge import atomic, rundir  # noqa: E402
-from edge.errors import UserError  # noqa: E402
-from edge.jsonio import read_json  # noqa: E402
-from edge.spec import ModelSpec, load_spec_for, spec_path_for  # noqa: E402
-from quantize.config import QuantizeConfig  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.rundir import load_run, run_model_path  # noqa: E402
+from edge import atomic, rundir
+from edge.errors import UserError
+from edge.jsonio import read_json
+from edge.spec import ModelSpec, load_spec_for, spec_path_for
+from quantize.config import QuantizeConfig
+from train.config import TrainConfig
+from train.rundir import load_run, run_model_path
 
 #: train CLI option for each TrainConfig field that has a one-to-one option
 _OPTIONS = {"data_format": "--format", "early_stopping_patience": "--patience"}
