@@ -22,10 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
-from edge.rundir import MOBILE_REPORT
 from edge.spec import load_spec_for
 from mobile_export import env, verify
+from mobile_export.export import MOBILE_REPORT
 from train.datasets.base import Skips
 from train.datasets.expw import crop_box, locate, read_label_lst
 

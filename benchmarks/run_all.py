@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from edge import atomic
-from edge.rundir import DEFAULT_MODEL, FIRMWARE_REPORT, resolve_model
+from edge.rundir import DEFAULT_MODEL, resolve_model
+from firmware_export.config import FIRMWARE_REPORT
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,8 +44,7 @@ def run(args) -> int:
     if args.name is not None:  # checked before the stage loads: a bad path never gets near a write
         plain_file_name(args.name, "--name")
     writable_out_dir(args.out)
-    from edge.rundir import MOBILE_REPORT
-    from mobile_export.export import MobileExportConfig, export_mobile, summary_lines
+    from mobile_export.export import MOBILE_REPORT, MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,
                              license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,
