@@ -1,11 +1,12 @@
 """``fer-edge``: a thin dispatcher that loads a command only when it runs.
 
 Commands plug in as entry points of the ``fer_edge.commands`` group (``pyproject.toml``), as Flask's CLI
-reads ``flask.commands``: the name is the subcommand, the value a module with ``HELP``, ``add_arguments(parser)``
-and ``run(args) -> int``. A command module imports only the standard library at top level (``NEEDS`` lists
-what its ``run`` imports), so ``--help`` works on a
-Raspberry Pi with nothing but the edge extra installed, and a command whose extra (its ``EXTRA``) is missing
-says what to install instead of failing with a traceback. This module names no package: it lists what is installed.
+reads ``flask.commands``: the name is the subcommand, the value a module with ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``. A command module imports only the standard library at
+top level (``NEEDS`` lists what its ``run`` imports, ``EXTRA`` the extra that installs them), so ``--help``
+works on a Raspberry Pi with nothing but the edge extra installed, and a command whose extra is missing
+says what to install instead of failing with a traceback. This module names no package: it lists what
+is installed.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Command:
 
 
 def commands() -> dict[str, Command]:
-    """The installed commands, in the order they were registered (the first of a name wins)."""
+    """The installed commands, as the installed metadata lists them (the first of a name wins)."""
     found: dict[str, Command] = {}
     for ep in importlib.metadata.entry_points(group=GROUP):
         found.setdefault(ep.name, Command(ep.name, ep))
