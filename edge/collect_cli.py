@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "record labelled face crops from a camera or video for fine-tuning"  # fer-edge --help
+
 #: a face smaller than this (displayed pixels) is not collected: it would be enlarged to 48x48
 DEFAULT_MIN_FACE = 64
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "download the YuNet face detector (checked, into the cache folder)"  # fer-edge --help
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.detector_model import ENV_CACHE, MODELS, YUNET, ZOO_FER

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "live expression recognition from a camera, video file or image folder"  # fer-edge --help
+
 
 def _default(name: str):
     from edge.config import EdgeConfig

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "write TensorFlow Lite Micro C/C++ sources for an int8 model"  # fer-edge --help
+NEEDS = ("flatbuffers", "tflite_micro")  # what run() imports, which this extra installs:
+EXTRA = "micro"  # pip install 'fer-edge[micro]'
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR", nargs="?", default=None,

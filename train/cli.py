@@ -14,6 +14,10 @@ from edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
+HELP = "train a compact CNN preset into a run directory"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras")  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 # option name -> TrainConfig field, for the options that map one to one
 _CONFIG_OPTIONS = {
     "data": "data", "format": "data_format", "val_fraction": "val_fraction", "expw_margin": "framing_margin",

@@ -9,6 +9,8 @@ import argparse
 import time
 from dataclasses import replace
 
+HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
+
 FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "folders", "synthetic")  # train.datasets.FORMATS
 
 

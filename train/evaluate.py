@@ -10,7 +10,6 @@ exactly these functions.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -72,7 +71,6 @@ def metrics_from_predictions(y_true: np.ndarray, probs: np.ndarray, labels: Sequ
 
 
 def _keras_predict_fn(path: Path, spec: ModelSpec) -> PredictFn:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tf_keras as keras
 
     try:

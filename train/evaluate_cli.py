@@ -15,6 +15,10 @@ from pathlib import Path
 
 from edge.errors import UserError
 
+HELP = "evaluate a .keras or .tflite model (or a run dir) on a dataset"  # fer-edge --help
+NEEDS = ("sklearn",)  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it) or a run directory")

@@ -1,5 +1,5 @@
 """The run directory ``runs/<name>/``: what a training run leaves behind, and how later stages read it
-(the file names are ``edge.rundir``'s, the one owner of the layout).
+(train_config.json and model.keras are named in ``edge.rundir``, which the Pi reads; the rest here).
 
     train_config.json   the resolved TrainConfig (data, preset, optimisation, augmentation, seed)
     model.keras         the best float model on validation (tf_keras)
@@ -21,11 +21,18 @@ import shutil
 from pathlib import Path
 
 from edge.errors import UserError
-from edge.rundir import MODEL_FILES, TRAIN_CONFIG
+from edge.rundir import FLOAT_MODEL, MODEL_FILES, TRAIN_CONFIG  # noqa: F401 (a run's names, in one place)
 from edge.spec import ModelSpec, load_spec_for
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
+
+HISTORY = "history.csv"
+DATA = "data.json"  # the sources and their images per split and class, written when training starts
+METRICS = "metrics.json"
+CURVES = "curves.png"
+CONFUSION = "confusion.png"
+CHECKPOINTS = "checkpoints"
 
 
 def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge import atomic
-from edge import rundir as layout
 from edge.errors import UserError
 from edge.spec import DEFAULT_SPEC, ModelSpec
 from train import rundir
@@ -78,7 +77,7 @@ def _load(cfg: TrainConfig):
 
 def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
     meta = {"run": run_dir.name, "data": dataset.source, "data_format": dataset.name,
-            "preset_options": dict(cfg.preset_options), "train_config": layout.TRAIN_CONFIG}
+            "preset_options": dict(cfg.preset_options), "train_config": rundir.TRAIN_CONFIG}
     # the framing was decided before the data was loaded (TrainConfig.framing): faces cut from photos (ExpW)
     # were cropped with it, and the live loop will cut this model's faces with it
     return dataclasses.replace(rundir.data_spec(cfg), labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
@@ -133,7 +132,7 @@ def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
     state = TrainState.load(run_dir, cfg)
     if not state.checkpoint:
         return
-    prefix = run_dir / layout.CHECKPOINTS / state.checkpoint
+    prefix = run_dir / rundir.CHECKPOINTS / state.checkpoint
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         for name in reader.get_variable_to_shape_map():
@@ -170,10 +169,10 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
                 lp, train.labels, spec)["accuracy"], 4)} for name, lp in zip(cfg.teachers, own)]
         log.info("teacher %s on the train split: accuracy %.4f, macro-F1 %.4f", cfg.teacher, t["accuracy"], t["macro_f1"])
     if is_chief(strategy):
-        atomic.write_json(run_dir / layout.DATA, data)
+        atomic.write_json(run_dir / rundir.DATA, data)
     result = fit(model, dataset, spec, cfg, run_dir, strategy, teacher_log_probs=teacher)
     metrics = None
-    metrics_path = run_dir / layout.METRICS
+    metrics_path = run_dir / rundir.METRICS
     if result.state.finished and not result.trained and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))  # finished and reported before
     elif result.state.finished and is_chief(strategy):
@@ -188,10 +187,10 @@ def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas
     from train.evaluate import evaluate_model
     from train.plots import plot_confusion, plot_curves
 
-    model_path = run_dir / layout.FLOAT_MODEL
+    model_path = run_dir / rundir.FLOAT_MODEL
     spec = load_spec_for(model_path)
     state = result.state
-    metrics = {"model": layout.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
+    metrics = {"model": rundir.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
                "stop_reason": state.stop_reason, "train_seconds": round(state.seconds, 1),
                "replicas": replicas, "data": data, "budget": budget.to_dict()}
     for split in ("val", "test"):
@@ -202,9 +201,9 @@ def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas
             {"source": m.source, **{split: evaluate_model(model_path, m.splits[split], spec)
                                     for split in ("val", "test") if split in m.splits and len(m.splits[split])}}
             for m in dataset.members]
-    plot_curves(state.history, run_dir / layout.CURVES, state.best_epoch)
+    plot_curves(state.history, run_dir / rundir.CURVES, state.best_epoch)
     val = metrics["val"]
-    plot_confusion(val["confusion"], val["labels"], run_dir / layout.CONFUSION,
+    plot_confusion(val["confusion"], val["labels"], run_dir / rundir.CONFUSION,
                    title=f"{run_dir.name}: val accuracy {val['accuracy']:.3f}, macro-F1 {val['macro_f1']:.3f}")
-    atomic.write_json(run_dir / layout.METRICS, metrics)
+    atomic.write_json(run_dir / rundir.METRICS, metrics)
     return metrics
