@@ -82,7 +82,8 @@ def run(args) -> int:
 
     from edge import atomic
     from edge.spec import load_spec_for
-    from train.evaluate import format_report, metrics_from_predictions, predict_fn_for, predict_split
+    from edge.evaluate import format_report, metrics_from_predictions, predict_split
+    from train.evaluate import predict_fn_for  # imports tf_keras only for a .keras model
 
     if args.data:
         _refuse_repeated_data(args.data)
