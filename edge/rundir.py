@@ -12,6 +12,7 @@ directories too.
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 
 from edge.errors import UserError
@@ -24,8 +25,22 @@ INT8_MODEL = "model_int8.tflite"
 MODEL_FILES = {"float": FLOAT_MODEL, "int8": INT8_MODEL}
 #: the model a run directory stands for, by the file type a stage accepts
 _RUN_MODEL_BY_SUFFIX = {".keras": FLOAT_MODEL, ".tflite": INT8_MODEL}
+
+
+def shipped_models_dir() -> Path:
+    """The folder of the shipped int8 models and their specs: the installed package ``fer_edge_models`` (the
+    checkout's models/, mapped in pyproject.toml), else, in a checkout that is not installed, models/ itself."""
+    try:
+        folder = importlib.resources.files("fer_edge_models")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "models"
+    return Path(str(folder))  # a wheel installs into a folder; the models are read as files (LiteRT, specs)
+
+
+#: Where the shipped models are (the checkout's models/, or the installed package's copy of it).
+SHIPPED_MODELS = shipped_models_dir()
 #: The reference micro model trained on FER2013 (its card: models/fer_micro.md); used when no model is given.
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "fer_micro_int8.tflite"
+DEFAULT_MODEL = SHIPPED_MODELS / "fer_micro_int8.tflite"
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -37,8 +52,9 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
     (``.keras`` -> model.keras, ``.tflite`` -> model_int8.tflite); None means the shipped micro model."""
     if model is None:
         if not DEFAULT_MODEL.is_file():
-            raise UserError(f"no model given and the default {DEFAULT_MODEL} is missing (it ships in the source "
-                            "tree's models/): pass a .tflite model or a run directory")
+            raise UserError(f"no model given and the default {DEFAULT_MODEL} is missing (it ships in the checkout's "
+                            "models/ and in the installed package fer_edge_models): pass a .tflite model or a run "
+                            "directory, or reinstall fer-edge")
         return DEFAULT_MODEL
     path, expected = Path(model), " or ".join(kinds)
     if path.is_dir():

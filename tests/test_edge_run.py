@@ -229,3 +229,17 @@ def test_systemd_unit_runs_a_valid_command():
     config = config_from_args(args)
     assert config.source == "picamera2" and config.serve == "127.0.0.1:8000" and not config.display
     assert config.detect_every == 2
+
+
+def test_run_says_loudly_at_start_that_it_fell_back_to_haar(int8_model, video, tmp_path):
+    """No YuNet anywhere (the tests' empty cache): the first thing run says is that it uses Haar, why and the fix;
+    -q does not hide it. --detector haar, asked for, is quiet."""
+    argv = [sys.executable, "-m", "edge.cli", "run", str(int8_model), "--source", str(video[0]), "--headless"]
+    done = subprocess.run([*argv, "-q"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = [line for line in done.stderr.splitlines() if "XNNPACK" not in line][0]  # LiteRT's own line aside
+    assert "FALLING BACK TO THE HAAR FACE DETECTOR" in first and "no YuNet model found" in first
+    assert "nothing at " + os.environ["FER_EDGE_CACHE"] in first
+    assert "'fer-edge fetch-models'" in first and "'fer-edge fetch-models --from " in first
+    asked = subprocess.run([*argv, "-q", "--detector", "haar"], capture_output=True, text=True, timeout=300)
+    assert asked.returncode == 0 and "HAAR" not in asked.stderr

@@ -16,8 +16,8 @@ from pathlib import Path
 from edge.errors import UserError
 
 HELP = "evaluate a .keras or .tflite model (or a run dir) on a dataset"  # fer-edge --help
-NEEDS = ("sklearn",)  # what run() imports, which this extra installs:
-EXTRA = "train"  # pip install 'fer-edge[train]'
+NEEDS = ()  # a .tflite is scored with the edge extra alone (numpy metrics); a .keras says it needs the train extra
+EXTRA = ""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,7 +86,8 @@ def run(args) -> int:
 
     from edge import atomic
     from edge.spec import load_spec_for
-    from train.evaluate import format_report, metrics_from_predictions, predict_fn_for, predict_split
+    from edge.evaluate import format_report, metrics_from_predictions, predict_split
+    from train.evaluate import predict_fn_for  # imports tf_keras only for a .keras model
 
     if args.data:
         _refuse_repeated_data(args.data)
