@@ -26,9 +26,10 @@ def run(args: argparse.Namespace) -> int:
     from edge import atomic
     from edge.loop import run_edge
     from edge.recognize import time_inference
-    from edge.run_cli import config_from_args
+    from edge.run_cli import check_run_paths, config_from_args
 
     config = config_from_args(args)
+    check_run_paths(config, {"--json": args.json})
     result = run_edge(config, encode_always=True)
     summary = result.timer.summary()
     summary.update(frames_with_faces=result.frames_with_faces, faces=result.faces)
