@@ -402,6 +402,18 @@ def test_export_firmware_out_under_a_file(int8_model, tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.requires("flatbuffers", "tflite_micro")
+def test_export_firmware_out_dot_in_an_empty_folder_fills_it(int8_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export-firmware", str(int8_model), "--out", "."]) == 0
+    assert "wrote" in capsys.readouterr().out and (tmp_path / "export.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folder left"
+    before = snapshot(tmp_path)
+    assert main(["export-firmware", str(int8_model), "--out", ".", "--force"]) == 2
+    one_line_error(capsys, "--out .: is (or holds) the current folder")
+    assert snapshot(tmp_path) == before
+
+
 @pytest.mark.requires("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers")
 def test_export_mobile_out_dot_force_never_replaces_the_current_folder(int8_model, tmp_path, monkeypatch, capsys):
     (tmp_path / "mine.txt").write_text("keep")
@@ -419,3 +431,16 @@ def test_a_garbage_video_is_one_line_without_ffmpegs_chatter(int8_model, tmp_pat
     assert "moov atom" not in err and "Traceback" not in err
     assert [line for line in err.splitlines() if "error" in line] == [
         f"fer-edge run: error: {bad}: not a readable video (OpenCV could not open it)"]
+
+
+@pytest.mark.requires("tensorflow", "flatbuffers")
+@pytest.mark.parametrize("size", [100, 1000, 20000])
+def test_export_mobile_on_a_truncated_model_says_what_is_wrong(int8_model, size):
+    from edge.spec import load_spec_for
+    from mobile_export.model import for_apps
+
+    with pytest.raises(UserError) as e:
+        for_apps(int8_model.read_bytes()[:size], load_spec_for(int8_model), what="cut_int8.tflite")
+    message = str(e.value)
+    assert message.startswith("cut_int8.tflite: not a readable TFLite model") and "(error)" not in message
+    assert "truncated or corrupt" in message and "\n" not in message
