@@ -7,7 +7,9 @@ live view: ``1``..``9`` pick a class (in the spec's label order), space pauses. 
 blurred (variance of the Laplacian of the 48x48 model input below ``min_sharpness``) or nearly the same as a
 face saved recently for the same class (mean absolute difference of the brightness-normalised 24x24 faces
 below ``min_change`` grey levels), so a still face does not give 300 identical crops. Every file is written
-atomically, so whatever stops the run leaves only complete images.
+atomically, so whatever stops the run leaves only complete images, and never over an existing one: the session
+name carries a random part and each name is claimed exclusively, so two collects into one folder (started in
+the same second, or running at once) keep all their faces.
 """
 
 from __future__ import annotations

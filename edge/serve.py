@@ -80,10 +80,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(self.headers.get(KEY_HEADER, "").encode(), live.key_secret.encode()):
             return self._send(403, f"forbidden: a key needs the {KEY_HEADER} header the page carries\n".encode(),
                               "text/plain")
-        length = int(self.headers.get("Content-Length") or 0)
-        if not 0 <= length <= MAX_BODY:
-            return self._send(413, b"request body too large\n", "text/plain")
-        key = parse_qs(self.rfile.read(length).decode("utf-8", "replace")).get("k", [""])[0]
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return self._send(413, b"expected a short form body k=K\n", "text/plain")
+        key = parse_qs(self.rfile.read(int(length)).decode("utf-8", "replace")).get("k", [""])[0]
         if len(key) != 1 or not key.isprintable():
             return self._send(400, b"expected POST /key with k=K, one printable character\n", "text/plain")
         live.press(key)

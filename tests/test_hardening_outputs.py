@@ -90,9 +90,10 @@ def test_a_key_is_a_post_with_the_pages_secret_from_the_page_itself(live):
         ("POST", "/key", {**own, "Sec-Fetch-Site": "cross-site"}),
         ("POST", "/key", {**own, "Sec-Fetch-Site": "same-site"}),
         ("POST", "/key", {**own, "Host": "evil.example"}),
+        ("POST", "/key", {**own, "Content-Length": "x3"}),
     ]
     for method, path, headers in refused:
-        assert request(live, method, path, headers, b"k=4")[0] in (403, 405), (method, headers)
+        assert request(live, method, path, headers, b"k=4")[0] in (403, 405, 413), (method, headers)
     assert live.take_keys() == [], "no refused request changed the session"
     assert request(live, "POST", "/key", {**own, "Origin": f"http://127.0.0.1:{port}",
                                           "Sec-Fetch-Site": "same-origin"}, b"k=4")[0] == 204
@@ -444,3 +445,12 @@ def test_export_mobile_on_a_truncated_model_says_what_is_wrong(int8_model, size)
     message = str(e.value)
     assert message.startswith("cut_int8.tflite: not a readable TFLite model") and "(error)" not in message
     assert "truncated or corrupt" in message and "\n" not in message
+
+
+@pytest.mark.requires("tensorflow", "tf_keras")
+def test_the_expw_margin_message_names_a_flag(tmp_path, capsys):
+    assert main(["train", "--runs-dir", str(tmp_path / "runs"), "--expw-margin", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "spec framing margin" not in err
+    assert err.splitlines()[-1].endswith("(--framing-margin) must be in -0.25..2, got 5.0")
+    assert not (tmp_path / "runs").exists()

@@ -123,8 +123,6 @@ class TrainConfig:
                                 f"one weight >= 0, or one per data source ({len(self.sources)}), got {w!r}")
             object.__setattr__(self, "teacher_weights", [[float(v) for v in x] for x in w])
         checks = [
-            ("expw_margin", isinstance(self.expw_margin, (int, float)) and -0.25 <= self.expw_margin <= 2.0,
-             "in -0.25..2"),
             ("framing_margin", self.framing_margin is None or (isinstance(self.framing_margin, (int, float))
                                                                 and -0.25 <= self.framing_margin <= 2.0), "in -0.25..2"),
             ("framing_align", isinstance(self.framing_align, bool), "true or false"),
