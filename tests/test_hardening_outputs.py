@@ -328,12 +328,18 @@ def test_a_full_disk_while_writing_json_lines_keeps_only_complete_lines(int8_mod
 
 
 def test_a_full_disk_anywhere_else_is_one_line(int8_model, frames, tmp_path, monkeypatch, capsys):
-    def full(path, data):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    real = Path.write_bytes
 
-    monkeypatch.setattr(atomic, "write_bytes", full)
+    def full(self, data):
+        if self.name.endswith(".tmp.json"):
+            real(self, data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
     assert _run(int8_model, frames, "--jsonl", str(tmp_path / "p.jsonl")) == 1
-    one_line_error(capsys, "no space left on the device writing", "p.config.json")
+    one_line_error(capsys, f"no space left on the device writing {tmp_path / 'p.config.json'} (No space left")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "p.jsonl"], "no config, no temporary file"
 
 
 # --- run names, --force, output folders
