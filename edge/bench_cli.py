@@ -40,9 +40,10 @@ def measure(config, infer_runs: int):
 
 def run(args: argparse.Namespace) -> int:
     from edge import atomic
-    from edge.run_cli import config_from_args
+    from edge.run_cli import check_run_paths, config_from_args
 
     config = config_from_args(args)
+    check_run_paths(config, {"--json": args.json})
     result, summary = measure(config, args.infer_runs)
     print(result.timer.table())
     print(f"faces: {result.faces} in {result.frames_with_faces} of {result.frames} frames")

@@ -12,6 +12,7 @@ is installed.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.metadata
 import importlib.util
 import logging
@@ -133,6 +134,13 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
     except UserError as e:
         print(f"{prog} {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"{prog} {args.command}: error: no space left on the device{where} ({e.strerror}); "
+              "free some space and run it again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.errors import UserError
     from edge.loop import run_edge
     from edge.rundir import resolve_model
-    from edge.run_cli import config_from_args
+    from edge.run_cli import check_run_paths, config_from_args
     from edge.spec import load_spec_for
 
     if args.label is None and not (args.display or args.serve):
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
                              args.min_change)
     model = resolve_model(args.model)
     config = config_from_args(args, model=str(model), out=None, max_faces=args.max_faces)  # --out is the faces' folder here
+    check_run_paths(config, folders={"--out": args.out})
     stop = threading.Event()
     collector = Collector(options, load_spec_for(model), stop)
     result = run_edge(config, stop=stop, on_frame=collector)

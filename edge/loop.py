@@ -6,6 +6,7 @@ flushed, the server is shut down and the camera is released.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import secrets
 import threading
@@ -66,8 +67,9 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
     try:
         server = LiveServer(host, port, token).start()
     except OSError as e:
-        raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); is another program "
-                        "using the port? Pick another HOST:PORT") from None
+        hint = ("is another program using the port? Pick another HOST:PORT" if e.errno == errno.EADDRINUSE
+                else "is that address one of this machine's (IPv6 enabled for [::1])? Pick another HOST:PORT")
+        raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); {hint}") from None
     stack.callback(server.close)
     level = logging.WARNING if config.listen_network else logging.INFO
     log.log(level, "live view: %s", server.url)

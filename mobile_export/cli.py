@@ -39,11 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from edge.paths import plain_file_name, writable_out_dir
+    from edge.paths import check_outputs, plain_file_name, writable_out_dir
 
     if args.name is not None:  # checked before the stage loads: a bad path never gets near a write
         plain_file_name(args.name, "--name")
     writable_out_dir(args.out)
+    check_outputs(inputs={"the model": args.model, "--verify-data": args.verify_data, "--mobile-python": args.mobile_python},
+                  folders={"--out": args.out}, replacing=True)
     from mobile_export.export import MOBILE_REPORT, MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,

@@ -191,6 +191,10 @@ def run(args) -> int:
         for name in ("absl", "tensorflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
     cfg = None if args.resume else _config(args)  # option errors before TensorFlow loads
+    if args.name is not None and not args.resume:
+        from train.rundir import check_run_dir
+
+        check_run_dir(args.runs_dir, args.name, force=args.force)
     from train.budget import parse_bytes
     from train.session import resume_run, start_run
 

@@ -148,7 +148,8 @@ class TrainConfig:
         ]
         for name, ok, expected in checks:
             if not ok:
-                raise UserError(f"train option {name} must be {expected}, got {getattr(self, name)!r}")
+                raise UserError(f"train option {name} (--{name.replace('_', '-')}) must be {expected}, "
+                                f"got {getattr(self, name)!r}")
 
     @property
     def teachers(self) -> list[str]:

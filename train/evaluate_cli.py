@@ -70,14 +70,17 @@ def _eval_sets(args, spec, run_dir):
 
 
 def _refuse_repeated_data(data: list[str]) -> None:
-    """The same source twice would count every face twice."""
-    seen: dict[str, str] = {}
+    """The same source twice (also as a folder and a file inside it, e.g. ds/expw and ds/expw/label.lst)
+    would count every face twice."""
+    seen: dict[Path, str] = {}
     for d in data:
-        key = str(Path(d).expanduser().resolve()) if Path(d).expanduser().exists() else d
-        if key in seen:
-            same = f" (as {seen[key]} and {d})" if seen[key] != d else ""
-            raise UserError(f"--data {d}: given twice{same}, which would count every face twice; "
-                            "expected each source once")
+        p = Path(d).expanduser()
+        key = p.resolve() if p.exists() else Path(d)
+        for other, name in seen.items():
+            if key == other or other in key.parents or key in other.parents:
+                same = f" (as {name} and {d})" if name != d else ""
+                raise UserError(f"--data {d}: given twice{same}, which would count every face twice; "
+                                "expected each source once")
         seen[key] = d
 
 
@@ -92,6 +95,12 @@ def run(args) -> int:
     if args.data:
         _refuse_repeated_data(args.data)
     model_path, run_dir = _resolve(args)
+    if args.json:
+        from edge.paths import check_outputs
+        from edge.spec import spec_path_for
+
+        check_outputs({"--json": args.json}, {"the model": model_path, "the model's spec": spec_path_for(model_path),
+                                              **{f"--data {d}": d for d in args.data or ()}})
     spec = load_spec_for(model_path)
     predict = predict_fn_for(model_path, spec, num_threads=args.threads)  # a bad model fails before data loads
     sets = _eval_sets(args, spec, run_dir)

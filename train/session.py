@@ -23,7 +23,7 @@ from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, is_chief, make_strategy
-from train.fit import FitResult, TrainState, fit
+from train.fit import STATE_NAME, FitResult, TrainState, fit
 from train.models import build_model
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,12 @@ def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | No
         name = name or rundir.default_run_name(cfg, runs_dir)
         if is_chief(strategy):
             run_dir = rundir.create_run_dir(runs_dir, name, force=force)
-            cfg.save(run_dir)
-            return _train(cfg, run_dir, strategy, model, budget, dataset)
+            try:
+                cfg.save(run_dir)
+                return _train(cfg, run_dir, strategy, model, budget, dataset)
+            except BaseException:
+                _clean_failed(run_dir)
+                raise
         run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))  # a worker's required checkpoint copies
         try:
             cfg.save(run_dir)
@@ -123,6 +127,17 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
             return _train(cfg, worker_dir, strategy, model, budget, _load(cfg))
         finally:
             shutil.rmtree(worker_dir, ignore_errors=True)
+
+
+def _clean_failed(run_dir: Path) -> None:
+    """After a failed run (a full disk, an error, Ctrl-C): TensorFlow's half-written checkpoint folders go,
+    and so does the run folder itself when no epoch completed (nothing to resume)."""
+    checkpoints = run_dir / layout.CHECKPOINTS
+    for tmp in checkpoints.glob("*_temp*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not (checkpoints / STATE_NAME).is_file():
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log.warning("removed %s: the run stopped before its first epoch completed", run_dir)
 
 
 def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
