@@ -132,7 +132,7 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
 def _clean_failed(run_dir: Path) -> None:
     """After a failed run (a full disk, an error, Ctrl-C): TensorFlow's half-written checkpoint folders go,
     and so does the run folder itself when no epoch completed (nothing to resume)."""
-    checkpoints = run_dir / layout.CHECKPOINTS
+    checkpoints = run_dir / rundir.CHECKPOINTS
     for tmp in checkpoints.glob("*_temp*"):
         shutil.rmtree(tmp, ignore_errors=True)
     if not (checkpoints / STATE_NAME).is_file():
