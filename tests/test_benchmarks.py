@@ -2,6 +2,7 @@
 benchmarks are a package run from the repository root, with no sys.path edits."""
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -49,3 +50,27 @@ def test_run_all_writes_one_table_with_both_models(tmp_path, monkeypatch):
         assert re.search(rf"\| {label}edge pipeline, 640x480 headless end to end \| [\d.]+ fps \|", table)
         assert re.search(rf"\| {label}TFLM arena: measured / recommended \| [\d,]+ B / [\d,]+ B \|", table)
     assert f"model `{run / 'model_int8.tflite'}`" in table and "## Edge pipeline, pi model" in table
+
+
+def test_clip_reads_counts_each_face_frame_of_a_real_run(tmp_path):
+    """benchmarks.clip_reads runs `fer-edge run` on <class>.mp4 clips and counts the label of every face-frame."""
+    from benchmarks.clip_reads import main as clip_reads, read_jsonl, shares, table
+    from edge.cli import main as fer_edge
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    assert fer_edge(["demo-video", str(clips / "neutral.mp4"), "--frames", "12", "--fps", "6"]) == 0
+    out, model = tmp_path / "reads.json", str(Path(__file__).resolve().parents[1] / "models" / "fer_micro_int8.tflite")
+    assert clip_reads([model, "--clips", str(clips), "--json", str(out),
+                       "--run-arg=--detector=haar"]) == 0
+    counts = json.loads(out.read_text())[model]["neutral"]
+    assert sum(counts.values()) > 0 and set(counts) <= {"angry", "disgust", "fear", "happy", "sad", "surprise",
+                                                        "neutral"}
+    lines = tmp_path / "p.jsonl"
+    lines.write_text('{"frame":0,"faces":[{"label":"sad"},{"label":"neutral"}]}\n{"frame":1,"faces":[]}\n'
+                     '{"frame":2,"faces":[{"label":"neutral"}]}\n')
+    c = read_jsonl(lines)
+    assert c == {"neutral": 2, "sad": 1} and shares(c) == {"neutral": 2 / 3, "sad": 1 / 3}
+    assert "**66.7% neutral** (3; neutral 66.7%, sad 33.3%)" in table({"m.tflite": {"neutral": c}})
+    with pytest.raises(SystemExit, match="happy.mp4"):
+        clip_reads([model, "--clips", str(clips), "--classes", "happy"])
