@@ -7,8 +7,10 @@ A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -20,14 +22,16 @@ from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT
 from quantize import files as quantize_files
 from quantize.config import QuantizeConfig
 from train.config import TrainConfig
-from train.rundir import METRICS, load_run, run_model_path
+from train.rundir import METRICS, load_run, run_model_path, source_name
 
 #: train CLI option for each TrainConfig field that has a one-to-one option
 _OPTIONS = {"data_format": "--format", "early_stopping_patience": "--patience"}
 
 
-def train_command(cfg: TrainConfig, name: str) -> str:
-    """The `fer-edge train` command line that reproduces ``cfg`` (options that differ from the defaults)."""
+def train_command(cfg: TrainConfig, name: str, refs: dict[str, str] | None = None) -> str:
+    """The `fer-edge train` command line that reproduces ``cfg`` (options that differ from the defaults); ``refs``
+    names its --init and --teacher models (``model_card.provenance.model_refs``)."""
+    refs = refs or {}
     default, parts = TrainConfig(), ["fer-edge train", f"--preset {cfg.preset}"]
     for f in fields(TrainConfig):
         value = getattr(cfg, f.name)
@@ -39,9 +43,9 @@ def train_command(cfg: TrainConfig, name: str) -> str:
         elif f.name == "source_weights":
             parts += [f"--source-weight {w:g}" for w in value]
         elif f.name == "init":
-            parts.append(f"{opt} {_model_placeholder(value)}")
+            parts.append(f"{opt} {refs.get(value) or _model_placeholder(value)}")
         elif f.name == "teacher":
-            parts += [f"--teacher {_model_placeholder(t)}" for t in cfg.teachers]
+            parts += [f"--teacher {refs.get(t) or _model_placeholder(t)}" for t in cfg.teachers]
         elif f.name == "teacher_weights":
             parts += [f"--teacher-weight {','.join(f'{w:g}' for w in ws)}" for ws in value]
         elif f.name == "framing_align":
@@ -93,8 +97,9 @@ def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) ->
     return [f"{t} taken for {p} ({100 * r:.0f}% of true {t})" for r, t, p in sorted(pairs, reverse=True)[:k]]
 
 
-def _data_row(data: dict, cfg: TrainConfig, eval_split: str) -> str:
+def _data_row(data: dict, cfg: TrainConfig, eval_split: str, refs: dict[str, str] | None = None) -> str:
     """The card's data line: every source with its split sizes, how batches drew from them, the teacher."""
+    refs = refs or {}
     def sizes(counts: dict) -> str:
         return ", ".join(f"{k} {sum(v.values()):,}" for k, v in counts.items())
 
@@ -113,13 +118,15 @@ def _data_row(data: dict, cfg: TrainConfig, eval_split: str) -> str:
         text += " (FER2013's `val` is the official PublicTest; PrivateTest never used)"
     teacher = data.get("teacher")
     if teacher and len(cfg.teachers) > 1:
-        members = ", ".join(f"`{_model_placeholder(m['model'])}` ({100 * m['train_accuracy']:.2f}% alone)"
+        members = ", ".join(f"`{refs.get(m['model']) or _model_placeholder(m['model'])}` "
+                            f"({100 * m['train_accuracy']:.2f}% alone)"
                             for m in teacher.get("members", []))
         text += (f"; distilled from an ensemble of {members}, weighted per source {teacher.get('weights')} "
                  f"(T={cfg.distill_temperature:g}, weight {cfg.distill_weight:g}; the ensemble's accuracy on the train "
                  f"split {100 * teacher['train_accuracy']:.2f}%)")
     elif teacher:
-        text += (f"; distilled from `{_model_placeholder(cfg.teachers[0])}` (T={cfg.distill_temperature:g}, "
+        first = cfg.teachers[0]
+        text += (f"; distilled from `{refs.get(first) or _model_placeholder(first)}` (T={cfg.distill_temperature:g}, "
                  f"weight {cfg.distill_weight:g}; teacher accuracy on the train split {100 * teacher['train_accuracy']:.2f}%)")
     return text
 
@@ -138,6 +145,8 @@ class CardInputs:
     float_bytes: int | None = None  # the float model's size when it is too large to ship, else None
     side_by_side: str = ""  # the side-by-side section, if any
     card_args: str = ""  # extra model-card options for the Reproduce section
+    refs: dict | None = None  # how --init and --teacher models are named (model_card.provenance.model_refs)
+    speed: str = ""  # the speed section (model_card.speed.section), if measured
 
     @property
     def int8(self) -> dict:
@@ -145,8 +154,8 @@ class CardInputs:
 
 
 def _card(c: CardInputs) -> str:
-    return "".join([_summary(c), _accuracy(c), c.side_by_side + "\n", _microcontroller(c), _known_limits(c),
-                    _reproduce(c)])
+    return "".join([_summary(c), _accuracy(c), c.side_by_side + "\n", c.speed, _microcontroller(c),
+                    _known_limits(c), _reproduce(c)])
 
 
 def _summary(c: CardInputs) -> str:
@@ -161,7 +170,7 @@ def _summary(c: CardInputs) -> str:
 |---|---|
 | files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run); {float_files} |
 | task | {spec.num_classes} expressions ({", ".join(spec.labels)}) from a {spec.input_height}x{spec.input_width} grayscale face crop |
-| data | {_data_row(m["data"], cfg, report["eval_split"])} |
+| data | {_data_row(m["data"], cfg, report["eval_split"], c.refs)} |
 | preset | `{cfg.preset}` ({", ".join(f"{k} {v}" for k, v in cfg.preset_options.items()) or "defaults"}): {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
 | int8 model | {q["bytes"]:,} bytes ({q["bytes"] / 1024:.1f} KiB), full-integer ({report["chosen"].upper()}), input scale {report["input_quant"]["scale"]:.6g} / zero point {report["input_quant"]["zero_point"]} |
 | TFLM arena | {ar["used"]:,} bytes measured in tflite-micro, {ar["recommended"]:,} recommended (`kTensorArenaSize`) |
@@ -235,7 +244,7 @@ def _reproduce(c: CardInputs) -> str:
     return f"""## Reproduce
 
 ```sh
-{train_command(c.cfg, run)}
+{train_command(c.cfg, run, c.refs)}
 {quantize_command(c.qcfg, f"runs/{run}")}
 fer-edge export-firmware runs/{run} --out runs/{run}/{FIRMWARE_DIR} --board all
 fer-edge model-card runs/{run} --name {c.name} --out models{c.card_args}
@@ -277,36 +286,70 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
 
         rows = side_by_side(cfg, {"float": keras_path, "int8": int8,
                                   **{f"baseline{i}": b for i, b in enumerate(baseline_paths)}}, list(evals))
+    from model_card import speed as card_speed
+    from model_card.provenance import model_refs
+
     tflite, keras_out = out_dir / quantize_files.int8_name(name), out_dir / f"{name}.keras"
     png, card = out_dir / f"{name}_confusion.png", out_dir / f"{name}.md"
-    with atomic.atomic_path(tflite) as tmp:
-        shutil.copyfile(int8, tmp)
-    load_spec_for(int8).save(spec_path_for(tflite))
-    model = keras.models.load_model(keras_path, compile=False, safe_mode=True)  # no optimizer state
-    float_bytes = None
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        saved = Path(tmp_dir) / keras_out.name
-        model.save(saved)
-        size = saved.stat().st_size
-        if size > max_float_bytes:
-            float_bytes = size
-        else:
-            with atomic.atomic_path(keras_out) as tmp:
-                shutil.copyfile(saved, tmp)
-    if float_bytes is None:
-        spec.save(spec_path_for(keras_out))
-    else:  # too large to ship: also remove a float model an earlier publish left under this name
-        keras_out.unlink(missing_ok=True)
-        spec_path_for(keras_out).unlink(missing_ok=True)
-    plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], png,
-                   title=f"{name} int8 on {report['eval_split']}")
-    float_path = f"models/{name}.keras" if float_bytes is None else f"runs/{run_dir.name}"
-    table = _side_by_side(name, float_path, rows, baseline_paths) if rows else ""
-    card_args = "".join([f" --eval {_data_placeholder(e)}" for e in evals]
-                        + [f" --baseline <before: {b.name}>" for b in baseline_paths])
-    atomic.write_text(card, _card(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes,
-                                             table, card_args)))
+    outputs = [tflite, spec_path_for(tflite), keras_out, spec_path_for(keras_out), png, card]
+    refs = model_refs(cfg, spec.meta, set(outputs), repo=_repo_of(out_dir))
+    speed = card_speed.measure(int8, keras_path, spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Every file is written into a staging folder beside the outputs first and moved into place only when all
+    # are written: a failure on the way leaves models/ as it was, never new model files under an old card.
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}-staging-", dir=out_dir))
+    try:
+        staged = {tflite: stage / tflite.name}
+        shutil.copyfile(int8, staged[tflite])
+        staged[spec_path_for(tflite)] = spec_path_for(staged[tflite])
+        _shipped(load_spec_for(int8)).save(staged[spec_path_for(tflite)])
+        model = keras.models.load_model(keras_path, compile=False, safe_mode=True)  # no optimizer state
+        model.save(stage / keras_out.name)
+        size = (stage / keras_out.name).stat().st_size
+        float_bytes = size if size > max_float_bytes else None
+        if float_bytes is None:
+            staged[keras_out] = stage / keras_out.name
+            staged[spec_path_for(keras_out)] = spec_path_for(staged[keras_out])
+            _shipped(spec).save(staged[spec_path_for(keras_out)])
+        staged[png] = stage / png.name
+        plot_confusion(report["models"][report["chosen"]]["metrics"]["confusion"], report["labels"], staged[png],
+                       title=f"{name} int8 on {report['eval_split']}")
+        float_path = f"models/{name}.keras" if float_bytes is None else f"runs/{run_dir.name}"
+        table = _side_by_side(name, float_path, rows, baseline_paths) if rows else ""
+        card_args = "".join([f" --eval {_data_placeholder(e)}" for e in evals]
+                            + [f" --baseline <before: {b.name}>" for b in baseline_paths])
+        staged[card] = stage / card.name
+        staged[card].write_text(_card(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export,
+                                                 float_bytes, table, card_args, refs,
+                                                 card_speed.section(speed, metrics["budget"]["macs"]))),
+                                encoding="utf-8")
+        for final, tmp in staged.items():  # all written: now the renames (same folder, so each is atomic)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        if float_bytes is not None:  # too large to ship: also remove a float model an earlier publish left here
+            keras_out.unlink(missing_ok=True)
+            spec_path_for(keras_out).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return [tflite] + ([keras_out] if float_bytes is None else []) + [png, card]
+
+
+def _shipped(spec: ModelSpec) -> ModelSpec:
+    """The spec as shipped: its data sources by name, never the trainer's folders (runs trained before the spec
+    recorded names only still hold absolute paths)."""
+    data = spec.meta.get("data")
+    if not isinstance(data, str):
+        return spec
+    return dataclasses.replace(spec, meta={**spec.meta, "data": " + ".join(source_name(d.strip())
+                                                                           for d in data.split(" + "))})
+
+
+def _repo_of(path: Path) -> Path | None:
+    """The git checkout holding ``path``, if any (to name earlier shipped models by commit)."""
+    for p in [path.resolve(), *path.resolve().parents]:
+        if (p / ".git").exists():
+            return p
+    return None
 
 
 def _existing_model(path: str) -> Path:

@@ -49,6 +49,52 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
     assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--max-float-size", "lots"]) == 2
 
 
+def test_model_card_stages_every_file_and_names_the_init_model_it_replaces(tmp_path, monkeypatch):
+    """A failure while publishing leaves models/ as it was; a fine-tune published over the model it started from
+    names that model by SHA-256 (and commit), not by the path it now overwrites; shipped specs name no folder."""
+    import hashlib
+
+    import model_card.card as card_module
+    from edge.errors import UserError
+
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+    runs, out = tmp_path / "runs", tmp_path / "models"
+
+    def make_run(name: str, *extra: str) -> None:
+        assert main(["train", "--synthetic-per-class", "20", "--epochs", "1", "--width", "4", "--depth", "1",
+                     "--runs-dir", str(runs), "--name", name, *extra]) == 0
+        assert main(["quantize", str(runs / name), "--method", "ptq", "--rep-samples", "30", "--max-drop", "100"]) == 0
+        assert main(["export-firmware", str(runs / name), "--out", str(runs / name / "firmware")]) == 0
+
+    make_run("base")
+    assert main(["model-card", str(runs / "base"), "--name", "m", "--out", str(out)]) == 0
+    card = (out / "m.md").read_text()
+    assert "## Speed per face" in card and "Raspberry Pi 4" in card and "Raspberry Pi 5" in card
+    for spec_file in ("m.spec.json", "m_int8.spec.json"):
+        meta = json.loads((out / spec_file).read_text())["meta"]
+        assert meta["data"] == "synthetic" and str(tmp_path) not in (out / spec_file).read_text()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    init_sha = hashlib.sha256(before["m.keras"]).hexdigest()
+
+    make_run("tuned", "--init", str(out / "m.keras"))
+    assert json.loads((runs / "tuned" / "model.spec.json").read_text())["meta"]["init"]["sha256"] == init_sha
+
+    def broken_card(*args, **kwargs):  # fails after the model files were written (staged)
+        raise UserError("card template broke")
+
+    monkeypatch.setattr(card_module, "_card", broken_card)
+    assert main(["model-card", str(runs / "tuned"), "--name", "m", "--out", str(out)]) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing new, nothing left behind
+    monkeypatch.undo()
+    monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
+
+    assert main(["model-card", str(runs / "tuned"), "--name", "m", "--out", str(out)]) == 0
+    card = (out / "m.md").read_text()
+    assert "--init models/m.keras" not in card  # that path now holds the new model
+    assert f"--init <m.keras, SHA-256 {init_sha[:16]}...>" in card
+    assert (out / "m_int8.tflite").read_bytes() == (runs / "tuned" / "model_int8.tflite").read_bytes()
+
+
 def test_model_card_of_a_two_source_run_scores_every_set_side_by_side(tmp_path, monkeypatch, int8_model):
     """A run on FER-style folders + an ExpW folder: the card names both sources and their weights, and
     scores the float, int8 and an earlier (baseline) model on each source's held-out faces and on an
@@ -79,7 +125,8 @@ def test_model_card_of_a_two_source_run_scores_every_set_side_by_side(tmp_path, 
     assert "checkpoint chosen on `val` by the mean of the sources' own accuracies" in card
     assert f"--eval <mine> --baseline <before: {int8_model.name}>" in card
 
-    table = card[card.index("## Every data set side by side"):card.index("## On a microcontroller")]
+    start = card.index("## Every data set side by side")
+    table = card[start:card.index("\n## ", start)]
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")
             and not line.startswith("| data")}
     assert set(rows) == {"fer2013", "expw_train", "mine"}

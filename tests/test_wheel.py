@@ -72,6 +72,13 @@ def test_wheel_carries_the_int8_models_and_not_the_float_ones(wheel):
     assert SHIPPED <= models
     assert not any(n.endswith(".keras") for n in names), "float .keras models stay out of the wheel"
     assert not any(n.startswith("models/") for n in names), "no top-level 'models' package in site-packages"
+    from test_shipped_models import ABSOLUTE
+
+    with zipfile.ZipFile(wheel) as z:  # the shipped specs and cards, as installed, name no trainer's folder
+        for n in names:
+            if n.startswith("fer_edge_models/") and n.endswith((".spec.json", ".md")):
+                text = z.read(n).decode()
+                assert not ABSOLUTE.search(text), f"{n}: {ABSOLUTE.search(text).group(0)}"
 
 
 @pytest.mark.slow

@@ -35,6 +35,34 @@ CONFUSION = "confusion.png"
 CHECKPOINTS = "checkpoints"
 
 
+def source_name(source: str | None) -> str:
+    """A data source as a shipped spec or card may name it: the folder or file name (``fer2013``,
+    ``expw_train``, ``fer2013.csv``) or ``synthetic[:SEED]``, never the trainer's absolute path."""
+    if not source or str(source).startswith("synthetic"):
+        return str(source or "synthetic")
+    return Path(str(source).rstrip("/\\")).name or str(source)
+
+
+def model_inputs(cfg: TrainConfig) -> dict:
+    """The models a run started from or learnt from, by file name and SHA-256 (``--init``, ``--teacher``), so a
+    card can name exactly those files after ``models/`` has moved on (e.g. the model it replaces)."""
+    from edge.detector_model import ZOO_FER, sha256_of
+    from edge.rundir import resolve_model
+
+    def ref(model: str, what: str) -> dict:
+        if model == "zoo":
+            return {"model": "zoo", "file": ZOO_FER.name, "sha256": ZOO_FER.sha256}
+        path = resolve_model(model, what, kinds=(".keras", ".tflite"))
+        return {"model": path.name, "file": path.name, "sha256": sha256_of(path)}
+
+    out = {}
+    if cfg.init:
+        out["init"] = ref(cfg.init, "--init model")
+    if cfg.teacher:
+        out["teachers"] = [ref(t, "--teacher") for t in cfg.teachers]
+    return out
+
+
 def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:
     """``<preset>_<data>``, numbered ``_2``, ``_3``... so an existing run is never reused."""
     data = "+".join(Path(d).name if d else "synthetic" for d in cfg.sources)

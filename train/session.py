@@ -76,8 +76,10 @@ def _load(cfg: TrainConfig):
 
 
 def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
-    meta = {"run": run_dir.name, "data": dataset.source, "data_format": dataset.name,
-            "preset_options": dict(cfg.preset_options), "train_config": rundir.TRAIN_CONFIG}
+    # shipped with the model: data sources by name only (the trainer's folders stay in train_config.json)
+    meta = {"run": run_dir.name, "data": " + ".join(rundir.source_name(s) for s in cfg.sources),
+            "data_format": dataset.name, "preset_options": dict(cfg.preset_options),
+            "train_config": rundir.TRAIN_CONFIG, **rundir.model_inputs(cfg)}
     # the framing was decided before the data was loaded (TrainConfig.framing): faces cut from photos (ExpW)
     # were cropped with it, and the live loop will cut this model's faces with it
     return dataclasses.replace(rundir.data_spec(cfg), labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
