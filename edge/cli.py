@@ -50,7 +50,8 @@ COMMANDS: dict[str, Command] = {
     "collect": Command("edge.collect_cli", "record labelled face crops from a camera or video for fine-tuning"),
     "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),
     "bench": Command("edge.bench_cli", "per-stage timings of the edge pipeline on a video"),
-    "fetch-models": Command("edge.fetch_cli", "download the YuNet face detector (checked, into the cache folder)"),
+    "fetch-models": Command("edge.fetch_cli", "download the YuNet face detector and the zoo expression teacher "
+                            "(checked, into the cache folder)"),
     "demo-video": Command("train.demo_video", "write a test video of synthetic faces on varied backgrounds"),
 }
 
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
     parser = build_parser(prog, only)
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", 0))
+    from edge.deprecated import warn_deprecated
+
+    warn_deprecated(args, log)
     cmd = COMMANDS[args.command]
     missing = [m for m in cmd.needs if importlib.util.find_spec(m) is None]
     if missing or getattr(args, "_missing", None):

@@ -74,6 +74,17 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
     return server
 
 
+def _serve_final_state(server, source, frame, record, session, jpeg_params, stop: threading.Event) -> None:
+    """At the end of a file, keep the live view showing its last frame and the session until Ctrl-C."""
+    if record is not None:
+        view = {"session": session.view()} if session is not None else {}
+        jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes() if frame is not None else None
+        server.publish({**server.latest(), **record, **view, "ended": True}, jpeg)
+    log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit (--loop replays the file)",
+             source.name)
+    stop.wait()
+
+
 def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None,
              stop: threading.Event | None = None, encode_always: bool = False, on_frame=None) -> RunResult:
     """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks).
@@ -114,21 +125,32 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             display = Display()
             stack.callback(display.close)
         drawing = bool(video or server or display or encode_always)
-        session = SessionStats(spec.labels) if spec is not None and (server or config.summary) else None
+        session = (SessionStats(spec.labels, clock=getattr(source, "clock", "wall"))
+                   if spec is not None and (server or config.summary) else None)
         session_view, next_view = {}, 0.0
         pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
         meter, started, next_log = _FpsMeter(), time.perf_counter(), time.monotonic() + PROGRESS_EVERY_S
+        frame = record = None
+        pass_frames = 0  # frames of this pass over a file (--loop)
         while not stop.is_set():
             if config.max_frames is not None and result.frames >= config.max_frames:
                 result.stopped_by = "--max-frames"
                 break
             timer.begin()
-            frame = source.read()
+            latest, frame = frame, source.read()
             timer.lap("capture")
+            if frame is None and config.loop and not source.live and pass_frames:
+                source.rewind()
+                frame, pass_frames = source.read(), 0
+                started = time.perf_counter()
             if frame is None:
+                frame = latest
                 break
+            pass_frames += 1
             faces = recognize(frame)
+            # the rate drawn on the frames: a file's own (what --out is written at), a camera's measured one
             fps = meter.tick()
+            shown_fps = source.fps if not source.live and source.fps else fps
             record = None if server is None and jsonl is None else frame_record(result.frames, frame.timestamp, faces)
             extra = None
             if session is not None:
@@ -139,7 +161,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                 keys = (display.take_keys() if display else []) + (server.take_keys() if server else [])
                 extra = on_frame(frame, faces, keys)
             if drawing:
-                draw_faces(frame.image, faces, fps or None)
+                draw_faces(frame.image, faces, shown_fps or None)
                 timer.lap("draw")
             if server is not None or encode_always:
                 jpeg = None
@@ -163,7 +185,7 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             result.faces += len(faces)
             result.frames_with_faces += bool(faces)
             if pace is not None:
-                stop.wait(max(0.0, started + result.frames * pace - time.perf_counter()))
+                stop.wait(max(0.0, started + pass_frames * pace - time.perf_counter()))
                 timer.lap("pace")
             timer.end_frame()
             if time.monotonic() >= next_log:
@@ -171,6 +193,8 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
                 log.info("frame %d: %.1f fps, %d face(s)", result.frames, timer.fps, len(faces))
         if stop.is_set() and result.stopped_by == "end of source":
             result.stopped_by = "signal"
+        elif server is not None and not source.live and result.stopped_by == "end of source":
+            _serve_final_state(server, source, frame, record, session, jpeg_params, stop)
         if config.summary and session is not None:
             from edge.summary_image import write_summary
 

@@ -107,7 +107,7 @@ def test_collect_writes_exactly_the_crops_the_model_classifies(int8_model, yunet
     frames = _frames_folder(tmp_path, n=1)
     out, jsonl = tmp_path / "mine", tmp_path / "p.jsonl"
     common = ["--source", str(frames), "--detector-model", str(yunet_model)]
-    assert main(["collect", *common, "--model", str(int8_model), "--out", str(out), "--label", "fear",
+    assert main(["collect", *common, "--model", str(int8_model), "--out-dir", str(out), "--label", "fear",
                  "--max-faces", "2"]) == 0
     assert "saved 2 faces" in capsys.readouterr().out
     assert main(["run", str(int8_model), *common, "--jsonl", str(jsonl), "--no-smooth"]) == 0
@@ -124,7 +124,7 @@ def test_collect_on_a_video_and_the_train_loader_reads_it(int8_model, yunet_mode
     video = tmp_path / "faces.mp4"
     demo_video(video, 30, fps=15, faces="1")
     out = tmp_path / "mine"
-    assert main(["collect", "--source", str(video), "--out", str(out), "--label", "surprise", "--every", "3",
+    assert main(["collect", "--source", str(video), "--out-dir", str(out), "--label", "surprise", "--every", "3",
                  "--max", "4", "--model", str(int8_model), "--detector-model", str(yunet_model)]) == 0
     assert "saved 4 faces" in capsys.readouterr().out
     assert len(_pngs(out / "surprise")) == 4
@@ -142,14 +142,14 @@ def test_collect_on_a_video_and_the_train_loader_reads_it(int8_model, yunet_mode
     (["--label", "happy", "--max", "0"], "--max 0: expected an integer >= 1"),
     (["--label", "happy", "--min-sharpness", "-1"], "--min-sharpness -1.0: expected a number >= 0"),
     ([], "collect needs --label CLASS, or --display / --serve"),
-    (["--label", "happy", "--out", "{file}"], "exists and is not a folder"),
+    (["--label", "happy", "--out-dir", "{file}"], "exists and is not a folder"),
     (["--label", "happy", "--source", "nowhere.mp4"], "--source 'nowhere.mp4': expected picamera2, usb:N"),
 ])
 def test_bad_arguments_are_one_line_errors(int8_model, tmp_path, argv, message, capsys):
     video = tmp_path / "v.mp4"
     video.write_bytes(b"")
     (tmp_path / "file").write_text("x")
-    base = ["collect", "--source", str(video), "--out", str(tmp_path / "mine"), "--model", str(int8_model)]
+    base = ["collect", "--source", str(video), "--out-dir", str(tmp_path / "mine"), "--model", str(int8_model)]
     assert main(base + [a.replace("{file}", str(tmp_path / "file")) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
@@ -214,7 +214,7 @@ def test_keys_on_the_live_view_page_label_the_faces(int8_model, yunet_model, tmp
     video = tmp_path / "faces.mp4"
     demo_video(video, 150, fps=10, faces="1")
     out = tmp_path / "mine"
-    with live_run(tmp_path / "profile", "collect", "--source", video, "--out", out, "--realtime", "--min-change", "0",
+    with live_run(tmp_path / "profile", "collect", "--source", video, "--out-dir", out, "--realtime", "--min-change", "0",
                   "--model", int8_model, "--detector-model", yunet_model) as (browser, url, _):
         seen = browser.evaluate(browser.open(url), PRESS_KEYS)
         time.sleep(1.0)
