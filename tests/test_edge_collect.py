@@ -92,6 +92,31 @@ def test_fixed_label_stops_at_max_and_ignores_keys(tmp_path):
     c = Collector(CollectOptions(tmp_path, "sad", max_per_class=1), DEFAULT_SPEC, stop)
     c(_frame(), [_face(_textured(0))], [" "])
     assert c.current == "sad" and stop.done and len(_pngs(tmp_path / "sad")) == 1
+    assert c.stopped_by == "--max 1 (sad faces saved)"
+
+
+def test_faces_below_min_face_are_counted_as_too_small(tmp_path):
+    c = Collector(CollectOptions(tmp_path, "happy", min_change=0, min_face=64), DEFAULT_SPEC)
+    small, big = SimpleNamespace(crop=_textured(0), box=(0, 0, 20, 20)), SimpleNamespace(crop=_textured(1), box=(0, 0, 80, 80))
+    c(_frame(), [small, big])
+    assert len(_pngs(tmp_path / "happy")) == 1 and c.state()["skipped"] == {"too small": 1}
+    assert c.summary().endswith("skipped: 1 too small (< 64 px, --min-face)")
+    keep_all = Collector(CollectOptions(tmp_path / "all", "happy", min_change=0), DEFAULT_SPEC)
+    keep_all(_frame(), [small, big])
+    assert len(_pngs(tmp_path / "all" / "happy")) == 2, "by default every face the loop classifies is kept"
+
+
+def test_min_face_help_matches_the_default():
+    from edge.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["collect", "--source", "x.mp4", "--out-dir", "mine", "--label", "happy"])
+    run_args = parser.parse_args(["run", "--source", "x.mp4"])
+    assert args.min_face is None and run_args.min_face is None, "collect keeps the faces run classifies"
+    sub = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "collect")[1]
+    text = " ".join(sub.format_help().split())
+    assert "default: keep every face the detector finds" in text and "64 px" not in text
+    assert "--out-dir DIR" in text and "--out " not in text
 
 
 def _frames_folder(tmp_path, n=3, faces=2):
@@ -126,7 +151,8 @@ def test_collect_on_a_video_and_the_train_loader_reads_it(int8_model, yunet_mode
     out = tmp_path / "mine"
     assert main(["collect", "--source", str(video), "--out-dir", str(out), "--label", "surprise", "--every", "3",
                  "--max", "4", "--model", str(int8_model), "--detector-model", str(yunet_model)]) == 0
-    assert "saved 4 faces" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "saved 4 faces" in printed and "stopped by --max 4 (surprise faces saved)" in printed, printed
     assert len(_pngs(out / "surprise")) == 4
     pytest.importorskip("train.datasets")
     from train.datasets import load_dataset
@@ -240,3 +266,19 @@ def test_the_display_window_hands_its_keys_to_the_loop(monkeypatch):
     assert window.show(image) and window.show(image) and window.show(image)
     assert window.take_keys() == ["4", " "] and window.take_keys() == []
     assert not window.show(image), "q still quits"
+
+
+def test_small_faces_are_kept_by_default_and_counted_when_min_face_is_raised(int8_model, yunet_model, tmp_path,
+                                                                            capsys, caplog):
+    """The demo faces are ~60-100 px: the default keeps them (the old 64 px default dropped some silently);
+    --min-face 400 skips every one and says so; the old --out spelling still works, with one warning."""
+    frames = _frames_folder(tmp_path, n=2, faces=2)
+    common = ["collect", "--source", str(frames), "--model", str(int8_model), "--detector-model", str(yunet_model),
+              "--label", "sad", "--max-faces", "2", "--min-change", "0"]
+    assert main([*common, "--out-dir", str(tmp_path / "all")]) == 0
+    assert "saved 4 faces" in capsys.readouterr().out
+    assert main([*common, "--out", str(tmp_path / "none"), "--min-face", "400"]) == 0
+    printed = capsys.readouterr().out
+    assert "saved 0 faces" in printed and "skipped: 4 too small (< 400 px, --min-face)" in printed, printed
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warnings == ["--out is deprecated and will be removed in the next release: use --out-dir"]
