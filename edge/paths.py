@@ -19,7 +19,7 @@ def plain_file_name(value: str, option: str) -> str:
     return value
 
 
-def writable_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+def writable_out_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path:
     """``path`` if it can become (or be replaced as) an output folder: not a file, under a writable folder."""
     path = Path(path)
     if path.exists() and not path.is_dir():

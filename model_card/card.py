@@ -227,7 +227,7 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     qcfg = QuantizeConfig.load(run_dir / rundir.QUANTIZE_CONFIG)
     baseline_paths = [_existing_model(b) for b in baselines]  # bad input fails before anything is written
     fw = Path(firmware_dir) if firmware_dir else run_dir / rundir.FIRMWARE_DIR
-    export = read_json(fw / rundir.FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
+    export = read_json(fw / rundir.FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out-dir {fw} --board all' first")
     rows = None  # scored before anything is written: the slow part, and the one that can fail
     if len(cfg.sources) > 1 or evals or baseline_paths:
         from model_card.side_by_side import side_by_side

@@ -290,6 +290,10 @@ def test_each_flag_name_has_one_meaning_and_old_spellings_warn_once(capsys, capl
     for name in ("collect", "bench"):
         model = next(a for a in subs[name]._actions if "--model" in a.option_strings)
         assert model.metavar == "MODEL" and "run directory" in model.help, name
+    for name in ("export-firmware", "export-mobile", "model-card"):  # their output folders: --out-dir too
+        text = subs[name].format_help()
+        assert "--out-dir DIR" in text and "--out " not in text, name
+        assert parser.parse_args([name, "m", "--name", "n", "--out", "old"]).out == "old"
     assert main(["fetch-models", "--model", "detector", "--from", "/nonexistent/yunet.onnx"]) != 0
     warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert warnings == ["--model is deprecated and will be removed in the next release: use --which"]
