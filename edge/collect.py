@@ -167,6 +167,7 @@ class Collector:
 
     def summary(self) -> str:
         saved = ", ".join(f"{n} {c}" for n, c in self.saved.items() if c) or "nothing"
-        skipped = ", ".join(f"{c} {why}" + (f" (< {self.options.min_face} px, --min-face)" if why == "too small" else "")
+        limit = f" (< {self.options.min_face} px, --min-face)"
+        skipped = ", ".join(f"{c} {why}" + (limit if why == "too small" else "")
                             for why, c in self.skipped.items()) or "none"
         return f"saved {sum(self.saved.values())} faces to {self.options.out} ({saved}); skipped: {skipped}"

@@ -97,7 +97,8 @@ def test_fixed_label_stops_at_max_and_ignores_keys(tmp_path):
 
 def test_faces_below_min_face_are_counted_as_too_small(tmp_path):
     c = Collector(CollectOptions(tmp_path, "happy", min_change=0, min_face=64), DEFAULT_SPEC)
-    small, big = SimpleNamespace(crop=_textured(0), box=(0, 0, 20, 20)), SimpleNamespace(crop=_textured(1), box=(0, 0, 80, 80))
+    small = SimpleNamespace(crop=_textured(0), box=(0, 0, 20, 20))
+    big = SimpleNamespace(crop=_textured(1), box=(0, 0, 80, 80))
     c(_frame(), [small, big])
     assert len(_pngs(tmp_path / "happy")) == 1 and c.state()["skipped"] == {"too small": 1}
     assert c.summary().endswith("skipped: 1 too small (< 64 px, --min-face)")

@@ -249,7 +249,8 @@ def test_out_video_and_its_overlay_carry_the_files_frame_rate(int8_model, tmp_pa
 
     drawn = []
     real = edge.loop.draw_faces
-    monkeypatch.setattr(edge.loop, "draw_faces", lambda image, faces, fps=None: drawn.append(fps) or real(image, faces, fps))
+    monkeypatch.setattr(edge.loop, "draw_faces",
+                        lambda image, faces, fps=None: drawn.append(fps) or real(image, faces, fps))
     video, out = tmp_path / "faces.mp4", tmp_path / "annotated.mp4"
     demo_video(video, 5, fps=15, faces="1")
     assert main(["run", str(int8_model), "--source", str(video), "--out", str(out), "--detector", "haar"]) == 0
@@ -262,7 +263,8 @@ def test_quiet_hides_litert_delegate_line(int8_model, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), demo_frames(1)[0][0])
-    cmd = [sys.executable, "-m", "edge.cli", "-q", "run", str(int8_model), "--source", str(folder), "--detector", "haar"]
+    cmd = [sys.executable, "-m", "edge.cli", "-q", "run", str(int8_model), "--source", str(folder),
+           "--detector", "haar"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "XNNPACK" not in done.stderr and "Created TensorFlow Lite" not in done.stderr, done.stderr
