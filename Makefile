@@ -92,4 +92,4 @@ pi-check: venv
 	$(BIN)/python tools/pi_check.py $(PI_CHECK_ARGS)
 
 clean:
-	rm -rf $(VENV) $(EDGE_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(EDGE_VENV) $(MOBILE_VENV) mobile_export/web/node_modules runs .pytest_cache

@@ -7,7 +7,7 @@
   last frame to the process's exit, the retries it spent and the line it printed (with the
   command's own --backoff, 0.5 s).
 
-    python benchmarks/camera_dropout.py [--stall-after 60] [--outage 1 3] [--dropouts 3]
+    python -m benchmarks.camera_dropout [--stall-after 60] [--outage 1 3] [--dropouts 3]
         [--camera-timeout 2] [--retries 5] [--backoff 0.5] [--json OUT]
 
 Needs picamera2 from PyPI (``make picamera2-test-deps``); the defaults are fer-edge run's.
@@ -26,14 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from edge.picam import PicameraSource
+from edge.sources import Reconnecting
+
 ROOT = Path(__file__).resolve().parents[1]
-FAKES = ROOT / "tests" / "fake_libcamera"
-sys.path[:0] = [str(FAKES), str(ROOT)]
-
-import numpy as np  # noqa: E402
-
-from edge.picam import PicameraSource  # noqa: E402
-from edge.sources import Reconnecting  # noqa: E402
+FAKES = ROOT / "tests" / "fake_libcamera"  # libcamera's stand-ins, for picamera2's own code
 
 
 def recovering(stall_after: int, outage: float, dropouts: int, timeout: float, retries: int,
@@ -92,6 +91,7 @@ def main(argv=None) -> int:
     p.add_argument("--backoff", type=float, default=0.5)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
+    sys.path.insert(0, str(FAKES))  # before picamera2 is first imported (by PicameraSource)
     logging.basicConfig(level=logging.WARNING, format="%(levelname).1s %(name)s: %(message)s")
     logging.getLogger("picamera2").setLevel(logging.ERROR)
     results = {"settings": {k: v for k, v in vars(args).items() if k != "json"}, "recovering": [

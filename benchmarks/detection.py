@@ -13,7 +13,7 @@ smallest face found in a 640-wide frame is 640 * 24 / W pixels (both detectors g
 what ``--min-face`` of that size gives. The ``default`` row is ``fer-edge run`` with no detection option
 (``--detector auto`` finding YuNet; about 320x240 pixels' worth per frame).
 
-    python benchmarks/detection.py [--model models/fer_micro_int8.tflite] [--frames 300] [--out FILE]
+    python -m benchmarks.detection [--model models/fer_micro_int8.tflite] [--frames 300] [--out FILE]
 
 Needs the YuNet model (found as fer-edge run finds it, else ../shared/models/) and ../shared/datasets/expw_sample
 ($FER_EDGE_SHARED names another ../shared).
@@ -33,17 +33,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edge_pipeline import detection_counts, make_video  # noqa: E402
-from expw_faces import EXPW_SAMPLE, Crops, crop, load_expw, match, yunet_model  # noqa: E402
+from benchmarks.edge_pipeline import detection_counts, make_video
+from benchmarks.expw_faces import EXPW_SAMPLE, Crops, crop, load_expw, match, yunet_model
 
-from edge import atomic  # noqa: E402
-from edge.config import EdgeConfig  # noqa: E402
-from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, default_detect_width  # noqa: E402
-from edge.detector_model import ENV_MODEL  # noqa: E402
-from edge.loop import run_edge  # noqa: E402
-from edge.rundir import DEFAULT_MODEL  # noqa: E402
+from edge import atomic
+from edge.config import EdgeConfig
+from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, default_detect_width
+from edge.detector_model import ENV_MODEL
+from edge.loop import run_edge
+from edge.rundir import DEFAULT_MODEL
 
 ROWS = (("haar", 320), ("haar", 480), ("haar", 640), ("yunet", 320), ("yunet", 480), ("yunet", 640))
 MIN_SIZE = 24  # both detectors' smallest face (edge.detect.HAAR_MIN_SIZE, YUNET_MIN_SIZE)

@@ -1,14 +1,12 @@
-"""Edge pipeline speed on a generated 640x480 video of synthetic faces, all in one run:
+"""Edge pipeline speed on a generated 640x480 video of synthetic faces: ``fer-edge bench``'s measurement
+(``edge.bench_cli.measure``) plus what a benchmark table needs and the command does not do:
 
-- end-to-end frames/s of the headless loop (decode, detect, preprocess, infer, track, draw, JPEG
-  encode as the live view does, JSON lines), the fastest of ``--repeats`` runs;
-- the per-stage split and the share of frame time outside detect+infer;
-- the inference-only rate (one face per call, the model alone);
-- detection counts against the video's true face boxes.
+- the video made here with its true face boxes, and detection counts against them;
+- without ``--model``, an untrained ``pi`` preset converted to full int8 (same cost as a trained one);
+- the fastest of ``--repeats`` runs, the share of frame time outside detect+infer, the machine and its load;
+- a Markdown table (``benchmarks.run_all`` collects it) and ``--json``.
 
-    python benchmarks/edge_pipeline.py [--model MODEL.tflite|RUN_DIR] [--frames 300] [--json OUT]
-
-Without ``--model`` an untrained ``pi`` preset is converted to full int8 (same cost as a trained one).
+    python -m benchmarks.edge_pipeline [--model MODEL.tflite|RUN_DIR] [--frames 300] [--json OUT]
 """
 
 from __future__ import annotations
@@ -21,18 +19,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from edge import atomic  # noqa: E402
-from edge.config import EdgeConfig  # noqa: E402
-from edge.loop import run_edge  # noqa: E402
-from edge.recognize import time_inference  # noqa: E402
-from edge.spec import DEFAULT_SPEC, spec_path_for  # noqa: E402
-from edge.track import iou_matrix  # noqa: E402
+from edge import atomic
+from edge.config import EdgeConfig
+from edge.bench_cli import measure
+from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.track import iou_matrix
 
 
 def make_pi_model(out_dir: Path) -> Path:
@@ -50,7 +43,7 @@ def make_pi_model(out_dir: Path) -> Path:
 
 
 def make_video(out_dir: Path, frames: int, seed: int) -> tuple[Path, list[list]]:
-    from train.demo_video import VideoConfig, truth_path, write_video
+    from edge.demo_video import VideoConfig, truth_path, write_video
 
     path = out_dir / "faces.mp4"
     write_video(path, VideoConfig(frames, 640, 480, 30.0, 1, 3, seed))
@@ -90,6 +83,7 @@ def markdown(r: dict) -> str:
 
 
 def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its C++ logs are noise here
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="a .tflite model or run directory (default: the pi preset, untrained, int8)")
     p.add_argument("--frames", type=int, default=300)
@@ -106,7 +100,7 @@ def main(argv=None) -> int:
         video, truth = make_video(tmp, args.frames, args.seed)
         config = EdgeConfig(source=str(video), model=model, threads=args.threads, jsonl=str(tmp / "p.jsonl"),
                             detect_every=args.detect_every)
-        runs = [run_edge(config, encode_always=True).timer.summary() for _ in range(args.repeats)]
+        runs = [measure(config, 500 if i == 0 else 0)[1] for i in range(args.repeats)]
         result = {
             "frames": args.frames, "repeats": args.repeats, "load_average": load,
             "machine": f"{platform.machine()} {platform.processor() or ''} x{os.cpu_count()}".replace("  ", " "),
@@ -114,7 +108,7 @@ def main(argv=None) -> int:
             "detector": config.detector, "detect_width": config.detect_width, "detect_every": config.detect_every,
             "pipeline": max(runs, key=lambda s: s["fps"]),
             "fps_all_runs": [s["fps"] for s in runs],
-            "inference_only_per_s": round(time_inference(model, args.threads, 500), 1),
+            "inference_only_per_s": runs[0]["inference_only_per_s"],
             "detections": detection_counts(tmp / "p.jsonl", truth),
         }
     print(markdown(result))

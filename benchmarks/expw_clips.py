@@ -7,7 +7,7 @@ and Gaussian sensor noise (sigma 2 grey levels), so consecutive frames differ as
 Photos are split by a hash of their name: ``--heldout`` of them (default 30%) go into
 ``OUT/heldout/<class>.mp4``, the rest into ``OUT/train/<class>.mp4``; a photo's faces stay on one side.
 
-    python benchmarks/expw_clips.py OUT [--hold 12] [--heldout 0.3]
+    python -m benchmarks.expw_clips OUT [--hold 12] [--heldout 0.3]
     fer-edge collect --source OUT/train/happy.mp4 --out-dir mine/train --label happy   # per class and split
 """
 
@@ -21,11 +21,10 @@ from pathlib import Path, PurePath
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from expw_faces import EXPW_SAMPLE  # noqa: E402
+from benchmarks.expw_faces import EXPW_SAMPLE
 
-from edge.spec import DEFAULT_SPEC  # noqa: E402
+from edge.spec import DEFAULT_SPEC
 
 SIZE = (640, 480)
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.preprocess import frame_face, preprocess  # noqa: E402
-from edge.spec import Framing  # noqa: E402
-from edge.track import iou_matrix  # noqa: E402
+from edge.preprocess import frame_face, preprocess
+from edge.spec import Framing
+from edge.track import iou_matrix
 
 #: ../shared beside the checkout (or $FER_EDGE_SHARED): the datasets and the YuNet copy.
 SHARED = Path(os.environ.get("FER_EDGE_SHARED") or Path(__file__).resolve().parents[2] / "shared")

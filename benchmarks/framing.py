@@ -12,7 +12,7 @@ too (and over all faces in round brackets), so every column compares like with l
 over the found faces whose eye line is tilted more than 10 degrees. ``expw_sample turned 20 deg`` is the
 sample with every photo turned by 20 degrees (alternately either way), the tilted heads the issue is about.
 
-    python benchmarks/framing.py [--model models/fer_micro_int8.tflite] [--margins 0,0.1,0.2,0.3] [--out FILE]
+    python -m benchmarks.framing [--model models/fer_micro_int8.tflite] [--margins 0,0.1,0.2,0.3] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from expw_faces import EXPW_SAMPLE, EXPW_TRAIN, Crops, crop, load_expw, match, rotated, yunet_model  # noqa: E402
+from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN, Crops, crop, load_expw, match, rotated, yunet_model
 
-from edge import atomic  # noqa: E402
-from edge.detect import YuNetDetector  # noqa: E402
-from edge.preprocess import eye_angle  # noqa: E402
-from edge.rundir import DEFAULT_MODEL  # noqa: E402
-from edge.spec import Framing  # noqa: E402
+from edge import atomic
+from edge.detect import YuNetDetector
+from edge.preprocess import eye_angle
+from edge.rundir import DEFAULT_MODEL
+from edge.spec import Framing
 
 TILTED = 10.0  # degrees
 

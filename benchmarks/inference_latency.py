@@ -12,8 +12,8 @@ Variants are measured in interleaved rounds (each round times every variant once
 so a load spike on a shared machine hits all of them alike; the per-variant number is the median
 over all timed faces. Ratios are speed-ups relative to float Keras.
 
-    python benchmarks/inference_latency.py runs/fer2013_micro          # the run's model(s)
-    python benchmarks/inference_latency.py --preset micro --json out.json  # an untrained preset
+    python -m benchmarks.inference_latency runs/fer2013_micro          # the run's model(s)
+    python -m benchmarks.inference_latency --preset micro --json out.json  # an untrained preset
 """
 
 from __future__ import annotations
@@ -27,10 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 log = logging.getLogger("inference_latency")
 
@@ -157,6 +154,7 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its C++ logs are noise here
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("run_dir", nargs="?", help="a run directory (model.keras, and model_int8.tflite if quantized)")

@@ -6,7 +6,7 @@ INTER_AREA. This script cuts every ExpW face from its photo, shrinks it to each 
 (a camera crop of that size), and reports how often MediaPipe's top-1 on each exported int8 file agrees
 with LiteRT on the plain model fed through fer-edge's preprocessing.
 
-    python benchmarks/mobile_crop_sizes.py ~/data/ExpW EXPORT_DIR [EXPORT_DIR ...] [--sizes 64 96 144 224]
+    python -m benchmarks.mobile_crop_sizes ~/data/ExpW EXPORT_DIR [EXPORT_DIR ...] [--sizes 64 96 144 224]
 
 Each EXPORT_DIR is the output of ``fer-edge export-mobile`` (e.g. made with ``--input-factor 1`` and 3);
 MediaPipe runs in the mobile environment (``make mobile-venv``).
@@ -22,13 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from edge.rundir import MOBILE_REPORT  # noqa: E402
-from edge.spec import load_spec_for  # noqa: E402
-from mobile_export import env, verify  # noqa: E402
-from train.datasets.base import Skips  # noqa: E402
-from train.datasets.expw import crop_box, locate, read_label_lst  # noqa: E402
+from edge.spec import load_spec_for
+from mobile_export import env, verify
+from mobile_export.export import MOBILE_REPORT
+from train.datasets.base import Skips
+from train.datasets.expw import crop_box, locate, read_label_lst
 
 
 def expw_crops(folder: str) -> list[np.ndarray]:

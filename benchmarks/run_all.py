@@ -1,6 +1,6 @@
 """Run every benchmark in one go on this machine and write one Markdown table (ratios in bold).
 
-    python benchmarks/run_all.py [--run RUN_DIR | --model models/fer_micro_int8.tflite] [--pi-run RUN_DIR]
+    python -m benchmarks.run_all [--run RUN_DIR | --model models/fer_micro_int8.tflite] [--pi-run RUN_DIR]
                                  [--out benchmarks/RESULTS.md]
 
 Each benchmark runs as its own process (one after the other, so they do not compete for the CPU)
@@ -21,15 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from edge import atomic
+from edge.rundir import DEFAULT_MODEL, resolve_model
+from firmware_export.config import FIRMWARE_REPORT
 
-from edge import atomic  # noqa: E402
-from edge.rundir import DEFAULT_MODEL, FIRMWARE_REPORT, resolve_model  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bench(script: str, args: list[str], out: Path) -> dict:
-    cmd = [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)]
+    cmd = [sys.executable, "-m", f"benchmarks.{script}", *args, "--json", str(out)]
     print(f"$ {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -51,9 +51,9 @@ def _export(model: Path, out: Path) -> dict:
 def _model_benches(latency_src: list[str], int8: Path, quick: bool, tmp: Path) -> tuple[dict, dict, dict]:
     """One model's per-face latency, edge pipeline and firmware export (arena, parity)."""
     tmp.mkdir()
-    latency = _bench("inference_latency.py", latency_src + (["--rounds", "2", "--per-round", "30"] if quick else []),
+    latency = _bench("inference_latency", latency_src + (["--rounds", "2", "--per-round", "30"] if quick else []),
                      tmp / "latency.json")
-    edge = _bench("edge_pipeline.py", ["--model", str(int8), "--frames", "90" if quick else "300",
+    edge = _bench("edge_pipeline", ["--model", str(int8), "--frames", "90" if quick else "300",
                                        "--repeats", "1" if quick else "3"], tmp / "edge.json")
     return latency, edge, _export(int8, tmp / "fw")
 
@@ -137,14 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
-        train = _bench("train_throughput.py", ["--presets", *args.train_presets, "--variants", "baseline",
+        train = _bench("train_throughput", ["--presets", *args.train_presets, "--variants", "baseline",
                                                "--seconds", "2" if quick else "5", "--rounds", "1" if quick else "2"],
                        tmp / "train.json")
         latency, edge, export = _model_benches(latency_src, int8, quick, tmp / "micro")
         pi = None
         if args.pi_run:
             pi = _model_benches([args.pi_run], resolve_model(args.pi_run), quick, tmp / "pi")
-    header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python benchmarks/run_all.py`"
+    header = (f"# fer-edge benchmarks\n\nMeasured {started:%Y-%m-%d %H:%M} UTC in one run of `python -m benchmarks.run_all`"
               f" on {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; model `{int8}`. "
               f"Other work on a shared machine slows every number; ratios measured side by side hold better.\n")
     body = [header, "## Summary\n", summary_table(train, latency, edge, export, pi), ""]

@@ -1,6 +1,6 @@
 """Each distillation teacher alone, and weighted ensembles, on held-out faces the project never trains on.
 
-    python benchmarks/teachers.py [--json OUT]
+    python -m benchmarks.teachers [--json OUT]
 
 Sets (those found): FER2013 PublicTest with its original labels (``$FER_EDGE_DATA/fer2013/val``), FER+'s
 votes on the same faces (``$FER_EDGE_DATA/ferplus``, val split; majority label), the ExpW val split that
@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN  # noqa: E402
-from edge.spec import DEFAULT_SPEC, FACE_FRAMING  # noqa: E402
+from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN
+from edge.spec import DEFAULT_SPEC, FACE_FRAMING
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FER_EDGE_DATA", "/work/data"))

@@ -8,8 +8,8 @@ through the real tf.data pipeline and ``model.fit``. Processes run round-robin o
 its best window, the one least disturbed by other work on a shared machine. Seconds per FER2013
 epoch are EXTRAPOLATED: 28,709 training images / images per second (validation not included).
 
-    python benchmarks/train_throughput.py                 # every preset, every variant
-    python benchmarks/train_throughput.py --presets micro --json out.json
+    python -m benchmarks.train_throughput                 # every preset, every variant
+    python -m benchmarks.train_throughput --presets micro --json out.json
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ BASELINE = {"augment": True, "data_threads": 0, "jit": False, "deterministic": T
 
 def worker(opts: dict) -> dict:
     """Measure one (preset, variant) in this process; returns images/s."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
     import tensorflow as tf
@@ -144,7 +143,6 @@ def main() -> int:
           f"FER2013 epoch = {FER2013_TRAIN} images / images per s (validation not included)\n")
     print(table(rows))
     if args.json:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         from edge import atomic
 
         atomic.write_json(args.json, {"rows": rows, "fer2013_train_images": FER2013_TRAIN,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -27,6 +28,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; artifacts get the usual permissions
         os.replace(tmp_path, path)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):  # name the file the user asked for, not the temporary one
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
@@ -58,17 +63,32 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
 
     ``overwrite=False`` refuses an existing non-empty ``path`` before anything is written.
     """
-    path = Path(path)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        from edge.errors import UserError
+    from edge.errors import UserError
 
-        raise UserError(f"{path}: already exists and is not empty (pass --force to replace it)")
+    given, path = path, Path(os.path.abspath(path))  # '.' has no name of its own
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise UserError(f"{given}: already exists and is not empty (pass --force to replace it)")
+    cwd = Path.cwd().resolve()
+    in_place = path.is_dir() and (path.resolve() == cwd or path.resolve() in cwd.parents)
+    if in_place and any(path.iterdir()):  # renaming it away would pull the folder from under the shell
+        raise UserError(f"{given}: is (or holds) the current folder, which cannot be replaced; choose a new "
+                        "folder for the output")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
-        if path.exists():
+        if in_place:  # the empty current folder: move the finished files into it
+            moved = []
+            try:
+                for entry in sorted(tmp.iterdir()):
+                    os.replace(entry, path / entry.name)
+                    moved.append(path / entry.name)
+            except BaseException:
+                for m in moved:
+                    shutil.rmtree(m, ignore_errors=True) if m.is_dir() else m.unlink(missing_ok=True)
+                raise
+        elif path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "per-stage timings of the edge pipeline on a video"  # fer-edge --help
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.run_cli import add_source_arguments
@@ -23,21 +25,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    from edge import atomic
+def measure(config, infer_runs: int):
+    """One headless pass of the loop with every frame JPEG-encoded: (its result, the timer's summary with the
+    face counts and, given a model and ``infer_runs``, the single-face inference rate)."""
     from edge.loop import run_edge
     from edge.recognize import time_inference
-    from edge.run_cli import config_from_args
 
-    config = config_from_args(args)
     result = run_edge(config, encode_always=True)
     summary = result.timer.summary()
     summary.update(frames_with_faces=result.frames_with_faces, faces=result.faces)
+    if config.model and infer_runs:
+        summary["inference_only_per_s"] = round(time_inference(config.model, config.threads, infer_runs), 1)
+    return result, summary
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge import atomic
+    from edge.run_cli import check_run_paths, config_from_args
+
+    config = config_from_args(args)
+    check_run_paths(config, {"--json": args.json})
+    result, summary = measure(config, args.infer_runs)
     print(result.timer.table())
     print(f"faces: {result.faces} in {result.frames_with_faces} of {result.frames} frames")
-    if config.model:
-        rate = time_inference(config.model, config.threads, args.infer_runs)
-        summary["inference_only_per_s"] = round(rate, 1)
+    if "inference_only_per_s" in summary:
+        rate = summary["inference_only_per_s"]
         print(f"inference only: {rate:.0f} faces/s ({1000 / rate:.2f} ms per face)")
     if args.json:
         atomic.write_json(args.json, summary)

@@ -1,19 +1,24 @@
-"""``fer-edge``: a thin dispatcher that loads a stage only when its subcommand runs.
+"""``fer-edge``: a thin dispatcher that loads a command only when it runs.
 
-Each stage exposes a command module with ``add_arguments(parser)`` and ``run(args) -> int``.
-Those modules import only the standard library at top level, so ``--help`` works on a Raspberry Pi
-with nothing but the edge extra installed; a subcommand whose stage is not installed says what to
-install instead of failing with a traceback.
+Commands plug in as entry points of the ``fer_edge.commands`` group (``pyproject.toml``), as Flask's CLI
+reads ``flask.commands``: the name is the subcommand, the value a module with ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``. A command module imports only the standard library at
+top level (``NEEDS`` lists what its ``run`` imports, ``EXTRA`` the extra that installs them), so ``--help``
+works on a Raspberry Pi with nothing but the edge extra installed, and a command whose extra is missing
+says what to install instead of failing with a traceback. This module names no package: it lists what
+is installed.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import errno
+import importlib.metadata
 import importlib.util
 import logging
 import sys
 from dataclasses import dataclass
+from types import ModuleType
 
 from edge import __version__
 from edge.errors import UserError
@@ -21,39 +26,33 @@ from edge.errors import UserError
 log = logging.getLogger("fer_edge")
 DESCRIPTION = ("fer-edge: train a compact facial-expression CNN, make it int8, run it live on a Raspberry Pi "
                "camera and export it for TensorFlow Lite Micro.")
+GROUP = "fer_edge.commands"
+NOT_INSTALLED = 3  # exit code of a command whose extra (or whose package) is not installed
 
 
 @dataclass(frozen=True)
 class Command:
-    module: str
-    help: str
-    needs: tuple[str, ...] = ()
-    extra: str = ""
+    name: str
+    entry_point: importlib.metadata.EntryPoint
+
+    @property
+    def package(self) -> str:
+        return self.entry_point.module.split(".")[0]
+
+    def load(self) -> ModuleType | str:
+        """The command's module, or why it cannot be imported (its package or one of its imports is missing)."""
+        try:
+            return self.entry_point.load()
+        except ModuleNotFoundError as e:
+            return str(e)
 
 
-COMMANDS: dict[str, Command] = {
-    "data": Command("train.data_cli", "inspect a dataset: counts per class and split, skipped items, a contact sheet"),
-    "train": Command("train.cli", "train a compact CNN preset into a run directory",
-                     ("tensorflow", "tf_keras"), "train"),
-    "evaluate": Command("train.evaluate_cli", "evaluate a .keras or .tflite model (or a run dir) on a dataset",
-                        ("sklearn",), "train"),
-    "tune": Command("train.tune_cli", "search a preset's width/depth/dropout/lr/augmentation with KerasTuner",
-                    ("tensorflow", "tf_keras", "keras_tuner"), "train"),
-    "quantize": Command("quantize.cli", "quantization-aware training and full-int8 TFLite, gated on accuracy",
-                        ("tensorflow", "tf_keras", "tensorflow_model_optimization"), "train"),
-    "model-card": Command("model_card.cli", "publish a trained, quantized and exported run as a model with its card",
-                          ("tensorflow", "tf_keras", "matplotlib"), "train"),
-    "export-firmware": Command("firmware_export.cli", "write TensorFlow Lite Micro C/C++ sources for an int8 model",
-                               ("flatbuffers", "tflite_micro"), "micro"),
-    "export-mobile": Command("mobile_export.cli", "write .tflite files with metadata for MediaPipe Tasks apps, checked in MediaPipe",
-                             ("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers"), "mobile"),
-    "collect": Command("edge.collect_cli", "record labelled face crops from a camera or video for fine-tuning"),
-    "run": Command("edge.run_cli", "live expression recognition from a camera, video file or image folder"),
-    "bench": Command("edge.bench_cli", "per-stage timings of the edge pipeline on a video"),
-    "fetch-models": Command("edge.fetch_cli", "download the YuNet face detector and the zoo expression teacher "
-                            "(checked, into the cache folder)"),
-    "demo-video": Command("train.demo_video", "write a test video of synthetic faces on varied backgrounds"),
-}
+def commands() -> dict[str, Command]:
+    """The installed commands, as the installed metadata lists them (the first of a name wins)."""
+    found: dict[str, Command] = {}
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        found.setdefault(ep.name, Command(ep.name, ep))
+    return found
 
 
 def _verbosity_parent() -> argparse.ArgumentParser:
@@ -64,33 +63,42 @@ def _verbosity_parent() -> argparse.ArgumentParser:
     return p
 
 
-def _install_hint(cmd: Command) -> str:
-    return f"pip install 'fer-edge[{cmd.extra}]'"
+def _install_hint(module: ModuleType | str) -> str:
+    extra = "" if isinstance(module, str) else getattr(module, "EXTRA", "")
+    return f"pip install 'fer-edge[{extra}]'" if extra else "pip install fer-edge"
 
 
-def build_parser(prog: str = "fer-edge", only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(prog: str = "fer-edge", only: str | None = None,
+                 installed: dict[str, Command] | None = None) -> argparse.ArgumentParser:
+    installed = commands() if installed is None else installed
     parent = _verbosity_parent()
-    parser = argparse.ArgumentParser(prog=prog, parents=[parent], description=DESCRIPTION if only is None else COMMANDS[only].help)
+    parser = argparse.ArgumentParser(prog=prog, parents=[parent], description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"fer-edge {__version__}")
     if only is not None:
-        _add_stage_arguments(only, parser)
+        parser.description = _add_command(installed[only], parser)
         parser.set_defaults(command=only)
         return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, cmd in COMMANDS.items():
-        sp = sub.add_parser(name, help=cmd.help, description=cmd.help, parents=[parent])
-        _add_stage_arguments(name, sp)
+    for name, cmd in installed.items():
+        module = cmd.load()
+        about = _about(module)
+        sp = sub.add_parser(name, help=about, description=about, parents=[parent])
+        if not isinstance(module, str):
+            module.add_arguments(sp)
     return parser
 
 
-def _add_stage_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    try:
-        module = importlib.import_module(COMMANDS[name].module)
-    except ModuleNotFoundError as e:  # the stage's own CLI module is missing: packaging problem
-        parser.set_defaults(_missing=str(e))
-        return
-    module.add_arguments(parser)
+def _about(module: ModuleType | str) -> str:
+    return f"(not installed here: {_install_hint(module)})" if isinstance(module, str) else module.HELP
+
+
+def _add_command(cmd: Command, parser: argparse.ArgumentParser) -> str:
+    """Add the command's options to ``parser``; returns its help line."""
+    module = cmd.load()
+    if not isinstance(module, str):
+        module.add_arguments(parser)
+    return _about(module)
 
 
 def setup_logging(verbose: int = 0, quiet: int = 0) -> None:
@@ -104,33 +112,47 @@ def setup_logging(verbose: int = 0, quiet: int = 0) -> None:
 
 
 def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None = None) -> int:
-    parser = build_parser(prog, only)
+    installed = commands()
+    if not installed or (only is not None and only not in installed):
+        print(f"{prog}: no commands are registered: the {GROUP} entry points of the fer-edge distribution are "
+              "missing (run from a checkout without installing it?): pip install -e .", file=sys.stderr)
+        return NOT_INSTALLED
+    parser = build_parser(prog, only, installed)
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", 0))
     from edge.deprecated import warn_deprecated
 
     warn_deprecated(args, log)
-    cmd = COMMANDS[args.command]
-    missing = [m for m in cmd.needs if importlib.util.find_spec(m) is None]
-    if missing or getattr(args, "_missing", None):
-        what = ", ".join(missing) or args._missing
-        print(f"{prog}: '{args.command}' needs {what}, which is not installed here: {_install_hint(cmd)}",
+    cmd = installed[args.command]
+    module = cmd.load()
+    needs = () if isinstance(module, str) else getattr(module, "NEEDS", ())
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing or isinstance(module, str):
+        what = ", ".join(missing) or module
+        print(f"{prog}: '{args.command}' needs {what}, which is not installed here: {_install_hint(module)}",
               file=sys.stderr)
-        return 3
+        return NOT_INSTALLED
     try:
-        module = importlib.import_module(cmd.module)
         return int(module.run(args) or 0)
     except UserError as e:
         print(f"{prog} {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"{prog} {args.command}: error: no space left on the device{where} ({e.strerror}); "
+              "free some space and run it again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return 130
 
 
 def stage_main(command: str) -> None:
-    """Entry for ``python -m <stage>``: the same as ``fer-edge <command>``."""
-    sys.exit(main(sys.argv[1:], prog=f"python -m {COMMANDS[command].module.split('.')[0]}", only=command))
+    """Entry for ``python -m <package>``: the same as ``fer-edge <command>``."""
+    cmd = commands().get(command)
+    sys.exit(main(sys.argv[1:], prog=f"python -m {cmd.package}" if cmd else "fer-edge", only=command))
 
 
 if __name__ == "__main__":

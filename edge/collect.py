@@ -7,13 +7,21 @@ live view: ``1``..``9`` pick a class (in the spec's label order), space pauses. 
 blurred (variance of the Laplacian of the 48x48 model input below ``min_sharpness``) or nearly the same as a
 face saved recently for the same class (mean absolute difference of the brightness-normalised 24x24 faces
 below ``min_change`` grey levels), so a still face does not give 300 identical crops. Every file is written
-atomically, so whatever stops the run leaves only complete images.
+atomically, so whatever stops the run leaves only complete images, and never over an existing one: the session
+name carries a random part and each name is claimed exclusively, so two collects into one folder (started in
+the same second, or running at once) keep all their faces.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
 import logging
+import math
+import os
+import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +29,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import atomic
 from edge.errors import UserError
 from edge.preprocess import prepare
 from edge.sources import IMAGE_SUFFIXES
@@ -51,7 +58,7 @@ class CollectOptions:
                 flag = "--max" if name == "max_per_class" else f"--{name.replace('_', '-')}"
                 raise UserError(f"{flag} {value}: expected an integer >= {low}")
         for flag, value in (("--min-sharpness", self.min_sharpness), ("--min-change", self.min_change)):
-            if value < 0:
+            if not 0 <= value < math.inf:  # also refuses nan, which would switch the filter off
                 raise UserError(f"{flag} {value}: expected a number >= 0 (0 switches the filter off)")
         if self.out.exists() and not self.out.is_dir():
             raise UserError(f"--out-dir {self.out}: exists and is not a folder")
@@ -75,7 +82,12 @@ class Collector:
         self.options, self.spec, self.stop = options, spec, stop
         if options.label is not None and options.label not in spec.labels:
             raise UserError(f"--label {options.label!r}: expected one of {', '.join(spec.labels)} (the model's classes)")
-        self.session = time.strftime("%Y%m%d-%H%M%S")
+        for name in spec.labels:
+            if (options.out / name).exists() and not (options.out / name).is_dir():
+                raise UserError(f"--out-dir {options.out}: {options.out / name} is a file, not a folder (expected the "
+                                f"folder of the {name} faces; move the file or choose another --out-dir)")
+        # a random part: two collects started in the same second never pick the same names
+        self.session = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self.counts = {name: self._existing(name) for name in spec.labels}
         self.saved = dict.fromkeys(spec.labels, 0)
         self.skipped = collections.Counter()
@@ -143,9 +155,37 @@ class Collector:
             return
         self.counts[name] += 1
         self.saved[name] += 1
-        path = self.options.out / name / f"{self.session}_{self.saved[name]:05d}.png"
-        atomic.write_bytes(path, cv2.imencode(".png", face.crop)[1].tobytes())
+        self._save(name, cv2.imencode(".png", face.crop)[1].tobytes())
         self._recent[name].append(sig)
+
+    def _save(self, name: str, data: bytes) -> Path:
+        """Write ``data`` as the next free ``<session>_<n>.png`` of class ``name``: complete (written under a
+        temporary name first), and never over an existing face (claimed by hard link or exclusive create, both
+        of which fail when the name is taken)."""
+        folder = self.options.out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.session}.", suffix=".tmp.png", dir=folder)
+        n = self.saved[name]
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+            while True:
+                path = folder / f"{self.session}_{n:05d}.png"
+                try:
+                    try:
+                        os.link(tmp, path)
+                    except OSError as e:  # a file system without hard links: claim the name, then fill it
+                        if isinstance(e, FileExistsError) or e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                            raise
+                        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                        os.replace(tmp, path)
+                    return path
+                except FileExistsError:
+                    n += 1
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     def state(self) -> dict:
         return {"current": self.current, "counts": dict(self.counts), "saved": dict(self.saved),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "record labelled face crops from a camera or video for fine-tuning"  # fer-edge --help
+
 #: ``collect``'s own help for the shared ``--min-face`` (same meaning as in ``run``: the smallest face kept)
 MIN_FACE_HELP = ("smallest face to keep, in pixels of the displayed image: a narrower face is still detected, "
                  "tracked and shown, but not saved, and counted as 'too small' (default: keep every face the "
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.errors import UserError
     from edge.loop import run_edge
     from edge.rundir import resolve_model
-    from edge.run_cli import config_from_args
+    from edge.run_cli import check_run_paths, config_from_args
     from edge.spec import load_spec_for
 
     if args.out_dir is None:
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     # --min-face is applied by the collector (which counts what it skips), not by the detector
     config = config_from_args(args, model=str(model), min_face=None, max_faces=args.max_faces)
+    check_run_paths(config, folders={"--out-dir": args.out_dir})
     stop = threading.Event()
     collector = Collector(options, load_spec_for(model), stop)
     result = run_edge(config, stop=stop, on_frame=collector)

@@ -6,6 +6,7 @@ Standard library only, so the command modules can build it without importing Ope
 from __future__ import annotations
 
 import ipaddress
+import math
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -111,9 +112,12 @@ class EdgeConfig:
         for name, low in (("max_faces", 1), ("min_face", 8), ("detect_width", 64), ("detect_every", 1),
                           ("retries", 0), ("max_missed", 0)):
             if getattr(self, name) is not None and getattr(self, name) < low:
-                raise UserError(f"{name} {getattr(self, name)}: expected an integer >= {low}")
-        if self.camera_timeout <= 0 or self.backoff < 0 or self.camera_fps <= 0:
-            raise UserError("camera timeout and fps must be positive and backoff non-negative")
+                flag = name if name == "max_missed" else f"--{name.replace('_', '-')}"
+                raise UserError(f"{flag} {getattr(self, name)}: expected an integer >= {low}")
+        if not 0 < self.camera_timeout < math.inf:
+            raise UserError(f"--camera-timeout {self.camera_timeout}: expected a positive number of seconds")
+        if not (self.backoff >= 0 and self.camera_fps > 0):
+            raise UserError("camera fps must be positive and backoff non-negative")
         if not 1 <= self.jpeg_quality <= 100:
             raise UserError(f"jpeg_quality {self.jpeg_quality}: expected 1..100")
         if self.out is not None and Path(self.out).suffix.lower() not in VIDEO_SUFFIXES:
@@ -165,12 +169,16 @@ class EdgeConfig:
             raise UserError(f"unknown edge config fields {unknown}")
         return cls(**d)
 
+    @staticmethod
+    def config_path_for(out: str | Path) -> Path:
+        return Path(out).with_name(Path(out).stem + ".config.json")
+
     def config_paths(self) -> list[Path]:
         """Where the config is saved: ``<stem>.config.json`` beside each output file."""
         paths = []
         for out in (self.out, self.jsonl):
             if out:
-                p = Path(out).with_name(Path(out).stem + ".config.json")
+                p = self.config_path_for(out)
                 if p not in paths:
                     paths.append(p)
         return paths

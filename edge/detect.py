@@ -195,7 +195,7 @@ class YuNetDetector:
 
 def make_detector(config):
     """The detector ``config`` asks for. ``auto`` is YuNet when its model file is found
-    (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one info line."""
+    (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one loud warning."""
     from edge.detector_model import ENV_MODEL, detector_model_label, find_detector_model, verify_detector_model
 
     if config.detector == "haar":
@@ -208,6 +208,15 @@ def make_detector(config):
     if config.detector == "yunet":
         raise UserError(f"--detector yunet: no YuNet model ({where}); run 'fer-edge fetch-models', "
                         f"or pass --detector-model FILE or set {ENV_MODEL}")
-    log.info("face detector: Haar cascade (YuNet finds more faces and is faster: run 'fer-edge fetch-models' "
-             "once to use it; %s)", where)
+    log.warning(haar_fallback_warning(where))
     return HaarDetector(config.detect_width)
+
+
+def haar_fallback_warning(where: str) -> str:
+    """The loud line ``--detector auto`` prints when it falls back to Haar: that it did, why, and what to do."""
+    from edge.detector_model import YUNET
+
+    return (f"FALLING BACK TO THE HAAR FACE DETECTOR: no YuNet model found ({where}). Haar misses small, turned "
+            "and dim faces (none of a classroom clip's 17-25 px faces). Get YuNet once: 'fer-edge fetch-models' "
+            f"(offline: 'fer-edge fetch-models --from {YUNET.name}', a copy you brought), or "
+            "pass --detector haar to choose Haar and silence this")

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 
+HELP = ("download the YuNet face detector and the zoo expression teacher "  # fer-edge --help
+        "(checked, into the cache folder)")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.deprecated import add_alias

@@ -6,6 +6,7 @@ flushed, the server is shut down and the camera is released.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import secrets
 import threading
@@ -66,23 +67,185 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
     try:
         server = LiveServer(host, port, token).start()
     except OSError as e:
-        raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); is another program "
-                        "using the port? Pick another HOST:PORT") from None
+        hint = ("is another program using the port? Pick another HOST:PORT" if e.errno == errno.EADDRINUSE
+                else "is that address one of this machine's (IPv6 enabled for [::1])? Pick another HOST:PORT")
+        raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); {hint}") from None
     stack.callback(server.close)
     level = logging.WARNING if config.listen_network else logging.INFO
     log.log(level, "live view: %s", server.url)
     return server
 
 
-def _serve_final_state(server, source, frame, record, session, jpeg_params, stop: threading.Event) -> None:
-    """At the end of a file, keep the live view showing its last frame and the session until Ctrl-C."""
-    if record is not None:
-        view = {"session": session.view()} if session is not None else {}
-        jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes() if frame is not None else None
-        server.publish({**server.latest(), **record, **view, "ended": True}, jpeg)
-    log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit (--loop replays the file)",
-             source.name)
-    stop.wait()
+@dataclass
+class _Outputs:
+    """Where frames go: the live view, the video file, the JSON lines, the window (each None when off)."""
+
+    server: object = None
+    video: VideoOutput | None = None
+    jsonl: JsonlOutput | None = None
+    display: Display | None = None
+
+    @classmethod
+    def open(cls, config: EdgeConfig, fps: float, stack: contextlib.ExitStack) -> "_Outputs":
+        """Open every output ``config`` asks for; ``stack`` closes them."""
+        out = cls()
+        if config.serve:  # first: a port in use fails before any output file is opened
+            out.server = _start_server(config, stack)
+        if config.out:
+            out.video = VideoOutput(config.out, fps)
+            stack.callback(out.video.close)
+        if config.jsonl:
+            out.jsonl = JsonlOutput(config.jsonl)
+            stack.callback(out.jsonl.close)
+        if config.display:
+            out.display = Display()
+            stack.callback(out.display.close)
+        return out
+
+    def take_keys(self) -> list:
+        """The keys pressed in the window or the live view since the last call."""
+        return (self.display.take_keys() if self.display else []) + (self.server.take_keys() if self.server else [])
+
+
+def _build_recognizer(config: EdgeConfig, timer: StageTimer, keep_crops: bool):
+    """(config naming the detector that runs, the recognizer, the model's spec or None without a model)."""
+    classifier, spec = load_classifier(config.model, config.threads) if config.model else (None, None)
+    tracker = Tracker(config.smooth_alpha if config.smooth else 1.0, config.iou_threshold, config.max_missed)
+    detector = make_detector(config)
+    # the saved config names the detector that ran (auto resolves to yunet or haar)
+    config = replace(config, detector=detector.name,
+                     detector_model=str(getattr(detector, "model_path", "") or "") or None)
+    recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
+                           config.max_faces, timer, config.detect_every, hold=config.max_missed,
+                           keep_crops=keep_crops)
+    return config, recognize, spec
+
+
+class _FrameLoop:
+    """One pass per frame: read, recognize, update the session, hand to ``on_frame``, draw, publish, write,
+    show, count, pace; until the source ends (with --loop a file starts again), --max-frames, or ``stop``."""
+
+    def __init__(self, config: EdgeConfig, source, recognize: Recognizer, out: _Outputs, session, result: RunResult,
+                 stop: threading.Event, encode_always: bool, on_frame):
+        self.config, self.source, self.recognize, self.out, self.session = config, source, recognize, out, session
+        self.result, self.timer, self.stop = result, result.timer, stop
+        self.encode_always, self.on_frame = encode_always, on_frame
+        self.drawing = bool(out.video or out.server or out.display or encode_always)
+        self.jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
+        self.session_view, self.next_view = {}, 0.0
+        self.pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
+        self.meter, self.started = _FpsMeter(), time.perf_counter()
+        self.next_log = time.monotonic() + PROGRESS_EVERY_S
+        #: the last frame shown and its record (kept on screen at the end of a file)
+        self.frame = self.record = None
+        self.pass_frames = 0  # frames of this pass over a file (--loop)
+
+    def run(self) -> None:
+        result, timer = self.result, self.timer
+        while not self.stop.is_set():
+            if self.config.max_frames is not None and result.frames >= self.config.max_frames:
+                result.stopped_by = "--max-frames"
+                break
+            timer.begin()
+            frame = self.source.read()
+            timer.lap("capture")
+            if frame is None and self.config.loop and not self.source.live and self.pass_frames:
+                self.source.rewind()
+                frame, self.pass_frames, self.started = self.source.read(), 0, time.perf_counter()
+            if frame is None:
+                break
+            self.frame = frame
+            self.pass_frames += 1
+            self._one_frame(frame)
+
+    def _one_frame(self, frame) -> None:
+        out, result = self.out, self.result
+        faces = self.recognize(frame)
+        fps = self.meter.tick()
+        # the rate drawn on the frames: a file's own (what --out is written at), a camera's measured one
+        shown_fps = self.source.fps if not self.source.live and self.source.fps else fps
+        record = None if out.server is None and out.jsonl is None else frame_record(result.frames, frame.timestamp,
+                                                                                     faces)
+        self.record = record
+        self._update_session(frame, faces)
+        extra = self.on_frame(frame, faces, out.take_keys()) if self.on_frame is not None else None
+        if self.drawing:
+            draw_faces(frame.image, faces, shown_fps or None)
+            self.timer.lap("draw")
+        self._publish(frame, record, fps, extra)
+        self._write(frame, record)
+        self._show(frame)
+        result.frames += 1
+        result.faces += len(faces)
+        result.frames_with_faces += bool(faces)
+        self._wait_for_pace()
+        self.timer.end_frame()
+        self._log_progress(len(faces))
+
+    def _update_session(self, frame, faces) -> None:
+        if self.session is None:
+            return
+        self.session.update(frame.timestamp, faces)
+        if self.out.server is not None and time.monotonic() >= self.next_view:
+            self.session_view = {"session": self.session.view()}
+            self.next_view = time.monotonic() + SESSION_VIEW_EVERY_S
+
+    def _publish(self, frame, record, fps: float, extra) -> None:
+        server = self.out.server
+        if server is None and not self.encode_always:
+            return
+        jpeg = None
+        if self.encode_always or server.streaming:
+            jpeg = cv2.imencode(".jpg", frame.image, self.jpeg_params)[1].tobytes()
+            self.timer.lap("encode")
+        if server is not None:
+            server.publish({**record, "fps": round(fps, 2), **self.session_view, **(extra or {})}, jpeg)
+
+    def _write(self, frame, record) -> None:
+        video, jsonl = self.out.video, self.out.jsonl
+        if video is None and jsonl is None:
+            return
+        if video is not None:
+            video.write(frame.image)
+        if jsonl is not None:
+            jsonl.write(record)
+        self.timer.lap("write")
+
+    def _show(self, frame) -> None:
+        if self.out.display is None:
+            return
+        if not self.out.display.show(frame.image):
+            self.result.stopped_by = "window closed"
+            self.stop.set()
+        self.timer.lap("display")
+
+    def _wait_for_pace(self) -> None:
+        if self.pace is not None:
+            self.stop.wait(max(0.0, self.started + self.pass_frames * self.pace - time.perf_counter()))
+            self.timer.lap("pace")
+
+    def serve_final_state(self) -> None:
+        """At the end of a file, keep the live view showing its last frame and the session until Ctrl-C."""
+        server, frame = self.out.server, self.frame
+        if self.record is not None:
+            view = {"session": self.session.view()} if self.session is not None else {}
+            jpeg = cv2.imencode(".jpg", frame.image, self.jpeg_params)[1].tobytes() if frame is not None else None
+            server.publish({**server.latest(), **self.record, **view, "ended": True}, jpeg)
+        log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit (--loop replays the file)",
+                 self.source.name)
+        self.stop.wait()
+
+    def _log_progress(self, faces: int) -> None:
+        if time.monotonic() >= self.next_log:
+            self.next_log += PROGRESS_EVERY_S
+            log.info("frame %d: %.1f fps, %d face(s)", self.result.frames, self.timer.fps, faces)
+
+
+def _write_summary(config: EdgeConfig, session) -> None:
+    if config.summary and session is not None:
+        from edge.summary_image import write_summary
+
+        log.info("wrote %s", write_summary(config.summary, session.view()))
 
 
 def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None,
@@ -93,112 +256,25 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     the faces' framed crops and the keys pressed in the window or the live view since the last frame; it may
     draw on ``frame.image``, set ``stop``, and return extra fields for the live view's record.
     """
-    timer = timer or StageTimer()
     stop = stop or threading.Event()
-    result = RunResult(timer)
-    classifier, spec = load_classifier(config.model, config.threads) if config.model else (None, None)
-    tracker = Tracker(config.smooth_alpha if config.smooth else 1.0, config.iou_threshold, config.max_missed)
-    detector = make_detector(config)
-    # the saved config names the detector that ran (auto resolves to yunet or haar)
-    config = replace(config, detector=detector.name,
-                     detector_model=str(getattr(detector, "model_path", "") or "") or None)
-    recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
-                           config.max_faces, timer, config.detect_every, hold=config.max_missed,
-                           keep_crops=on_frame is not None)
+    result = RunResult(timer or StageTimer())
+    config, recognize, spec = _build_recognizer(config, result.timer, keep_crops=on_frame is not None)
     source = source or open_source(config.source, config, stop)
-    jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
     with contextlib.ExitStack() as stack, stop_on_signals(stop, then="finishing the current frame and stopping"):
         stack.callback(source.close)
         if not source.open():
             result.stopped_by = "signal"
             return result
-        video = jsonl = server = display = None
-        if config.serve:  # first: a port in use fails before any output file is opened
-            server = _start_server(config, stack)
-        if config.out:
-            video = VideoOutput(config.out, source.fps or config.camera_fps)
-            stack.callback(video.close)
-        if config.jsonl:
-            jsonl = JsonlOutput(config.jsonl)
-            stack.callback(jsonl.close)
-        if config.display:
-            display = Display()
-            stack.callback(display.close)
-        drawing = bool(video or server or display or encode_always)
+        out = _Outputs.open(config, source.fps or config.camera_fps, stack)
         session = (SessionStats(spec.labels, clock=getattr(source, "clock", "wall"))
-                   if spec is not None and (server or config.summary) else None)
-        session_view, next_view = {}, 0.0
-        pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
-        meter, started, next_log = _FpsMeter(), time.perf_counter(), time.monotonic() + PROGRESS_EVERY_S
-        frame = record = None
-        pass_frames = 0  # frames of this pass over a file (--loop)
-        while not stop.is_set():
-            if config.max_frames is not None and result.frames >= config.max_frames:
-                result.stopped_by = "--max-frames"
-                break
-            timer.begin()
-            latest, frame = frame, source.read()
-            timer.lap("capture")
-            if frame is None and config.loop and not source.live and pass_frames:
-                source.rewind()
-                frame, pass_frames = source.read(), 0
-                started = time.perf_counter()
-            if frame is None:
-                frame = latest
-                break
-            pass_frames += 1
-            faces = recognize(frame)
-            # the rate drawn on the frames: a file's own (what --out is written at), a camera's measured one
-            fps = meter.tick()
-            shown_fps = source.fps if not source.live and source.fps else fps
-            record = None if server is None and jsonl is None else frame_record(result.frames, frame.timestamp, faces)
-            extra = None
-            if session is not None:
-                session.update(frame.timestamp, faces)
-                if server is not None and time.monotonic() >= next_view:
-                    session_view, next_view = {"session": session.view()}, time.monotonic() + SESSION_VIEW_EVERY_S
-            if on_frame is not None:
-                keys = (display.take_keys() if display else []) + (server.take_keys() if server else [])
-                extra = on_frame(frame, faces, keys)
-            if drawing:
-                draw_faces(frame.image, faces, shown_fps or None)
-                timer.lap("draw")
-            if server is not None or encode_always:
-                jpeg = None
-                if encode_always or server.streaming:
-                    jpeg = cv2.imencode(".jpg", frame.image, jpeg_params)[1].tobytes()
-                    timer.lap("encode")
-                if server is not None:
-                    server.publish({**record, "fps": round(fps, 2), **session_view, **(extra or {})}, jpeg)
-            if video is not None or jsonl is not None:
-                if video is not None:
-                    video.write(frame.image)
-                if jsonl is not None:
-                    jsonl.write(record)
-                timer.lap("write")
-            if display is not None:
-                if not display.show(frame.image):
-                    result.stopped_by = "window closed"
-                    stop.set()
-                timer.lap("display")
-            result.frames += 1
-            result.faces += len(faces)
-            result.frames_with_faces += bool(faces)
-            if pace is not None:
-                stop.wait(max(0.0, started + pass_frames * pace - time.perf_counter()))
-                timer.lap("pace")
-            timer.end_frame()
-            if time.monotonic() >= next_log:
-                next_log += PROGRESS_EVERY_S
-                log.info("frame %d: %.1f fps, %d face(s)", result.frames, timer.fps, len(faces))
+                   if spec is not None and (out.server or config.summary) else None)
+        frames = _FrameLoop(config, source, recognize, out, session, result, stop, encode_always, on_frame)
+        frames.run()
         if stop.is_set() and result.stopped_by == "end of source":
             result.stopped_by = "signal"
-        elif server is not None and not source.live and result.stopped_by == "end of source":
-            _serve_final_state(server, source, frame, record, session, jpeg_params, stop)
-        if config.summary and session is not None:
-            from edge.summary_image import write_summary
-
-            log.info("wrote %s", write_summary(config.summary, session.view()))
+        elif out.server is not None and not source.live and result.stopped_by == "end of source":
+            frames.serve_final_state()
+        _write_summary(config, session)
     config.save_beside_outputs()  # after the outputs are complete: a failed run leaves no config behind
     log.info("stopped (%s) after %d frames", result.stopped_by, result.frames)
     return result

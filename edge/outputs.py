@@ -7,6 +7,7 @@ file can be followed live and is valid whenever the run stops.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -59,7 +60,7 @@ class VideoOutput:
 
     def _open(self, width: int, height: int) -> None:
         self._atomic = atomic.atomic_path(self.path)
-        tmp = self._atomic.__enter__()
+        tmp = self._tmp = self._atomic.__enter__()
         self._writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FOURCC), self.fps, (width, height))
         if not self._writer.isOpened():
             self._writer = None
@@ -73,8 +74,28 @@ class VideoOutput:
             return
         self._writer.release()
         self._writer = None
+        tmp = self._tmp
+        readable = _frames_in(tmp)
+        if readable < self.frames:  # OpenCV's writer says nothing when the disk fills: check what it wrote
+            error = UserError(f"--out {self.path}: the video could not be written completely ({readable} of "
+                              f"{self.frames} frames readable; is the disk full?); nothing was saved under that name",
+                              exit_code=1)
+            self._atomic.__exit__(UserError, error, None)
+            raise error
         self._atomic.__exit__(None, None, None)
         log.info("wrote %s (%d frames at %g fps)", self.path, self.frames, self.fps)
+
+
+def _frames_in(path: Path) -> int:
+    """How many frames OpenCV can read back from the video at ``path`` (0 if it cannot open it)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return 0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        return count if count > 0 else int(cap.read()[0])
+    finally:
+        cap.release()
 
 
 class JsonlOutput:
@@ -89,12 +110,28 @@ class JsonlOutput:
             raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror}); expected a writable file path") from None
 
     def write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as e:
+            self._fail(e)
+
+    def _fail(self, e: OSError):
+        """Close the file keeping only its complete lines (a line cut by a full disk is removed), then raise."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            if self.path.is_file():
+                os.truncate(self.path, self.path.read_bytes().rfind(b"\n") + 1)
+        raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror or e}); it holds only the complete "
+                        "lines written before", exit_code=1) from None
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as e:
+                self._fail(e)
             log.info("wrote %s", self.path)
 
 

@@ -13,10 +13,7 @@ from edge.errors import UserError
 
 def plain_file_name(value: str, option: str) -> str:
     """``value`` if it is a bare file name (no folder part, not ``.``/``..``), else a one-line error."""
-    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
-        raise UserError(f"{option} {value!r}: expected a plain file name (no folder part such as '/' or '..'); "
-                        "the files are written inside --out")
-    return value
+    return plain_name(value, option, "the files are written inside --out-dir", what="file name")
 
 
 def writable_out_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path:
@@ -30,3 +27,65 @@ def writable_out_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"{option} {path}: cannot write in {parent} (permission denied; expected a writable folder)")
     return path
+
+
+def _real(path: str | os.PathLike) -> Path:
+    """The absolute path with every symlink followed (also for the part that does not exist yet)."""
+    return Path(os.path.realpath(Path(path).expanduser()))
+
+
+def check_outputs(files: dict[str, str | os.PathLike | None] | None = None,
+                  inputs: dict[str, str | os.PathLike | None] | None = None,
+                  folders: dict[str, str | os.PathLike | None] | None = None, *, replacing: bool = False) -> None:
+    """Refuse, before any work, an output that cannot be written or would destroy something.
+
+    ``files`` and ``folders`` map a label (the flag, e.g. ``"--out"``) to an output file or folder; ``inputs``
+    maps a label to a file the command reads. Each output must not be under a file, must be in a writable
+    folder, must not be an input or another output (compared after following symlinks); an output file must
+    not be an existing folder, an output folder not an existing file; with ``replacing`` (the folders are
+    replaced as a whole) an output folder must not hold an input or another output either. One line names
+    the flag and the fix.
+    """
+    outputs = [(k, Path(v), False) for k, v in (files or {}).items() if v is not None]
+    outputs += [(k, Path(v), True) for k, v in (folders or {}).items() if v is not None]
+    seen: dict[Path, str] = {}
+    for k, v in (inputs or {}).items():
+        if v is not None:
+            seen.setdefault(_real(v), f"the input {k}" if k.startswith("-") else k)
+    for label, path, is_folder in outputs:
+        real = _real(path)
+        shown = f"{label} {path}"
+        if real in seen:
+            raise UserError(f"{shown}: is also {seen[real]} ({real}); writing it would destroy that: "
+                            "choose another name")
+        seen[real] = label
+        if real.exists() and not real.is_dir() and not real.is_file():
+            raise UserError(f"{shown}: is not a regular file (a device or pipe; expected a file name to write)")
+        if real.is_dir() and not is_folder:
+            raise UserError(f"{shown}: is a folder (expected a file name, e.g. {path / ('out' + path.suffix)})")
+        if real.exists() and not real.is_dir() and is_folder:
+            raise UserError(f"{shown}: is a file (expected a folder to write into; choose another {label})")
+        parent = next(p for p in real.parents if p.exists())
+        if not parent.is_dir():
+            raise UserError(f"{shown}: {parent} is a file, not a folder (expected a path in a writable folder)")
+        if not os.access(parent, os.W_OK | os.X_OK) or (real.is_file() and not os.access(real, os.W_OK)):
+            raise UserError(f"{shown}: cannot write there (permission denied in {parent}; expected a writable folder)")
+    cwd = _real(os.getcwd())
+    for label, path, is_folder in outputs:
+        if is_folder and replacing:
+            real = _real(path)
+            if (real == cwd or real in cwd.parents) and real.is_dir() and any(real.iterdir()):
+                raise UserError(f"{label} {path}: is (or holds) the current folder and is not empty, so it cannot be "
+                                "replaced; choose a new folder for the output")
+            for other, what in seen.items():
+                if what != label and real in other.parents:
+                    raise UserError(f"{label} {path}: holds {what} ({other}), which replacing the folder would "
+                                    "destroy; choose another folder")
+
+
+def plain_name(value: str, option: str, where: str = "", what: str = "name") -> str:
+    """``value`` if it is a plain name (no '/', '\\', not ``.``/``..``, not absolute), else a one-line error."""
+    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
+        raise UserError(f"{option} {value!r}: expected a plain {what} (no folder part such as '/' or '..')"
+                        + (f"; {where}" if where else ""))
+    return value

@@ -3,7 +3,8 @@
 Training, calibration, evaluation and the camera loop all call ``preprocess`` (or its two halves:
 ``prepare`` gives the resized uint8 image that dataset caches store, ``normalize`` scales it).
 ``frame_face`` cuts the face out of a photo or frame the way the spec's ``Framing`` says (margin around
-the detector's box, eyes levelled with landmarks); ExpW training crops and the live loop both use it.
+the detector's box, eyes levelled with landmarks); the live loop uses it, and faces labelled in photos
+(ExpW training, evaluation, app checks) go through ``frame_labelled_face``, which frames them with it.
 """
 
 from __future__ import annotations
@@ -117,3 +118,15 @@ def frame_face(image: np.ndarray, box, landmarks: np.ndarray | None = None,
         return None
     x0, y0, x1, y1 = got
     return image[y0:y1, x0:x1]
+
+
+def frame_labelled_face(image: np.ndarray, label_box, found: tuple[np.ndarray, np.ndarray] | None = None,
+                        framing: Framing = BOX_CROP) -> np.ndarray | None:
+    """The face labelled ``label_box`` (x, y, w, h) in a photo, cut as the live loop would cut it.
+
+    With an aligned ``framing`` and ``found`` (the detector's (box, five landmarks) for this face, e.g.
+    YuNet's), the detector's box and landmarks are framed; otherwise (no alignment, or the detector did not
+    find the face) the labelled box is framed with the margin only, unrotated. None when nothing is left.
+    """
+    box, landmarks = found if found is not None and framing.align else (label_box, None)
+    return frame_face(image, box, landmarks, framing)

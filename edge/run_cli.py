@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "live expression recognition from a camera, video file or image folder"  # fer-edge --help
+
 
 def _default(name: str):
     from edge.config import EdgeConfig
@@ -97,6 +99,29 @@ def config_from_args(args: argparse.Namespace, **overrides):
     return EdgeConfig(**values)
 
 
+def check_run_paths(config, files: dict | None = None, folders: dict | None = None) -> None:
+    """Every output of a live run (``config``'s, the config saved beside them, and ``files``/``folders``)
+    checked against each other and against the source, the model and its spec, before any work starts."""
+    import os
+
+    from edge.paths import check_outputs
+    from edge.spec import spec_path_for
+
+    outputs = {"--out": config.out, "--jsonl": config.jsonl, "--summary": config.summary, **(files or {})}
+    claimed = set()
+    for flag, path in (("--out", config.out), ("--jsonl", config.jsonl)):
+        if path:
+            sidecar = config.config_path_for(path)
+            if os.path.realpath(sidecar) not in claimed:  # --out x.mp4 --jsonl x.jsonl share x.config.json
+                claimed.add(os.path.realpath(sidecar))
+                outputs[f"{flag}'s config"] = sidecar
+    inputs = {"--source": config.source if os.path.exists(config.source) else None,
+              "--detector-model": config.detector_model}
+    if config.model:
+        inputs.update({"the model": config.model, "the model's spec": spec_path_for(config.model)})
+    check_outputs(outputs, inputs, folders)
+
+
 def run(args: argparse.Namespace) -> int:
     from edge.loop import run_edge
     from edge.timing import StageTimer
@@ -104,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.rundir import resolve_model
 
     config = config_from_args(args, model=str(resolve_model(args.model)))
+    check_run_paths(config)
     timer = StageTimer()
     try:
         result = run_edge(config, timer=timer)

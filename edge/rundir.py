@@ -1,49 +1,46 @@
-"""The run directory's layout, named once: every file a stage writes into ``runs/<name>/``, and the one
-answer to "a model file, a run directory or the shipped default" that every stage asks.
+"""The run directory ``runs/<name>/`` as edge reads it: which file is a run's model, and the one answer to
+"a model file, a run directory or the shipped default" that every stage asks.
 
-    train_config.json, model.keras (+ .spec.json), history.csv, data.json, metrics.json,
-    curves.png, confusion.png, checkpoints/                                  fer-edge train
-    quantize_config.json, model_int8.tflite (+ .spec.json), the candidates,
-    model_float16.tflite, model_qat.h5, quant_report.json / .md              fer-edge quantize
-    firmware/export.json (by convention: --out RUN/firmware)                 fer-edge export-firmware
-    export_mobile.json (in the --out folder)                                 fer-edge export-mobile
+    train_config.json   marks a run directory (written by fer-edge train)
+    model.keras         its float model (fer-edge train), with model.spec.json
+    model_int8.tflite   its int8 model (fer-edge quantize), with model_int8.spec.json
 
-Standard library only: the Pi reads run directories too.
+Each stage names the other files it writes (``train.rundir``, ``quantize.files``, ``firmware_export.config``,
+``mobile_export.export``); the run folder only composes them. Standard library only: the Pi reads run
+directories too.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 
 from edge.errors import UserError
 
-# fer-edge train
 TRAIN_CONFIG = "train_config.json"
 FLOAT_MODEL = "model.keras"
-HISTORY = "history.csv"
-DATA = "data.json"  # the sources and their images per split and class, written when training starts
-METRICS = "metrics.json"
-CURVES = "curves.png"
-CONFUSION = "confusion.png"
-CHECKPOINTS = "checkpoints"
-# fer-edge quantize
-QUANTIZE_CONFIG = "quantize_config.json"
 INT8_MODEL = "model_int8.tflite"
-CANDIDATE_MODELS = {"ptq": "model_ptq_int8.tflite", "qat": "model_qat_int8.tflite"}
-FLOAT16_MODEL = "model_float16.tflite"
-QAT_MODEL = "model_qat.h5"
-QUANT_REPORT, QUANT_REPORT_MD = "quant_report.json", "quant_report.md"
-# the exports
-FIRMWARE_DIR = "firmware"  # where the card and the docs put export-firmware's --out
-FIRMWARE_REPORT = "export.json"
-MOBILE_REPORT = "export_mobile.json"
 
 #: a run's model of each kind (``fer-edge evaluate --kind``)
 MODEL_FILES = {"float": FLOAT_MODEL, "int8": INT8_MODEL}
 #: the model a run directory stands for, by the file type a stage accepts
 _RUN_MODEL_BY_SUFFIX = {".keras": FLOAT_MODEL, ".tflite": INT8_MODEL}
+
+
+def shipped_models_dir() -> Path:
+    """The folder of the shipped int8 models and their specs: the installed package ``fer_edge_models`` (the
+    checkout's models/, mapped in pyproject.toml), else, in a checkout that is not installed, models/ itself."""
+    try:
+        folder = importlib.resources.files("fer_edge_models")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "models"
+    return Path(str(folder))  # a wheel installs into a folder; the models are read as files (LiteRT, specs)
+
+
+#: Where the shipped models are (the checkout's models/, or the installed package's copy of it).
+SHIPPED_MODELS = shipped_models_dir()
 #: The reference micro model trained on FER2013 (its card: models/fer_micro.md); used when no model is given.
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "fer_micro_int8.tflite"
+DEFAULT_MODEL = SHIPPED_MODELS / "fer_micro_int8.tflite"
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -55,8 +52,9 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
     (``.keras`` -> model.keras, ``.tflite`` -> model_int8.tflite); None means the shipped micro model."""
     if model is None:
         if not DEFAULT_MODEL.is_file():
-            raise UserError(f"no model given and the default {DEFAULT_MODEL} is missing (it ships in the source "
-                            "tree's models/): pass a .tflite model or a run directory")
+            raise UserError(f"no model given and the default {DEFAULT_MODEL} is missing (it ships in the checkout's "
+                            "models/ and in the installed package fer_edge_models): pass a .tflite model or a run "
+                            "directory, or reinstall fer-edge")
         return DEFAULT_MODEL
     path, expected = Path(model), " or ".join(kinds)
     if path.is_dir():
@@ -75,15 +73,3 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
         raise UserError(f"{path}: expected a {expected} {what} (or a run directory), got "
                         f"{path.suffix or 'no extension'}{hint}")
     return path
-
-
-def float_model_for(model_or_run: str | Path, int8: Path, float_name: str | None = None) -> Path | None:
-    """The float ``.keras`` an int8 model was converted from, if it is still there: a run's model.keras, or
-    beside a published ``NAME_int8.tflite`` its ``NAME.keras`` (else ``float_name``, as its spec records)."""
-    if Path(model_or_run).is_dir():
-        candidates = [Path(model_or_run) / FLOAT_MODEL]
-    else:
-        candidates = [int8.with_name(int8.stem.removesuffix("_int8") + ".keras")]
-        if float_name:
-            candidates.append(int8.with_name(Path(float_name).name))
-    return next((c for c in candidates if c.is_file()), None)

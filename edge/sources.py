@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -21,6 +22,9 @@ from edge.errors import UserError
 from edge.frame import Frame, SourceError
 
 log = logging.getLogger(__name__)
+# FFmpeg inside OpenCV prints its own lines ("moov atom not found") on stderr for an unreadable video, before
+# our one-line error; quiet unless the user asks for them. Read when OpenCV first opens a video.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 #: where Linux lists cameras (/dev/videoN); usb:N is checked against it before any retry
 DEVICE_DIR = Path("/dev")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm")

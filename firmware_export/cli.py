@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "write TensorFlow Lite Micro C/C++ sources for an int8 model"  # fer-edge --help
+NEEDS = ("flatbuffers", "tflite_micro")  # what run() imports, which this extra installs:
+EXTRA = "micro"  # pip install 'fer-edge[micro]'
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR", nargs="?", default=None,
@@ -43,7 +47,14 @@ def run(args: argparse.Namespace) -> int:
 
     from edge.rundir import resolve_model
 
-    config = ExportConfig(model=str(resolve_model(args.model)), out=str(args.out), name=args.name, board=args.board,
+    from edge.paths import check_outputs
+    from edge.spec import spec_path_for
+
+    model = resolve_model(args.model)
+    check_outputs(inputs={"the model": model, "the model's spec": spec_path_for(model),
+                          "--parity-data": args.parity_data, "--verify-tflm": args.verify_tflm},
+                  folders={"--out-dir": args.out}, replacing=True)
+    config = ExportConfig(model=str(model), out=str(args.out), name=args.name, board=args.board,
                           parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force,
                           verify_tflm=args.verify_tflm)
     result = export_firmware(config)

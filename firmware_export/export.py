@@ -19,8 +19,8 @@ from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
-from edge.rundir import FIRMWARE_REPORT, resolve_model
-from firmware_export.config import ExportConfig
+from edge.rundir import resolve_model
+from firmware_export.config import FIRMWARE_REPORT, ExportConfig
 from firmware_export.ops import resolver_methods
 from firmware_export.render import export_record, render_files
 from firmware_export.settings import settings_from

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "write .tflite files with metadata for MediaPipe Tasks apps, checked in MediaPipe"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras", "ai_edge_litert", "flatbuffers")  # what run() imports, which this extra installs:
+EXTRA = "mobile"  # pip install 'fer-edge[mobile]'
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN",
@@ -39,13 +43,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from edge.paths import plain_file_name, writable_out_dir
+    from edge.paths import check_outputs, plain_file_name, writable_out_dir
 
     if args.name is not None:  # checked before the stage loads: a bad path never gets near a write
         plain_file_name(args.name, "--name")
     writable_out_dir(args.out)
-    from edge.rundir import MOBILE_REPORT
-    from mobile_export.export import MobileExportConfig, export_mobile, summary_lines
+    check_outputs(inputs={"the model": args.model, "--verify-data": args.verify_data, "--mobile-python": args.mobile_python},
+                  folders={"--out-dir": args.out}, replacing=True)
+    from mobile_export.export import MOBILE_REPORT, MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,
                              license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,

@@ -18,14 +18,16 @@ from pathlib import Path
 
 from edge import __version__, atomic
 from edge.errors import UserError
-from edge.rundir import MOBILE_REPORT, float_model_for, resolve_model
+from edge.rundir import resolve_model
 from edge.spec import ModelSpec, Quant, load_spec_for, spec_path_for
 from mobile_export import env, verify
 from mobile_export.model import for_apps, normalization
+from quantize.files import INT8_SUFFIX, float_model_for
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "float16")
+MOBILE_REPORT = "export_mobile.json"  # what was exported, in the --out-dir folder
 #: the exit code when a file does not load or agree in MediaPipe (as the quantize gate)
 CHECK_FAILED = 4
 
@@ -73,7 +75,7 @@ def find_source(model_or_run: str | Path, name: str | None = None) -> Source:
         raise UserError(f"{int8}: expected a full-int8 grey model whose spec records the int8 input/output "
                         "quantization (what 'fer-edge quantize' writes)")
     path = Path(model_or_run)
-    default_name = path.resolve().name if path.is_dir() else int8.stem.removesuffix("_int8")
+    default_name = path.resolve().name if path.is_dir() else int8.stem.removesuffix(INT8_SUFFIX)
     return Source(int8, spec, float_model_for(path, int8, spec.meta.get("float_model")), name or default_name)
 
 
@@ -118,7 +120,7 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
                   *, mobile_python: str | Path | None = None, force: bool = False) -> dict:
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
-        raise UserError(f"{out_dir}: already exists; pass --force to replace it, or choose another --out")
+        raise UserError(f"{out_dir}: already exists; pass --force to replace it, or choose another --out-dir")
     source = find_source(model_or_run, cfg.name)
     if "float16" in cfg.precisions and source.float_model is None:
         raise UserError(f"{source.int8}: no float model to convert to float16 (the run or folder has no .keras "

@@ -106,7 +106,8 @@ def for_apps(data: bytes, spec: ModelSpec, *, factor: int = 1, what: str = "mode
     try:
         model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
     except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside the generated reader
-        raise UserError(f"{what}: not a readable TFLite model ({type(e).__name__}); is the file complete?") from None
+        raise UserError(f"{what}: not a readable TFLite model: its flatbuffer ends or points outside the "
+                        f"{len(data):,} bytes of the file (truncated or corrupt; copy or export it again)") from None
     if len(model.subgraphs) != 1 or len(model.subgraphs[0].inputs) != 1 or len(model.subgraphs[0].outputs) != 1:
         raise UserError(f"{what}: expected one subgraph with one input and one output tensor")
     sg = model.subgraphs[0]

@@ -50,7 +50,7 @@ def expw_colour_faces(source: str, n: int, size: int, seed: int = 0,
     """n colour face crops of an ExpW folder, cut from the original photos as ``framing`` (the model's spec)
     says, exactly as training and evaluation cut them (``train.datasets.expw``: YuNet's box and landmarks
     where YuNet finds the face), BGR, shrunk to ``size`` with INTER_AREA as a camera crop would be; seeded."""
-    from edge.preprocess import frame_face
+    from edge.preprocess import frame_labelled_face
     from train.datasets import face_views
     from train.datasets.base import Skips
     from train.datasets.expw import locate, read_label_lst
@@ -66,10 +66,9 @@ def expw_colour_faces(source: str, n: int, size: int, seed: int = 0,
         photo = cv2.imread(str(photos / name), cv2.IMREAD_COLOR)
         if photo is None:
             continue
-        box = (face.left, face.top, face.right - face.left, face.bottom - face.top)
+        box = face.box
         found = face_views.match_face(net, photo, box) if net is not None else None
-        crop = frame_face(photo, *found, framing) if found is not None else \
-            frame_face(photo, box, None, Framing(margin=framing.margin))
+        crop = frame_labelled_face(photo, box, found, framing)
         if crop is None or crop.size == 0:
             continue
         crops.append(_resize(crop, size))

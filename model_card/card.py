@@ -2,26 +2,25 @@
 confusion-matrix PNG and a model card, every number read from the run's own reports.
 
 A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed) and
-``fer-edge export-firmware RUN --out RUN/firmware --board all`` have been run on it.
+``fer-edge export-firmware RUN --out-dir RUN/firmware --board all`` have been run on it.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from edge import atomic, rundir  # noqa: E402
-from edge.errors import UserError  # noqa: E402
-from edge.jsonio import read_json  # noqa: E402
-from edge.spec import ModelSpec, load_spec_for, spec_path_for  # noqa: E402
-from quantize.config import QuantizeConfig  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.rundir import load_run, run_model_path  # noqa: E402
+from edge import atomic
+from edge.errors import UserError
+from edge.jsonio import read_json
+from edge.spec import ModelSpec, load_spec_for, spec_path_for
+from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT
+from quantize import files as quantize_files
+from quantize.config import QuantizeConfig
+from train.config import TrainConfig
+from train.rundir import METRICS, load_run, run_model_path
 
 #: train CLI option for each TrainConfig field that has a one-to-one option
 _OPTIONS = {"data_format": "--format", "early_stopping_patience": "--patience"}
@@ -125,41 +124,59 @@ def _data_row(data: dict, cfg: TrainConfig, eval_split: str) -> str:
     return text
 
 
-def _card(name: str, run_dir: Path, spec: ModelSpec, cfg: TrainConfig, qcfg: QuantizeConfig, metrics: dict,
-          report: dict, export: dict, float_bytes: int | None, side_by_side: str = "", card_args: str = "") -> str:
-    fl, q = report["models"]["float"], report["models"][report["chosen"]]
-    qm, b, data = q["metrics"], metrics["budget"], metrics["data"]
-    per_class = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-                          for c, v in qm["per_class"].items())
-    boards = "\n".join(f"| {bd['id']} | {bd['flash_needed'] / 1024:.0f} KiB | {bd['ram_needed'] / 1024:.0f} KiB | "
-                       f"{'yes' if bd['fits'] else 'no'} | {bd['latency_ms']:.0f} ms |" for bd in export["boards"])
-    fer = "fer2013" in str(cfg.data).lower()
-    expw = "expw" in str(cfg.data).lower()
-    bias = ("FER2013 was gathered by web image search and labelled once per face; its labels are noisy (the FER+ "
-            "relabelling, Barsoum et al. 2016, disagreed with many of them) and 'disgust' has only 436 training "
-            "images. Its faces are 48x48 grayscale and mostly frontal, and its demographics are not documented: "
-            "accuracy on groups rare in web photos, on strong head pose, occlusions and poor light is unknown."
-            if fer else "Check the training data's make-up before trusting the model on other populations.")
-    if expw:
-        bias += (" ExpW's faces are web photos cut at its face boxes, labelled once by annotators and often "
-                 "ambiguous; a held-out split of a few hundred faces measures accuracy to within a few points.")
-    ar = export["arena"]
-    float_files = (f"`{name}.keras` + `{name}.spec.json` (float)" if float_bytes is None else
-                   f"the float model ({float_bytes / 2**20:.1f} MiB) is not shipped: rebuild it with the commands under Reproduce")
+@dataclass(frozen=True)
+class CardInputs:
+    """What a card is written from: the run's own reports, read once by ``publish``."""
+    name: str
+    run_dir: Path
+    spec: ModelSpec
+    cfg: TrainConfig
+    qcfg: QuantizeConfig
+    metrics: dict  # metrics.json
+    report: dict  # quant_report.json
+    export: dict  # the firmware export's export.json
+    float_bytes: int | None = None  # the float model's size when it is too large to ship, else None
+    side_by_side: str = ""  # the side-by-side section, if any
+    card_args: str = ""  # extra model-card options for the Reproduce section
+
+    @property
+    def int8(self) -> dict:
+        return self.report["models"][self.report["chosen"]]
+
+
+def _card(c: CardInputs) -> str:
+    return "".join([_summary(c), _accuracy(c), c.side_by_side + "\n", _microcontroller(c), _known_limits(c),
+                    _reproduce(c)])
+
+
+def _summary(c: CardInputs) -> str:
+    """The title and the table of what the model is, how big and how it was made."""
+    name, spec, cfg, report, q, b = c.name, c.spec, c.cfg, c.report, c.int8, c.metrics["budget"]
+    float_files = (f"`{name}.keras` + `{name}.spec.json` (float)" if c.float_bytes is None else
+                   f"the float model ({c.float_bytes / 2**20:.1f} MiB) is not shipped: rebuild it with the commands under Reproduce")
+    ar, parity, m = c.export["arena"], c.export["parity"], c.metrics
     return f"""# {name}: {cfg.preset} facial-expression model (int8)
 
 | | |
 |---|---|
 | files | `{name}_int8.tflite` + `{name}_int8.spec.json` (the model devices run); {float_files} |
 | task | {spec.num_classes} expressions ({", ".join(spec.labels)}) from a {spec.input_height}x{spec.input_width} grayscale face crop |
-| data | {_data_row(data, cfg, report["eval_split"])} |
+| data | {_data_row(m["data"], cfg, report["eval_split"])} |
 | preset | `{cfg.preset}` ({", ".join(f"{k} {v}" for k, v in cfg.preset_options.items()) or "defaults"}): {b["params"]:,} parameters, {b["macs"] / 1e6:.1f} M MACs per face |
 | int8 model | {q["bytes"]:,} bytes ({q["bytes"] / 1024:.1f} KiB), full-integer ({report["chosen"].upper()}), input scale {report["input_quant"]["scale"]:.6g} / zero point {report["input_quant"]["zero_point"]} |
 | TFLM arena | {ar["used"]:,} bytes measured in tflite-micro, {ar["recommended"]:,} recommended (`kTensorArenaSize`) |
-| TFLM vs LiteRT | {export["parity"]["bit_identical"]}/{export["parity"]["samples"]} outputs bit-identical, max {export["parity"]["max_abs_diff"]} LSB |
-| training | {metrics["epochs_completed"]} epochs ({metrics["stop_reason"]}; best epoch {metrics["best_epoch"]}), {metrics["train_seconds"] / 60:.0f} min on a 2-core CPU; quantization {sum(report["seconds"].values()) / 60:.1f} min |
+| TFLM vs LiteRT | {parity["bit_identical"]}/{parity["samples"]} outputs bit-identical, max {parity["max_abs_diff"]} LSB |
+| training | {m["epochs_completed"]} epochs ({m["stop_reason"]}; best epoch {m["best_epoch"]}), {m["train_seconds"] / 60:.0f} min on a 2-core CPU; quantization {sum(report["seconds"].values()) / 60:.1f} min |
 
-## Accuracy on `{report["eval_split"]}` ({report["eval_images"]:,} images)
+"""
+
+
+def _accuracy(c: CardInputs) -> str:
+    """Float and int8 accuracy on the evaluation split, per class, and the confusion matrix."""
+    report, fl, q = c.report, c.report["models"]["float"], c.int8
+    per_class = "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+                          for k, v in q["metrics"]["per_class"].items())
+    return f"""## Accuracy on `{report["eval_split"]}` ({report["eval_images"]:,} images)
 
 | model | accuracy | macro-F1 | same top-1 as float |
 |---|---:|---:|---:|
@@ -172,9 +189,15 @@ Per class (int8):
 |---|---:|---:|---:|---:|
 {per_class}
 
-![confusion matrix]({name}_confusion.png)
-{side_by_side}
-## On a microcontroller
+![confusion matrix]({c.name}_confusion.png)
+"""
+
+
+def _microcontroller(c: CardInputs) -> str:
+    """Flash, RAM, fit and estimated latency per board, from the firmware export."""
+    boards = "\n".join(f"| {bd['id']} | {bd['flash_needed'] / 1024:.0f} KiB | {bd['ram_needed'] / 1024:.0f} KiB | "
+                       f"{'yes' if bd['fits'] else 'no'} | {bd['latency_ms']:.0f} ms |" for bd in c.export["boards"])
+    return f"""## On a microcontroller
 
 Estimated latency = MACs / (MAC per cycle x clock), not measured on hardware; flash = model + TFLM
 runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.json`).
@@ -183,19 +206,39 @@ runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.
 |---|---:|---:|---|---:|
 {boards}
 
-## Known limits
+"""
 
-- Most confused: {"; ".join(top_confusions(qm["confusion"], report["labels"]))}.
+
+def _known_limits(c: CardInputs) -> str:
+    """The most confused pairs and what the training data leaves unknown."""
+    data = str(c.cfg.data).lower()
+    bias = ("FER2013 was gathered by web image search and labelled once per face; its labels are noisy (the FER+ "
+            "relabelling, Barsoum et al. 2016, disagreed with many of them) and 'disgust' has only 436 training "
+            "images. Its faces are 48x48 grayscale and mostly frontal, and its demographics are not documented: "
+            "accuracy on groups rare in web photos, on strong head pose, occlusions and poor light is unknown."
+            if "fer2013" in data else "Check the training data's make-up before trusting the model on other populations.")
+    if "expw" in data:
+        bias += (" ExpW's faces are web photos cut at its face boxes, labelled once by annotators and often "
+                 "ambiguous; a held-out split of a few hundred faces measures accuracy to within a few points.")
+    return f"""## Known limits
+
+- Most confused: {"; ".join(top_confusions(c.int8["metrics"]["confusion"], c.report["labels"]))}.
 - {bias}
 - Expressions are judged from a single frame; the live loop smooths over a few frames.
 
-## Reproduce
+"""
+
+
+def _reproduce(c: CardInputs) -> str:
+    """The commands that rebuild the model from its data."""
+    run = c.run_dir.name
+    return f"""## Reproduce
 
 ```sh
-{train_command(cfg, run_dir.name)}
-{quantize_command(qcfg, f"runs/{run_dir.name}")}
-fer-edge export-firmware runs/{run_dir.name} --out runs/{run_dir.name}/firmware --board all
-fer-edge model-card runs/{run_dir.name} --name {name} --out models{card_args}
+{train_command(c.cfg, run)}
+{quantize_command(c.qcfg, f"runs/{run}")}
+fer-edge export-firmware runs/{run} --out-dir runs/{run}/{FIRMWARE_DIR} --board all
+fer-edge model-card runs/{run} --name {c.name} --out-dir models{c.card_args}
 ```
 """
 
@@ -220,21 +263,21 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     cfg, spec, keras_path = load_run(run_dir)
     int8 = run_model_path(run_dir, "int8")
-    report = read_json(run_dir / rundir.QUANT_REPORT, "quantization report", "run 'fer-edge quantize' first")
+    report = read_json(run_dir / quantize_files.QUANT_REPORT, "quantization report", "run 'fer-edge quantize' first")
     if report.get("status") != "passed":
         raise UserError(f"{run_dir}: the quantization gate did not pass ({report['gate']['message']}); not publishing")
-    metrics = read_json(run_dir / rundir.METRICS, "training metrics", "training has not finished")
-    qcfg = QuantizeConfig.load(run_dir / rundir.QUANTIZE_CONFIG)
+    metrics = read_json(run_dir / METRICS, "training metrics", "training has not finished")
+    qcfg = QuantizeConfig.load(run_dir / quantize_files.QUANTIZE_CONFIG)
     baseline_paths = [_existing_model(b) for b in baselines]  # bad input fails before anything is written
-    fw = Path(firmware_dir) if firmware_dir else run_dir / rundir.FIRMWARE_DIR
-    export = read_json(fw / rundir.FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out-dir {fw} --board all' first")
+    fw = Path(firmware_dir) if firmware_dir else run_dir / FIRMWARE_DIR
+    export = read_json(fw / FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out-dir {fw} --board all' first")
     rows = None  # scored before anything is written: the slow part, and the one that can fail
     if len(cfg.sources) > 1 or evals or baseline_paths:
         from model_card.side_by_side import side_by_side
 
         rows = side_by_side(cfg, {"float": keras_path, "int8": int8,
                                   **{f"baseline{i}": b for i, b in enumerate(baseline_paths)}}, list(evals))
-    tflite, keras_out = out_dir / f"{name}_int8.tflite", out_dir / f"{name}.keras"
+    tflite, keras_out = out_dir / quantize_files.int8_name(name), out_dir / f"{name}.keras"
     png, card = out_dir / f"{name}_confusion.png", out_dir / f"{name}.md"
     with atomic.atomic_path(tflite) as tmp:
         shutil.copyfile(int8, tmp)
@@ -259,9 +302,10 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
                    title=f"{name} int8 on {report['eval_split']}")
     float_path = f"models/{name}.keras" if float_bytes is None else f"runs/{run_dir.name}"
     table = _side_by_side(name, float_path, rows, baseline_paths) if rows else ""
-    atomic.write_text(card, _card(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes, table,
-                                  "".join([f" --eval {_data_placeholder(e)}" for e in evals]
-                                          + [f" --baseline <before: {b.name}>" for b in baseline_paths])))
+    card_args = "".join([f" --eval {_data_placeholder(e)}" for e in evals]
+                        + [f" --baseline <before: {b.name}>" for b in baseline_paths])
+    atomic.write_text(card, _card(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export, float_bytes,
+                                             table, card_args)))
     return [tflite] + ([keras_out] if float_bytes is None else []) + [png, card]
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "publish a trained, quantized and exported run as a model with its card"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras", "matplotlib")  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run that was trained, quantized and exported")

@@ -9,6 +9,10 @@ import argparse
 import math
 import sys
 
+HELP = "quantization-aware training and full-int8 TFLite, gated on accuracy"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras", "tensorflow_model_optimization")  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 #: exit code when the chosen int8 model loses more accuracy than --max-drop allows
 GATE_FAILED = 4
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 import tensorflow as tf

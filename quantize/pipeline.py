@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import atomic, rundir
+from edge import atomic
 from edge.errors import UserError
 from edge.runtime import TFLiteClassifier
 from edge.spec import ModelSpec, spec_path_for
+from quantize import files
 from quantize import report as rpt
 from quantize.config import QuantizeConfig
 from quantize.gate import GateResult, choose, gate, verify_full_integer
@@ -31,9 +32,9 @@ log = logging.getLogger(__name__)
 
 def artifact_names() -> list[str]:
     """Every file this stage may write into a run dir (models with their specs, config, reports)."""
-    models = [rundir.INT8_MODEL, *rundir.CANDIDATE_MODELS.values(), rundir.FLOAT16_MODEL]
-    return [*models, *(spec_path_for(m).name for m in models), rundir.QAT_MODEL, rundir.QUANTIZE_CONFIG,
-            rundir.QUANT_REPORT, rundir.QUANT_REPORT_MD]
+    models = [files.INT8_MODEL, *files.CANDIDATE_MODELS.values(), files.FLOAT16_MODEL]
+    return [*models, *(spec_path_for(m).name for m in models), files.QAT_MODEL, files.QUANTIZE_CONFIG,
+            files.QUANT_REPORT, files.QUANT_REPORT_MD]
 
 
 @dataclass(frozen=True)
@@ -131,31 +132,31 @@ def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_mo
         t = time.monotonic()
         data = convert_int8(float_model, rep, what=f"{model_path} (PTQ)")
         seconds["ptq"] = time.monotonic() - t
-        int8_specs["ptq"] = add_tflite("ptq", rundir.CANDIDATE_MODELS["ptq"], data, int8=True)
+        int8_specs["ptq"] = add_tflite("ptq", files.CANDIDATE_MODELS["ptq"], data, int8=True)
     if qat_model is not None:
         from quantize.qat import save_qat_model
 
         t = time.monotonic()
         _fine_tune(qat_model, splits, spec, train_cfg, cfg, verbose)
-        save_qat_model(qat_model, stage / rundir.QAT_MODEL)
+        save_qat_model(qat_model, stage / files.QAT_MODEL)
         data = convert_int8(qat_model, rep, what=f"{model_path} (QAT)")
         seconds["qat"] = time.monotonic() - t
-        int8_specs["qat"] = add_tflite("qat", rundir.CANDIDATE_MODELS["qat"], data, int8=True)
+        int8_specs["qat"] = add_tflite("qat", files.CANDIDATE_MODELS["qat"], data, int8=True)
     if cfg.float16:
-        add_tflite("float16", rundir.FLOAT16_MODEL, convert_float16(float_model, what=str(model_path)), int8=False)
+        add_tflite("float16", files.FLOAT16_MODEL, convert_float16(float_model, what=str(model_path)), int8=False)
 
     chosen = choose({k: models[k] for k in int8_specs})
-    shutil.copyfile(stage / rundir.CANDIDATE_MODELS[chosen], stage / rundir.INT8_MODEL)
-    int8_specs[chosen].save(spec_path_for(stage / rundir.INT8_MODEL))
+    shutil.copyfile(stage / files.CANDIDATE_MODELS[chosen], stage / files.INT8_MODEL)
+    int8_specs[chosen].save(spec_path_for(stage / files.INT8_MODEL))
     per_source = [(f["source"], f["accuracy"], q["accuracy"]) for f, q in
                   zip(models["float"]["metrics"].get("sources", []), models[chosen]["metrics"].get("sources", []))]
     result = gate(models["float"]["accuracy"], models[chosen]["accuracy"], cfg.max_drop, chosen, per_source)
-    atomic.write_json(stage / rundir.QUANTIZE_CONFIG, cfg.to_dict())
+    atomic.write_json(stage / files.QUANTIZE_CONFIG, cfg.to_dict())
     report = rpt.build_report(run_dir=str(run_dir), eval_split=cfg.eval_split, eval_images=len(eval_split),
                               labels=spec.labels, models=models, chosen=chosen, gate=result.to_dict(),
                               int8_spec=int8_specs[chosen].to_dict(), config=cfg.to_dict(), seconds=seconds)
-    atomic.write_json(stage / rundir.QUANT_REPORT, report)
-    atomic.write_text(stage / rundir.QUANT_REPORT_MD, rpt.to_markdown(report))
+    atomic.write_json(stage / files.QUANT_REPORT, report)
+    atomic.write_text(stage / files.QUANT_REPORT_MD, rpt.to_markdown(report))
     return QuantizeResult(run_dir, report, result)
 
 
@@ -183,6 +184,6 @@ def _commit(stage: Path, run_dir: Path, force: bool) -> None:
             if name not in staged:
                 with contextlib.suppress(FileNotFoundError):
                     (run_dir / name).unlink()
-    last = [rundir.QUANT_REPORT_MD, rundir.QUANT_REPORT]
+    last = [files.QUANT_REPORT_MD, files.QUANT_REPORT]
     for name in sorted(staged - set(last)) + [n for n in last if n in staged]:
         os.replace(stage / name, run_dir / name)

@@ -8,12 +8,9 @@ PR #1123), while HDF5 round-trips exactly inside ``quantize_scope``.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras

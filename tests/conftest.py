@@ -14,12 +14,12 @@ import importlib.util
 import os
 import shutil
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before anything imports TensorFlow
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
 
+import train  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test imports TensorFlow)
 from edge.spec import DEFAULT_SPEC, spec_path_for
 
 

@@ -32,3 +32,14 @@ def write_expw(root, photos_per_class: int) -> None:
             cv2.imwrite(str(root / "Images" / name), img)
             lines.append(f"{name} 0 5 5 90 90 80.0 {c}")
     (root / "label.lst").write_text("\n".join(lines) + "\n")
+
+
+def write_expw_photos(root, photos: dict, faces: list[tuple[str, int, int, int, int, int]]) -> None:
+    """An ExpW folder of the given photos (name -> image) and one ``label.lst`` line per face
+    (name, top, left, right, bottom, label), confidence 90."""
+    (root / "Images").mkdir(parents=True)
+    for name, image in photos.items():
+        assert cv2.imwrite(str(root / "Images" / name), image)
+    lines = [f"{name} {i} {top} {left} {right} {bottom} 90.0 {label}"
+             for i, (name, top, left, right, bottom, label) in enumerate(faces)]
+    (root / "label.lst").write_text("\n".join(lines) + "\n")

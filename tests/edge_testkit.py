@@ -16,7 +16,7 @@ import numpy as np
 
 def demo_video(path: str | Path, frames: int, fps: float = 30.0, seed: int = 0, faces: str = "1-3") -> list:
     """``fer-edge demo-video`` (the project's synthetic test video); returns the true boxes per frame."""
-    from train.demo_video import VideoConfig, truth_path, write_video
+    from edge.demo_video import VideoConfig, truth_path, write_video
 
     lo, _, hi = faces.partition("-")
     write_video(path, VideoConfig(frames, 640, 480, fps, int(lo), int(hi or lo), seed))
@@ -27,7 +27,7 @@ def demo_video(path: str | Path, frames: int, fps: float = 30.0, seed: int = 0, 
 @functools.lru_cache(maxsize=8)
 def demo_frames(frames: int, seed: int = 0, faces: int = 2) -> tuple:
     """(BGR frame, true boxes) pairs of the demo scene, in memory."""
-    from train.demo_video import VideoConfig, scene
+    from edge.demo_video import VideoConfig, scene
 
     config = VideoConfig(frames, 640, 480, 30.0, faces, faces, seed)
     return tuple((image, [f["box"] for f in truth]) for image, truth in scene(config))
@@ -35,7 +35,7 @@ def demo_frames(frames: int, seed: int = 0, faces: int = 2) -> tuple:
 
 def no_face_frame(seed: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
     """A BGR backdrop of the kinds the demo video uses, with no face in it."""
-    from train.datasets.synthetic import background
+    from edge.face_drawing import background
 
     gray = background(np.random.default_rng(seed), height, width)
     return np.dstack([gray * 0.9, gray, gray * 1.1]).clip(0, 255).astype(np.uint8)

@@ -1,5 +1,7 @@
-"""`benchmarks/run_all.py --quick`: every benchmark runs for real and lands in one Markdown table."""
+"""`python -m benchmarks.run_all --quick`: every benchmark runs for real and lands in one Markdown table; the
+benchmarks are a package run from the repository root, with no sys.path edits."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -9,10 +11,26 @@ import pytest
 
 from edge.cli import main
 
-pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras")]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_benchmarks_are_modules_of_a_package_that_leave_sys_path_alone():
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    assert (ROOT / "benchmarks" / "__init__.py") in scripts and len(scripts) > 10
+    for path in scripts:
+        text = path.read_text(encoding="utf-8")
+        edits = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Attribute) and n.attr == "path"
+                 and getattr(n.value, "id", "") == "sys"]
+        # camera_dropout puts only tests/fake_libcamera (libcamera's stand-ins) in front, for picamera2's own code
+        assert len(edits) == (path.name == "camera_dropout.py"), path.name
+        assert "noqa: E402" not in text and "python benchmarks/" not in text, path.name
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.edge_pipeline", "--help"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "--repeats" in proc.stdout, proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.requires("tensorflow", "tf_keras")
 def test_run_all_writes_one_table_with_both_models(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "runs" / "tiny"
@@ -20,7 +38,7 @@ def test_run_all_writes_one_table_with_both_models(tmp_path, monkeypatch):
                  "--runs-dir", str(tmp_path / "runs"), "--name", "tiny"]) == 0
     assert main(["quantize", str(run), "--method", "ptq", "--rep-samples", "30", "--max-drop", "100"]) == 0
     out = tmp_path / "RESULTS.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--run", str(run),
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--quick", "--run", str(run),
                            "--pi-run", str(run), "--train-presets", "micro", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = out.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import pytest
 
 from edge.errors import UserError
 from edge.preprocess import prepare
+from edge.spec import DEFAULT_SPEC, Framing
 from train.datasets import expw, load_dataset
 
 
@@ -59,7 +61,7 @@ def test_reads_every_face_and_decodes_each_photo_once(sample, monkeypatch):
 
 
 def test_margin_grows_the_box(sample):
-    ds = load_dataset(str(sample), expw_margin=0.25)
+    ds = load_dataset(str(sample), spec=replace(DEFAULT_SPEC, framing=Framing(margin=0.25)))
     # b.png: top 5 left 5 right 40 bottom 45 (35 wide, 40 high) grows by 8.75 / 10 px, clipped at 0
     expected = prepare(photo(2)[0:55, 0:49])
     assert any(np.array_equal(img, expected) for img in all_images(ds))

@@ -8,7 +8,7 @@ import pytest
 
 from edge.spec import LABELS
 from train.datasets import load_dataset, synthetic
-from train.datasets.face_drawing import BOX_WIDTH
+from edge.face_drawing import BOX_WIDTH
 
 
 @pytest.fixture(autouse=True)

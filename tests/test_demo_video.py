@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from train.demo_video import VideoConfig, truth_path, write_video
+from edge.demo_video import VideoConfig, truth_path, write_video
 
 
 def read_video(path):

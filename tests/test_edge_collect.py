@@ -183,13 +183,20 @@ def test_bad_arguments_are_one_line_errors(int8_model, tmp_path, argv, message, 
 
 
 def test_live_view_keys_reach_the_loop():
+    from edge.serve import KEY_HEADER
+
     live = LiveServer("127.0.0.1", 0).start()
     try:
+        def post(body):
+            request = urllib.request.Request(live.url + "key", data=body.encode(), method="POST",
+                                             headers={KEY_HEADER: live.key_secret})
+            return urllib.request.urlopen(request, timeout=5)
+
         for key in ("4", "%20"):
-            with urllib.request.urlopen(live.url + f"key?k={key}", timeout=5) as r:
+            with post(f"k={key}") as r:
                 assert r.status == 204
         with pytest.raises(urllib.error.HTTPError, match="400"):
-            urllib.request.urlopen(live.url + "key?k=ab", timeout=5)
+            post("k=ab")
         assert live.take_keys() == ["4", " "] and live.take_keys() == []
     finally:
         live.close()
@@ -200,7 +207,7 @@ def test_ctrl_c_keeps_what_was_written(int8_model, yunet_model, tmp_path):
     video = tmp_path / "slow.mp4"
     demo_video(video, 80, fps=10, faces="2")
     out = tmp_path / "mine"
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "collect", "--source", str(video), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "collect", "--source", str(video), "--out-dir", str(out),
                              "--label", "angry", "--realtime", "--min-change", "0", "--model", str(int8_model),
                              "--detector-model", str(yunet_model)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

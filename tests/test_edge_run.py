@@ -299,3 +299,17 @@ def test_each_flag_name_has_one_meaning_and_old_spellings_warn_once(capsys, capl
     assert main(["fetch-models", "--model", "detector", "--from", "/nonexistent/yunet.onnx"]) != 0
     warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert warnings == ["--model is deprecated and will be removed in the next release: use --which"]
+
+
+def test_run_says_loudly_at_start_that_it_fell_back_to_haar(int8_model, video, tmp_path):
+    """No YuNet anywhere (the tests' empty cache): the first thing run says is that it uses Haar, why and the fix;
+    -q does not hide it. --detector haar, asked for, is quiet."""
+    argv = [sys.executable, "-m", "edge.cli", "run", str(int8_model), "--source", str(video[0]), "--headless"]
+    done = subprocess.run([*argv, "-q"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = [line for line in done.stderr.splitlines() if "XNNPACK" not in line][0]  # LiteRT's own line aside
+    assert "FALLING BACK TO THE HAAR FACE DETECTOR" in first and "no YuNet model found" in first
+    assert "nothing at " + os.environ["FER_EDGE_CACHE"] in first
+    assert "'fer-edge fetch-models'" in first and "'fer-edge fetch-models --from " in first
+    asked = subprocess.run([*argv, "-q", "--detector", "haar"], capture_output=True, text=True, timeout=300)
+    assert asked.returncode == 0 and "HAAR" not in asked.stderr

@@ -125,12 +125,14 @@ def test_token_is_required_on_every_route():
     try:
         host, port = live.address
         base = f"http://{host}:{port}"
-        for path in ("/", "/predictions.json", "/stream.mjpg", "/?token=wrong", "/predictions.json?token=s3cret-token"):
+        for path in ("/", "/predictions.json", "/snapshot.json", "/stream.mjpg", "/?token=wrong",
+                     "/predictions.json?token=s3cret-token", "/snapshot.json?token=wrong"):
             with pytest.raises(urllib.error.HTTPError, match="403"):
                 _get(base + path)
         assert live.url == base + "/?token=s3cret-token%26x"
         assert _get(live.url)[0] == 200
         assert _get(base + "/predictions.json?token=s3cret-token%26x")[0] == 200
+        assert _get(base + "/snapshot.json?token=s3cret-token%26x")[0] == 200
     finally:
         live.close()
 

@@ -78,7 +78,8 @@ def test_auto_uses_yunet_when_found_else_haar_with_one_line(yunet_model, monkeyp
     caplog.set_level(logging.INFO, logger="edge.detect")
     assert isinstance(make_detector(EdgeConfig(source="x")), HaarDetector)
     hint = [r.getMessage() for r in caplog.records if "Haar" in r.getMessage()]
-    assert len(hint) == 1 and "run 'fer-edge fetch-models'" in hint[0] and "nothing at" in hint[0]
+    assert len(hint) == 1 and "'fer-edge fetch-models'" in hint[0] and "nothing at" in hint[0]
+    assert [r.levelname for r in caplog.records if "Haar" in r.getMessage()] == ["WARNING"]
     monkeypatch.setenv("FER_EDGE_DETECTOR_MODEL", str(yunet_model))
     detector = make_detector(EdgeConfig(source="x"))
     assert isinstance(detector, YuNetDetector) and detector.model_path == yunet_model

@@ -10,8 +10,6 @@ import json
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
 import numpy as np
 import pytest
 
@@ -175,6 +173,7 @@ def test_bad_input_is_one_line_and_writes_nothing(mobile_python, tmp_path, capsy
     load_spec_for(MICRO).save(spec_path_for(truncated))
     code, err, _ = run_cli(truncated, "--out-dir", fresh, "--precision", "int8", capsys=capsys)
     assert code == 2 and "cut_int8.tflite" in err and "not a readable TFLite model" in err and not fresh.exists()
+    assert "(error)" not in err and "truncated or corrupt" in err
     assert len(err.splitlines()) == 1
     assert not list(tmp_path.glob(".*"))  # no staging folder left behind
 

@@ -1,8 +1,6 @@
 """Full-int8 and float16 conversion of a tiny trained model, run through the real LiteRT interpreter."""
 
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 import pytest

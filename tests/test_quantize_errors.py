@@ -1,8 +1,6 @@
 """Bad input to ``fer-edge quantize``: one clear line, a non-zero exit, nothing half-written in the run dir."""
 
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 import pytest

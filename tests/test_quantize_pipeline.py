@@ -1,10 +1,7 @@
 """``fer-edge quantize RUN_DIR`` end to end on a tiny run trained on a synthetic image-folder dataset."""
 
 import json
-import os
 import shutil
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 import pytest

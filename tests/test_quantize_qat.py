@@ -1,8 +1,6 @@
 """Quantization-aware training: wrapping, fine-tuning, save/reload in quantize_scope, and what QAT refuses."""
 
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
 import pytest

@@ -8,16 +8,13 @@ sees exactly the batches an uninterrupted one would. Nothing here lives inside t
 from __future__ import annotations
 
 import math
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from edge.preprocess import normalize  # noqa: E402
-from edge.spec import ModelSpec  # noqa: E402
-from train.config import AugmentConfig  # noqa: E402
+from edge.preprocess import normalize
+from edge.spec import ModelSpec
+from train.config import AugmentConfig
 
 
 def value_range(spec: ModelSpec) -> tuple[float, float]:

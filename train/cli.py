@@ -6,14 +6,21 @@ Only the standard library is imported here; TensorFlow loads inside ``run``.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from edge.errors import UserError
 
+log = logging.getLogger(__name__)
+
+HELP = "train a compact CNN preset into a run directory"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras")  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 # option name -> TrainConfig field, for the options that map one to one
 _CONFIG_OPTIONS = {
-    "data": "data", "format": "data_format", "val_fraction": "val_fraction", "expw_margin": "expw_margin",
+    "data": "data", "format": "data_format", "val_fraction": "val_fraction", "expw_margin": "framing_margin",
     "expw_min_confidence": "expw_min_confidence", "synthetic_per_class": "synthetic_per_class",
     "preset": "preset", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "schedule": "schedule",
     "plateau_patience": "plateau_patience", "min_lr": "min_lr", "patience": "early_stopping_patience",
@@ -124,7 +131,10 @@ def _config(args):
     from train.config import AugmentConfig, TrainConfig
 
     given = vars(args)
-    kwargs = {field: given[opt] for opt, field in _CONFIG_OPTIONS.items() if opt in given}
+    if "expw_margin" in given:
+        log.warning("--expw-margin is deprecated: it is the older name of --framing-margin (which wins if both "
+                    "are given); use --framing-margin")
+    kwargs = {field: given[opt] for opt, field in _CONFIG_OPTIONS.items() if opt in given}  # framing_margin last
     for key in ("data", "init", "teacher"):  # the run dir must find its data and models from anywhere
         values = kwargs.get(key)
         if isinstance(values, list):
@@ -181,6 +191,10 @@ def run(args) -> int:
         for name in ("absl", "tensorflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
     cfg = None if args.resume else _config(args)  # option errors before TensorFlow loads
+    if args.name is not None and not args.resume:
+        from train.rundir import check_run_dir
+
+        check_run_dir(args.runs_dir, args.name, force=args.force)
     from train.budget import parse_bytes
     from train.session import resume_run, start_run
 

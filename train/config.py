@@ -59,7 +59,6 @@ class TrainConfig:
     source_weights: list[float] | None = None  # share of training batches per source (None: by size)
     data_format: str = "auto"
     val_fraction: float = 0.1
-    expw_margin: float = 0.0  # older name of framing_margin, kept for old commands (used when that is unset)
     #: the spec's framing (edge.spec.Framing), decided before any data is loaded: how the live loop cuts this
     #: model's faces and how faces cut from photos (ExpW) are cropped for training; None = FACE_FRAMING's margin
     framing_margin: float | None = None
@@ -149,7 +148,8 @@ class TrainConfig:
         ]
         for name, ok, expected in checks:
             if not ok:
-                raise UserError(f"train option {name} must be {expected}, got {getattr(self, name)!r}")
+                raise UserError(f"train option {name} (--{name.replace('_', '-')}) must be {expected}, "
+                                f"got {getattr(self, name)!r}")
 
     @property
     def teachers(self) -> list[str]:
@@ -159,8 +159,7 @@ class TrainConfig:
     @property
     def framing(self) -> Framing:
         """How this run's model frames faces: decided here, before any data is loaded, for every path."""
-        margin = self.framing_margin if self.framing_margin is not None else (
-            self.expw_margin if self.expw_margin else FACE_FRAMING.margin)
+        margin = self.framing_margin if self.framing_margin is not None else FACE_FRAMING.margin
         return Framing(margin=float(margin), align=self.framing_align)
 
     @property
@@ -171,7 +170,7 @@ class TrainConfig:
     def loader_options_for(self, source: str | None) -> dict[str, Any]:
         """Keyword arguments for train.datasets.load_dataset that reproduce one source of this run's data."""
         return {"source": source, "format": self.data_format, "val_fraction": self.val_fraction,
-                "seed": self.seed, "expw_margin": self.expw_margin,
+                "seed": self.seed,
                 "expw_min_confidence": self.expw_min_confidence, "synthetic_per_class": self.synthetic_per_class}
 
     @property
@@ -189,6 +188,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "train config") -> "TrainConfig":
+        if isinstance(d, dict) and "expw_margin" in d:  # older configs: the former name of framing_margin
+            d = dict(d)
+            margin = d.pop("expw_margin")
+            if margin and d.get("framing_margin") is None:
+                d["framing_margin"] = margin
         return dataclass_from_dict(cls, d, source, "train config")
 
     def save(self, run_dir: str | Path) -> Path:

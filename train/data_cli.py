@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
+
+HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
 
 FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "folders", "synthetic")  # train.datasets.FORMATS
 
@@ -18,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="dataset format (default: detect)")
     parser.add_argument("--contact-sheet", metavar="OUT.png", help="write a grid of train samples, a row per class")
     parser.add_argument("--per-class", type=int, default=8, metavar="N", help="samples per class on the sheet (default 8)")
-    parser.add_argument("--expw-margin", type=float, default=0.0, metavar="M",
+    parser.add_argument("--expw-margin", type=float, default=None, metavar="M",
                         help="ExpW: grow each face box by this fraction of its size on every side (default 0)")
     parser.add_argument("--expw-min-confidence", type=float, default=None, metavar="C",
                         help="ExpW: drop faces whose detector confidence is below C")
@@ -94,13 +97,16 @@ def write_image(path: str, image) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.errors import UserError
+    from edge.spec import DEFAULT_SPEC, Framing
     from train.datasets import load_dataset
 
     if args.per_class < 1:
         raise UserError(f"--per-class must be at least 1, got {args.per_class}")
     start = time.monotonic()
     dataset = load_dataset(args.source, format=args.format, val_fraction=args.val_fraction, seed=args.seed,
-                           expw_margin=args.expw_margin, expw_min_confidence=args.expw_min_confidence,
+                           spec=DEFAULT_SPEC if args.expw_margin is None else replace(
+                               DEFAULT_SPEC, framing=Framing(margin=args.expw_margin)),
+                           expw_min_confidence=args.expw_min_confidence,
                            use_cache=not args.no_cache)
     print(format_table(dataset, time.monotonic() - start))
     if args.contact_sheet:

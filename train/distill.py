@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tensorflow as tf
+import tf_keras as keras
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from edge import atomic  # noqa: E402
-from edge.rundir import resolve_model  # noqa: E402
-from edge.spec import ModelSpec, load_spec_for  # noqa: E402
-from train.datasets.cache import cache_dir  # noqa: E402
-from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split  # noqa: E402
+from edge import atomic
+from edge.rundir import resolve_model
+from edge.spec import ModelSpec, load_spec_for
+from train.datasets.cache import cache_dir
+from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,10 @@ import json
 import logging
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tensorflow as tf
+import tf_keras as keras
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from edge.errors import UserError  # noqa: E402
+from edge.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from edge.errors import UserError
 
+HELP = "evaluate a .keras or .tflite model (or a run dir) on a dataset"  # fer-edge --help
+NEEDS = ()  # a .tflite is scored with the edge extra alone (numpy metrics); a .keras says it needs the train extra
+EXTRA = ""
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it) or a run directory")
@@ -69,14 +73,17 @@ def _eval_sets(args, spec, run_dir):
 
 
 def _refuse_repeated_data(data: list[str]) -> None:
-    """The same source twice would count every face twice."""
-    seen: dict[str, str] = {}
+    """The same source twice (also as a folder and a file inside it, e.g. ds/expw and ds/expw/label.lst)
+    would count every face twice."""
+    seen: dict[Path, str] = {}
     for d in data:
-        key = str(Path(d).expanduser().resolve()) if Path(d).expanduser().exists() else d
-        if key in seen:
-            same = f" (as {seen[key]} and {d})" if seen[key] != d else ""
-            raise UserError(f"--data {d}: given twice{same}, which would count every face twice; "
-                            "expected each source once")
+        p = Path(d).expanduser()
+        key = p.resolve() if p.exists() else Path(d)
+        for other, name in seen.items():
+            if key == other or other in key.parents or key in other.parents:
+                same = f" (as {name} and {d})" if name != d else ""
+                raise UserError(f"--data {d}: given twice{same}, which would count every face twice; "
+                                "expected each source once")
         seen[key] = d
 
 
@@ -85,11 +92,18 @@ def run(args) -> int:
 
     from edge import atomic
     from edge.spec import load_spec_for
-    from train.evaluate import format_report, metrics_from_predictions, predict_fn_for, predict_split
+    from edge.evaluate import format_report, metrics_from_predictions, predict_split
+    from train.evaluate import predict_fn_for  # imports tf_keras only for a .keras model
 
     if args.data:
         _refuse_repeated_data(args.data)
     model_path, run_dir = _resolve(args)
+    if args.json:
+        from edge.paths import check_outputs
+        from edge.spec import spec_path_for
+
+        check_outputs({"--json": args.json}, {"the model": model_path, "the model's spec": spec_path_for(model_path),
+                                              **{f"--data {d}": d for d in args.data or ()}})
     spec = load_spec_for(model_path)
     predict = predict_fn_for(model_path, spec, num_threads=args.threads)  # a bad model fails before data loads
     sets = _eval_sets(args, spec, run_dir)

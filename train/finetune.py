@@ -9,16 +9,13 @@ one-line error saying what differs. A ``.tflite`` model cannot be fine-tuned: it
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tf_keras as keras
 
-import tf_keras as keras  # noqa: E402
-
-from edge.errors import UserError  # noqa: E402
-from edge.rundir import resolve_model  # noqa: E402
-from edge.spec import ModelSpec, load_spec_for  # noqa: E402
+from edge.errors import UserError
+from edge.rundir import resolve_model
+from edge.spec import ModelSpec, load_spec_for
 
 log = logging.getLogger(__name__)
 

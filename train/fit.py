@@ -24,19 +24,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from edge import atomic  # noqa: E402
-from edge import rundir as layout  # noqa: E402
-from edge.errors import UserError  # noqa: E402
-from edge.spec import ModelSpec, spec_path_for  # noqa: E402
-from edge.stop import StopRequest, stop_on_signals  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # noqa: E402
+from edge import atomic
+from edge.errors import UserError
+from edge.spec import ModelSpec, spec_path_for
+from edge.stop import StopRequest, stop_on_signals
+from train import rundir as layout
+from train.config import TrainConfig
+from train.pipeline import eval_dataset, steps_per_epoch, training_dataset
 
 log = logging.getLogger(__name__)
 

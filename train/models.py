@@ -18,15 +18,12 @@ The knobs (``width``, ``depth``, ``dropout``) let a tuner vary a preset without 
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tf_keras as keras
 
-import tf_keras as keras  # noqa: E402
-
-from edge.errors import UserError  # noqa: E402
-from edge.spec import DEFAULT_SPEC, ModelSpec  # noqa: E402
+from edge.errors import UserError
+from edge.spec import DEFAULT_SPEC, ModelSpec
 
 L = keras.layers
 #: BatchNorm moving-average momentum: 0.9 (PyTorch's default) settles the inference statistics in

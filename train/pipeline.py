@@ -10,17 +10,14 @@ very batches the interrupted one would have seen. Batches are prefetched while t
 from __future__ import annotations
 
 import math
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from edge.preprocess import normalize  # noqa: E402
-from edge.spec import ModelSpec  # noqa: E402
-from train.augment import augment_batch, value_range  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
+from edge.preprocess import normalize
+from edge.spec import ModelSpec
+from train.augment import augment_batch, value_range
+from train.config import TrainConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 EVAL_BATCH = 256

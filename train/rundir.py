@@ -1,5 +1,5 @@
 """The run directory ``runs/<name>/``: what a training run leaves behind, and how later stages read it
-(the file names are ``edge.rundir``'s, the one owner of the layout).
+(train_config.json and model.keras are named in ``edge.rundir``, which the Pi reads; the rest here).
 
     train_config.json   the resolved TrainConfig (data, preset, optimisation, augmentation, seed)
     model.keras         the best float model on validation (tf_keras)
@@ -21,11 +21,18 @@ import shutil
 from pathlib import Path
 
 from edge.errors import UserError
-from edge.rundir import MODEL_FILES, TRAIN_CONFIG
+from edge.rundir import FLOAT_MODEL, MODEL_FILES, TRAIN_CONFIG, is_run_dir  # noqa: F401 (a run's names, in one place)
 from edge.spec import ModelSpec, load_spec_for
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
+
+HISTORY = "history.csv"
+DATA = "data.json"  # the sources and their images per split and class, written when training starts
+METRICS = "metrics.json"
+CURVES = "curves.png"
+CONFUSION = "confusion.png"
+CHECKPOINTS = "checkpoints"
 
 
 def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:
@@ -40,15 +47,32 @@ def default_run_name(cfg: TrainConfig, runs_dir: Path) -> str:
 
 
 def create_run_dir(runs_dir: str | Path, name: str, *, force: bool = False) -> Path:
-    """Make ``runs_dir/name``; an existing non-empty directory is an error unless ``force``."""
+    """Make ``runs_dir/name``; an existing non-empty directory is an error unless ``force`` and it is a run
+    (``force`` never deletes a folder that does not hold a run's config, nor a file)."""
+    path = check_run_dir(runs_dir, name, force=force)
+    if path.exists():
+        log.warning("replacing existing run %s (--force)", path)
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_run_dir(runs_dir: str | Path, name: str, *, force: bool = False) -> Path:
+    """``runs_dir/name`` if a new run may be made there (see ``create_run_dir``); checks only, changes nothing."""
+    from edge.paths import check_outputs, plain_name
+
+    plain_name(name, "--name", "the run is made inside --runs-dir")
     path = Path(runs_dir) / name
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    check_outputs(folders={"--runs-dir": runs_dir})
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: is a file, not a run (pick another --name; --force replaces only a run)")
+    if path.is_dir() and any(path.iterdir()):
+        if not is_run_dir(path):
+            raise UserError(f"{path}: a folder that is not a run (no {TRAIN_CONFIG}) is in the way; pick another "
+                            "--name (--force replaces only a run)")
         if not force:
             raise UserError(f"{path}: a run with this name already exists; continue it with --resume {path}, "
                             "pick another --name, or pass --force to replace it")
-        log.warning("replacing existing run %s (--force)", path)
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

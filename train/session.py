@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge import atomic
-from edge import rundir as layout
 from edge.errors import UserError
 from edge.spec import DEFAULT_SPEC, ModelSpec
 from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, is_chief, make_strategy
-from train.fit import FitResult, TrainState, fit
+from train.fit import STATE_NAME, FitResult, TrainState, fit
 from train.models import build_model
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ def _load(cfg: TrainConfig):
 
 def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
     meta = {"run": run_dir.name, "data": dataset.source, "data_format": dataset.name,
-            "preset_options": dict(cfg.preset_options), "train_config": layout.TRAIN_CONFIG}
+            "preset_options": dict(cfg.preset_options), "train_config": rundir.TRAIN_CONFIG}
     # the framing was decided before the data was loaded (TrainConfig.framing): faces cut from photos (ExpW)
     # were cropped with it, and the live loop will cut this model's faces with it
     return dataclasses.replace(rundir.data_spec(cfg), labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
@@ -94,8 +93,12 @@ def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | No
         name = name or rundir.default_run_name(cfg, runs_dir)
         if is_chief(strategy):
             run_dir = rundir.create_run_dir(runs_dir, name, force=force)
-            cfg.save(run_dir)
-            return _train(cfg, run_dir, strategy, model, budget, dataset)
+            try:
+                cfg.save(run_dir)
+                return _train(cfg, run_dir, strategy, model, budget, dataset)
+            except BaseException:
+                _clean_failed(run_dir)
+                raise
         run_dir = Path(tempfile.mkdtemp(prefix=f"fer-edge-worker-{name}-"))  # a worker's required checkpoint copies
         try:
             cfg.save(run_dir)
@@ -126,6 +129,17 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
             shutil.rmtree(worker_dir, ignore_errors=True)
 
 
+def _clean_failed(run_dir: Path) -> None:
+    """After a failed run (a full disk, an error, Ctrl-C): TensorFlow's half-written checkpoint folders go,
+    and so does the run folder itself when no epoch completed (nothing to resume)."""
+    checkpoints = run_dir / rundir.CHECKPOINTS
+    for tmp in checkpoints.glob("*_temp*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not (checkpoints / STATE_NAME).is_file():
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log.warning("removed %s: the run stopped before its first epoch completed", run_dir)
+
+
 def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
     """The run's training state and the checkpoint it names must read back completely, or a one-line error."""
     import tensorflow as tf
@@ -133,7 +147,7 @@ def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
     state = TrainState.load(run_dir, cfg)
     if not state.checkpoint:
         return
-    prefix = run_dir / layout.CHECKPOINTS / state.checkpoint
+    prefix = run_dir / rundir.CHECKPOINTS / state.checkpoint
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         for name in reader.get_variable_to_shape_map():
@@ -170,10 +184,10 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
                 lp, train.labels, spec)["accuracy"], 4)} for name, lp in zip(cfg.teachers, own)]
         log.info("teacher %s on the train split: accuracy %.4f, macro-F1 %.4f", cfg.teacher, t["accuracy"], t["macro_f1"])
     if is_chief(strategy):
-        atomic.write_json(run_dir / layout.DATA, data)
+        atomic.write_json(run_dir / rundir.DATA, data)
     result = fit(model, dataset, spec, cfg, run_dir, strategy, teacher_log_probs=teacher)
     metrics = None
-    metrics_path = run_dir / layout.METRICS
+    metrics_path = run_dir / rundir.METRICS
     if result.state.finished and not result.trained and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))  # finished and reported before
     elif result.state.finished and is_chief(strategy):
@@ -188,10 +202,10 @@ def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas
     from train.evaluate import evaluate_model
     from train.plots import plot_confusion, plot_curves
 
-    model_path = run_dir / layout.FLOAT_MODEL
+    model_path = run_dir / rundir.FLOAT_MODEL
     spec = load_spec_for(model_path)
     state = result.state
-    metrics = {"model": layout.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
+    metrics = {"model": rundir.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
                "stop_reason": state.stop_reason, "train_seconds": round(state.seconds, 1),
                "replicas": replicas, "data": data, "budget": budget.to_dict()}
     for split in ("val", "test"):
@@ -202,9 +216,9 @@ def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas
             {"source": m.source, **{split: evaluate_model(model_path, m.splits[split], spec)
                                     for split in ("val", "test") if split in m.splits and len(m.splits[split])}}
             for m in dataset.members]
-    plot_curves(state.history, run_dir / layout.CURVES, state.best_epoch)
+    plot_curves(state.history, run_dir / rundir.CURVES, state.best_epoch)
     val = metrics["val"]
-    plot_confusion(val["confusion"], val["labels"], run_dir / layout.CONFUSION,
+    plot_confusion(val["confusion"], val["labels"], run_dir / rundir.CONFUSION,
                    title=f"{run_dir.name}: val accuracy {val['accuracy']:.3f}, macro-F1 {val['macro_f1']:.3f}")
-    atomic.write_json(run_dir / layout.METRICS, metrics)
+    atomic.write_json(run_dir / rundir.METRICS, metrics)
     return metrics

@@ -13,27 +13,24 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import keras_tuner as kt
+import numpy as np
+import tf_keras as keras
 
-import keras_tuner as kt  # noqa: E402
-import numpy as np  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from edge import atomic  # noqa: E402
-from edge.errors import UserError  # noqa: E402
-from edge.jsonio import dataclass_from_dict, read_json  # noqa: E402
-from edge.spec import DEFAULT_SPEC  # noqa: E402
-from train.budget import check_fits, model_budget  # noqa: E402
-from train.config import AugmentConfig, TrainConfig  # noqa: E402
-from train.datasets.base import Split, stratified_split  # noqa: E402
-from train.fit import compile_model, source_accuracies, source_vals_of  # noqa: E402
-from train.models import build_model  # noqa: E402
-from train.pipeline import eval_dataset, steps_per_epoch, training_dataset  # noqa: E402
+from edge import atomic
+from edge.errors import UserError
+from edge.jsonio import dataclass_from_dict, read_json
+from edge.spec import DEFAULT_SPEC
+from train.budget import check_fits, model_budget
+from train.config import AugmentConfig, TrainConfig
+from train.datasets.base import Split, stratified_split
+from train.fit import compile_model, source_accuracies, source_vals_of
+from train.models import build_model
+from train.pipeline import eval_dataset, steps_per_epoch, training_dataset
 
 log = logging.getLogger(__name__)
 

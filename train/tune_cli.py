@@ -7,6 +7,10 @@ import argparse
 
 from edge.errors import UserError
 
+HELP = "search a preset's width/depth/dropout/lr/augmentation with KerasTuner"  # fer-edge --help
+NEEDS = ("tensorflow", "tf_keras", "keras_tuner")  # what run() imports, which this extra installs:
+EXTRA = "train"  # pip install 'fer-edge[train]'
+
 
 def _floats(n: int | None = None):
     def parse(text: str) -> tuple[float, ...]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, LABELS, Framing, ModelSpec
+from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets import cache
 from train.datasets.base import SPLITS, Dataset, Loaded, Split, assemble, stratified_split
 
@@ -65,14 +65,14 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(source: str | None = None, *, format: str = "auto", val_fraction: float = 0.1, seed: int = 0,
-                 expw_margin: float = 0.0, expw_min_confidence: float | None = None,
+                 expw_min_confidence: float | None = None,
                  synthetic_per_class: int | None = None, use_cache: bool = True,
                  spec: ModelSpec = DEFAULT_SPEC, holdout: bool = True, teacher_views: bool = False) -> Dataset:
     """Load a dataset (default: the built-in synthetic faces) as train/val(/test) splits.
 
     Faces cut from photos (ExpW) are framed as ``spec.framing`` says, the way the live loop frames that
-    model's faces; a spec without framing (older specs, ``DEFAULT_SPEC``) crops the labelled box grown by
-    ``expw_margin``. Pre-cropped faces (FER2013, FER+, folders) are taken as they are.
+    model's faces; a spec without framing (older specs, ``DEFAULT_SPEC``) crops the labelled box as it is
+    (``BOX_CROP``). Pre-cropped faces (FER2013, FER+, folders) are taken as they are.
     ``teacher_views``: ExpW faces also as the zoo teacher sees them (``Split.views``).
 
     ``holdout=False``: the source's own splits only, nothing carved out (see ``base.assemble``);
@@ -98,7 +98,7 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
         if not path.exists():
             raise UserError(f"{path}: dataset path not found (expected a {name} dataset)")
         label = str(path)
-        loaded = _load_path(name, path, expw_margin, expw_min_confidence, spec, use_cache, teacher_views)
+        loaded = _load_path(name, path, expw_min_confidence, spec, use_cache, teacher_views)
         unsplit = _unsplit(name, path)
     dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed, holdout=holdout, unsplit=unsplit)
     dataset.log_skipped()
@@ -132,7 +132,7 @@ def _load_synthetic(seed: int, per_class: int | None, spec: ModelSpec, use_cache
                              lambda: synthetic.load(seed, per_class=per_class, spec=spec), use_cache)
 
 
-def _load_path(name: str, path: Path, expw_margin: float, expw_min_confidence: float | None,
+def _load_path(name: str, path: Path, expw_min_confidence: float | None,
                spec: ModelSpec, use_cache: bool, teacher_views: bool = False) -> Loaded:
     if name == "folders":
         from train.datasets import folders
@@ -161,16 +161,15 @@ def _load_path(name: str, path: Path, expw_margin: float, expw_min_confidence: f
         from train.datasets import expw
 
         label_file, photos = expw.locate(path)
-        framing = spec.framing or Framing(margin=expw_margin)
+        framing = spec.face_framing
         options = {"margin": framing.margin, "align": framing.align, "min_confidence": expw_min_confidence,
-                   "views": teacher_views, "expw_version": 2}
+                   "views": teacher_views, "expw_version": 3}
         if framing.align and not teacher_views:  # framed from YuNet's landmarks only where YuNet is installed
             from train.datasets.face_views import have_yunet
 
             options["yunet"] = have_yunet()
         signature = cache.file_signature(label_file) + cache.tree_signature(photos)
         return cache.cached_load(name, str(label_file.parent), options, signature, spec,
-                                 lambda: expw.load(label_file, photos, margin=max(expw_margin, 0.0),
-                                                   min_confidence=expw_min_confidence, spec=spec, framing=framing,
-                                                   views=teacher_views), use_cache)
+                                 lambda: expw.load(label_file, photos, min_confidence=expw_min_confidence, spec=spec,
+                                                   framing=framing, views=teacher_views), use_cache)
     raise UserError(f"format {name!r} does not read a path (expected one of {', '.join(FORMATS[1:])})")

@@ -1,8 +1,9 @@
 """Expression in-the-Wild (ExpW): ``label.lst`` plus a photo folder (``origin/`` or ``Images/``).
 
 Each ``label.lst`` line is ``image_name face_id top left right bottom confidence label`` and a photo
-can hold several faces: each photo is decoded once and every face box is cropped from it (grown by
-an optional margin, clipped to the photo) and passed through ``edge.preprocess.prepare``. ExpW has
+can hold several faces: each photo is decoded once and every face is cut from it as the model's framing
+says (``edge.preprocess.frame_labelled_face``, as the live loop cuts it) and passed through
+``edge.preprocess.prepare``. ExpW has
 no official split: val is carved out by ``base.assemble``, by photo (all faces of a photo on one side).
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from edge.errors import UserError
 from edge.preprocess import framed_box, prepare, to_gray
-from edge.spec import DEFAULT_SPEC, LABELS, Framing, ModelSpec
+from edge.spec import BOX_CROP, DEFAULT_SPEC, LABELS, Framing, ModelSpec
 from train.datasets.base import Loaded, Skips, Split
 from train.datasets.decode import parallel_map, read_gray
 
@@ -38,6 +39,11 @@ class Face:
     bottom: float
     confidence: float
     label: int
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """The labelled box as (x, y, w, h), the detectors' order."""
+        return (self.left, self.top, self.right - self.left, self.bottom - self.top)
 
 
 def locate(path: Path) -> tuple[Path, Path]:
@@ -111,7 +117,7 @@ def crop_box(face: Face, shape: tuple[int, ...], margin: float) -> tuple[tuple[i
     """((top, left, bottom, right) grown by margin * box size and clipped to the photo, or None if
     nothing is left), and whether clipping changed the box: ``edge.preprocess.framed_box``, the framing
     the live loop applies to a detector's box."""
-    got, clipped = framed_box((face.left, face.top, face.right - face.left, face.bottom - face.top), margin, shape)
+    got, clipped = framed_box(face.box, margin, shape)
     if got is None:
         return None, clipped
     x0, y0, x1, y1 = got
@@ -129,94 +135,136 @@ def _read_photo(path: Path, colour: bool) -> np.ndarray | None:
     return image if image is not None and image.size else None
 
 
-def load(label_file: str | os.PathLike, photos_dir: str | os.PathLike, *, margin: float = 0.0,
-         min_confidence: float | None = None, spec: ModelSpec = DEFAULT_SPEC, framing: Framing | None = None,
-         views: bool = False) -> Loaded:
-    """ExpW faces cropped as ``framing`` says (default: the labelled box grown by ``margin``).
+OUTSIDE = "face box outside the image"
 
-    With an aligned framing the face is found again by YuNet around its labelled box
-    (``face_views.match_face``) and framed from YuNet's box and landmarks, exactly as the live loop frames
-    it; a face YuNet does not find keeps its labelled box, unrotated. ``views``: also each face as the zoo
-    teacher sees it (``Split.views``: colour, 112x112, five-point aligned).
-    """
-    import threading
 
-    from edge.preprocess import frame_face
+@dataclass(frozen=True)
+class _Cut:
+    """One labelled face of a photo: its prepared crop (or the kind of problem), whether its framed box was
+    clipped at the photo edge, its teacher view, and whether YuNet found it."""
+
+    face: Face
+    image: np.ndarray | str
+    clipped: bool = False
+    view: np.ndarray | None = None
+    found: bool = False
+
+
+class _PhotoCutter:
+    """Cuts every labelled face of one photo as ``framing`` says (``edge.preprocess.frame_labelled_face``:
+    YuNet's box and landmarks where it finds the face, else the labelled box); safe to call from threads."""
+
+    def __init__(self, photos_dir: Path, framing: Framing, spec: ModelSpec, use_yunet: bool, views: bool):
+        import threading
+
+        self.photos_dir, self.framing, self.spec = photos_dir, framing, spec
+        self.use_yunet, self.views = use_yunet, views
+        self._local = threading.local()
+
+    def _net(self):
+        """This thread's YuNet (FaceDetectorYN is not thread-safe), or None when YuNet is not used."""
+        from train.datasets import face_views
+
+        if not self.use_yunet:
+            return None
+        if not hasattr(self._local, "net"):
+            self._local.net = face_views.yunet()
+        return self._local.net
+
+    def __call__(self, item: tuple[str, list[Face]]) -> list[_Cut]:
+        name, faces = item
+        try:
+            photo = _read_photo(self.photos_dir / PurePath(name), self.use_yunet)
+        except FileNotFoundError:
+            return [_Cut(f, "missing image file") for f in faces]
+        if photo is None:
+            return [_Cut(f, "corrupt or unreadable image") for f in faces]
+        gray = to_gray(photo)
+        return [self._cut(photo, gray, f) for f in faces]
+
+    def _cut(self, photo: np.ndarray, gray: np.ndarray, face: Face) -> _Cut:
+        from edge.preprocess import frame_labelled_face
+        from train.datasets import face_views
+
+        got, clipped = framed_box(face.box, self.framing.margin, photo.shape)
+        if got is None:
+            return _Cut(face, OUTSIDE, True)
+        net = self._net()
+        found = face_views.match_face(net, photo, face.box) if net is not None else None
+        crop = frame_labelled_face(gray, face.box, found, self.framing)
+        if crop is None or crop.size == 0:
+            return _Cut(face, OUTSIDE, True)
+        view = self._teacher_view(photo, face, found) if self.views else None
+        return _Cut(face, prepare(crop, self.spec), clipped, view, found is not None)
+
+    @staticmethod
+    def _teacher_view(photo: np.ndarray, face: Face, found) -> np.ndarray:
+        """The face as the zoo teacher sees it: aligned on YuNet's landmarks, else the template on the box."""
+        from train.datasets import face_views
+
+        x, y, w, h = face.box
+        points = found[1] if found is not None else \
+            face_views.TEMPLATE_112 / face_views.VIEW_SIZE * np.array([w, h], np.float32) + np.array([x, y], np.float32)
+        return face_views.align_112(photo, points)
+
+
+def _uses_yunet(label_file: Path, framing: Framing, views: bool) -> bool:
+    """Whether faces are found again by YuNet: for an aligned framing (where YuNet is installed) or for the
+    teacher's views (which need it); raises one clear line when it is needed and missing."""
     from train.datasets import face_views
 
-    label_file, photos_dir = Path(label_file), Path(photos_dir)
-    framing = framing or Framing(margin=margin)
-    if not 0.0 <= margin <= 2.0:
-        raise UserError(f"ExpW margin must be a fraction of the box size in 0..2, got {margin}")
     use_yunet = framing.align or views
     if use_yunet and not views and not face_views.have_yunet():
         log.warning("%s: YuNet is not installed, so ExpW faces are cropped from their labelled boxes without "
                     "levelling the eyes (run 'fer-edge fetch-models' to frame them as the live loop does)", label_file)
-        use_yunet = False
+        return False
     if use_yunet:
         face_views.yunet()  # no detector: one clear line before any photo is read
-    local = threading.local()
-    skips = Skips(str(label_file.parent))
-    photos = read_label_lst(label_file, skips, min_confidence)
+    return use_yunet
 
-    def crop_faces(item: tuple[str, list[Face]]) -> list[tuple[Face, np.ndarray | str, bool, np.ndarray | None, bool]]:
-        """Each face of one photo as (face, prepared crop or the kind of problem, clipped, view, YuNet found it)."""
-        name, faces = item
-        try:
-            photo = _read_photo(photos_dir / PurePath(name), use_yunet)
-        except FileNotFoundError:
-            return [(f, "missing image file", False, None, False) for f in faces]
-        if photo is None:
-            return [(f, "corrupt or unreadable image", False, None, False) for f in faces]
-        gray = to_gray(photo)
-        if use_yunet and not hasattr(local, "net"):
-            local.net = face_views.yunet()  # one detector per thread: FaceDetectorYN is not thread-safe
-        out = []
-        for f in faces:
-            box, clipped = crop_box(f, photo.shape, margin)
-            if box is None:
-                out.append((f, "face box outside the image", True, None, False))
-                continue
-            label_box = (f.left, f.top, f.right - f.left, f.bottom - f.top)
-            found = face_views.match_face(local.net, photo, label_box) if use_yunet else None
-            if found is not None and framing.align:
-                crop = frame_face(gray, found[0], found[1], framing)
-            elif use_yunet:
-                crop = frame_face(gray, label_box, None, Framing(margin=framing.margin))
-            else:
-                top, left, bottom, right = box
-                crop = gray[top:bottom, left:right]
-            if crop is None or crop.size == 0:
-                out.append((f, "face box outside the image", True, None, False))
-                continue
-            view = None
-            if views:
-                points = found[1] if found is not None else face_views.TEMPLATE_112 / face_views.VIEW_SIZE * \
-                    np.array(label_box[2:], np.float32) + np.array(label_box[:2], np.float32)
-                view = face_views.align_112(photo, points)
-            out.append((f, prepare(crop, spec), clipped, view, found is not None))
-        return out
 
+def _assemble(items: list[tuple[str, list[Face]]], results, skips: Skips, spec: ModelSpec,
+              views: bool) -> tuple[Split, int, int]:
+    """(the train split of every face that was cut, grouped by photo; how many were clipped; how many
+    YuNet found); the problems go to ``skips``."""
     images, labels, groups, view_list, clipped, matched = [], [], [], [], 0, 0
-    items = list(photos.items())
-    results = parallel_map(crop_faces, items, f"cropping faces from {photos_dir}", chunk=16)
-    for photo_id, ((name, _), result) in enumerate(zip(items, results)):
-        for face, image, was_clipped, view, was_found in result:
-            if isinstance(image, str):
-                skips.add(image, f"label.lst line {face.line}: {name}")
+    for photo_id, ((name, _), cuts) in enumerate(zip(items, results)):
+        for cut in cuts:
+            if isinstance(cut.image, str):
+                skips.add(cut.image, f"label.lst line {cut.face.line}: {name}")
                 continue
-            images.append(image)
-            labels.append(face.label)
+            images.append(cut.image)
+            labels.append(cut.face.label)
             groups.append(photo_id)
-            view_list.append(view)
-            clipped += was_clipped
-            matched += was_found
+            view_list.append(cut.view)
+            clipped += cut.clipped
+            matched += cut.found
+    split = Split.stack(images, labels, (spec.input_height, spec.input_width), groups)  # val split by photo
+    if views:
+        split.views = np.stack(view_list) if view_list else np.zeros((0, 112, 112, 3), np.uint8)
+    return split, clipped, matched
+
+
+def load(label_file: str | os.PathLike, photos_dir: str | os.PathLike, *, min_confidence: float | None = None,
+         spec: ModelSpec = DEFAULT_SPEC, framing: Framing = BOX_CROP, views: bool = False) -> Loaded:
+    """ExpW faces cropped as ``framing`` says (default: the labelled box as it is).
+
+    With an aligned framing the face is found again by YuNet around its labelled box
+    (``face_views.match_face``) and framed from YuNet's box and landmarks, exactly as the live loop frames
+    it; a face YuNet does not find (or any face, without alignment) is framed from its labelled box with
+    the margin, unrotated. ``views``: also each face as the zoo teacher sees it (``Split.views``: colour,
+    112x112, five-point aligned).
+    """
+    label_file, photos_dir = Path(label_file), Path(photos_dir)
+    use_yunet = _uses_yunet(label_file, framing, views)
+    skips = Skips(str(label_file.parent))
+    items = list(read_label_lst(label_file, skips, min_confidence).items())
+    cut = _PhotoCutter(photos_dir, framing, spec, use_yunet, views)
+    results = parallel_map(cut, items, f"cropping faces from {photos_dir}", chunk=16)
+    split, clipped, matched = _assemble(items, results, skips, spec, views)
     if clipped:
         log.info("%s: %d face box(es) reached past the photo edge and were clipped", label_file, clipped)
     if use_yunet:
         log.info("%s: YuNet found %d of %d labelled faces (framed from its box and landmarks; the rest from "
-                 "their labelled box)", label_file, matched, len(images))
-    split = Split.stack(images, labels, (spec.input_height, spec.input_width), groups)  # val split by photo
-    if views:
-        split.views = np.stack(view_list) if view_list else np.zeros((0, 112, 112, 3), np.uint8)
+                 "their labelled box)", label_file, matched, len(split))
     return Loaded({"train": split}, skips.counts, skips.examples)

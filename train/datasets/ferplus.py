@@ -9,7 +9,7 @@ Two layouts, both as FER+'s users have them:
 - ``fer2013new.csv`` (``Usage,Image name,<the same ten columns>``) beside ``fer2013.csv``: row i of one
   votes on row i of the other, whose pixels it takes; an empty image name is a face FER+ dropped.
 
-The rule turning ten votes into a target (documented in the README):
+The rule turning ten votes into a target (documented in docs/training.md):
 
 1. a face whose most-voted column is contempt, unknown or NF (not a face) is dropped: the annotators
    say it is none of the seven classes;

@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+HELP = "write a test video of synthetic faces on varied backgrounds"  # fer-edge --help
+
 
 def _size(text: str) -> tuple[int, int]:
     from edge.config import parse_size
@@ -75,7 +77,7 @@ def _backdrop(rng, w: int, h: int):
     import cv2
     import numpy as np
 
-    from train.datasets import synthetic
+    from edge import face_drawing as synthetic
 
     gray = synthetic.background(rng, h, w)
     blotches = cv2.resize(rng.uniform(-25, 25, (3, 4, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -86,7 +88,7 @@ def _plan_faces(rng, config: VideoConfig, head_r: float) -> list[dict]:
     """Per face: identity seed, box size, lane, start position and drift, expression schedule."""
     import numpy as np
 
-    from train.datasets.face_drawing import BOX_WIDTH
+    from edge.face_drawing import BOX_WIDTH
 
     w, h = config.width, config.height
     n = int(rng.integers(config.min_faces, config.max_faces + 1))
@@ -111,7 +113,7 @@ def scene(config: VideoConfig):
     import numpy as np
 
     from edge.spec import LABELS
-    from train.datasets import synthetic
+    from edge import face_drawing as synthetic
 
     rng = np.random.default_rng([config.seed, 2024])
     head_r = float(np.mean(synthetic.HEAD_SCALE))
