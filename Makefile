@@ -34,7 +34,7 @@ demo: venv
 	$(BIN)/fer-edge data --contact-sheet $(RUN)-data.png
 	$(BIN)/fer-edge train --runs-dir $(dir $(RUN)) --name $(notdir $(RUN)) --epochs $(EPOCHS) --force
 	$(BIN)/fer-edge quantize $(RUN)
-	$(BIN)/fer-edge export-firmware $(RUN) --out $(RUN)/firmware --board all
+	$(BIN)/fer-edge export-firmware $(RUN) --out-dir $(RUN)/firmware --board all
 	$(BIN)/fer-edge demo-video $(RUN)/demo.mp4 --frames 90 --fps 30
 	$(BIN)/fer-edge run $(RUN) --source $(RUN)/demo.mp4 --headless --out $(RUN)/annotated.mp4 --jsonl $(RUN)/predictions.jsonl
 

@@ -8,7 +8,7 @@ Photos are split by a hash of their name: ``--heldout`` of them (default 30%) go
 ``OUT/heldout/<class>.mp4``, the rest into ``OUT/train/<class>.mp4``; a photo's faces stay on one side.
 
     python -m benchmarks.expw_clips OUT [--hold 12] [--heldout 0.3]
-    fer-edge collect --source OUT/train/happy.mp4 --out mine/train --label happy   # per class and split
+    fer-edge collect --source OUT/train/happy.mp4 --out-dir mine/train --label happy   # per class and split
 """
 
 from __future__ import annotations

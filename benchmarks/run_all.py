@@ -42,7 +42,7 @@ def _bench(script: str, args: list[str], out: Path) -> dict:
 
 
 def _export(model: Path, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "edge.cli", "-q", "export-firmware", str(model), "--out", str(out), "--board", "all"]
+    cmd = [sys.executable, "-m", "edge.cli", "-q", "export-firmware", str(model), "--out-dir", str(out), "--board", "all"]
     print(f"$ fer-edge {' '.join(cmd[4:])}", file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / FIRMWARE_REPORT).read_text())

@@ -15,9 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.run_cli import add_source_arguments
 
     parser.add_argument("source", metavar="VIDEO", help="a video file (or an image folder)")
-    parser.add_argument("--model", help="a .tflite model or run directory (default: detection only)")
+    parser.add_argument("--model", metavar="MODEL", help="a .tflite model (with its .spec.json) or a run directory "
+                        "(default: detection only)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    parser.add_argument("--out", metavar="VIDEO.mp4", help="also write the annotated video")
+    parser.add_argument("--out", metavar="VIDEO.mp4", help="also write the annotated video to this file")
     parser.add_argument("--json", metavar="FILE", help="write the timings as JSON")
     parser.add_argument("--infer-runs", type=int, default=200, metavar="N",
                         help="single-face inferences timed for the inference-only rate (default %(default)s)")

@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
     parser = build_parser(prog, only, installed)
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", 0))
+    from edge.deprecated import warn_deprecated
+
+    warn_deprecated(args, log)
     cmd = installed[args.command]
     module = cmd.load()
     needs = () if isinstance(module, str) else getattr(module, "NEEDS", ())

@@ -48,18 +48,20 @@ class CollectOptions:
     max_per_class: int | None = None
     min_sharpness: float = 25.0
     min_change: float = 6.0
+    #: faces narrower than this (displayed pixels) are skipped as too small; None keeps every face found
+    min_face: int | None = None
 
     def __post_init__(self):
-        for name, low in (("every", 1), ("max_per_class", 1)):
+        for name, low in (("every", 1), ("max_per_class", 1), ("min_face", 1)):
             value = getattr(self, name)
             if value is not None and value < low:
-                flag = "--max" if name == "max_per_class" else f"--{name}"
+                flag = "--max" if name == "max_per_class" else f"--{name.replace('_', '-')}"
                 raise UserError(f"{flag} {value}: expected an integer >= {low}")
         for flag, value in (("--min-sharpness", self.min_sharpness), ("--min-change", self.min_change)):
             if not 0 <= value < math.inf:  # also refuses nan, which would switch the filter off
                 raise UserError(f"{flag} {value}: expected a number >= 0 (0 switches the filter off)")
         if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"--out {self.out}: exists and is not a folder")
+            raise UserError(f"--out-dir {self.out}: exists and is not a folder")
 
 
 def sharpness(face: np.ndarray) -> float:
@@ -82,13 +84,15 @@ class Collector:
             raise UserError(f"--label {options.label!r}: expected one of {', '.join(spec.labels)} (the model's classes)")
         for name in spec.labels:
             if (options.out / name).exists() and not (options.out / name).is_dir():
-                raise UserError(f"--out {options.out}: {options.out / name} is a file, not a folder (expected the "
-                                f"folder of the {name} faces; move the file or choose another --out)")
+                raise UserError(f"--out-dir {options.out}: {options.out / name} is a file, not a folder (expected the "
+                                f"folder of the {name} faces; move the file or choose another --out-dir)")
         # a random part: two collects started in the same second never pick the same names
         self.session = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         self.counts = {name: self._existing(name) for name in spec.labels}
         self.saved = dict.fromkeys(spec.labels, 0)
         self.skipped = collections.Counter()
+        #: why the session ended early (--max reached), for the closing line; None otherwise
+        self.stopped_by: str | None = None
         self.current = options.label
         self._recent = {name: collections.deque(maxlen=RECENT) for name in spec.labels}
         self._frames = 0
@@ -122,7 +126,9 @@ class Collector:
             for face in faces:
                 self._consider(face, name)
         if self.options.label is not None and self.full(self.options.label) and self.stop is not None:
-            log.info("--max %d %s faces saved", self.options.max_per_class, self.options.label)
+            if self.stopped_by is None:
+                self.stopped_by = f"--max {self.options.max_per_class} ({self.options.label} faces saved)"
+                log.info("%s reached: stopping", self.stopped_by)
             self.stop.set()
         self.draw(frame.image)
         if time.monotonic() >= self._next_log:
@@ -131,7 +137,13 @@ class Collector:
         return {"collect": self.state()}
 
     def _consider(self, face, name: str) -> None:
-        if face.crop is None or self.full(name):
+        if self.full(name):
+            return
+        if self.options.min_face is not None and face.box[2] < self.options.min_face:
+            self.skipped["too small"] += 1
+            return
+        if face.crop is None:
+            self.skipped["not framed"] += 1
             return
         x = prepare(face.crop, self.spec)
         if sharpness(x) < self.options.min_sharpness:
@@ -195,5 +207,7 @@ class Collector:
 
     def summary(self) -> str:
         saved = ", ".join(f"{n} {c}" for n, c in self.saved.items() if c) or "nothing"
-        skipped = ", ".join(f"{c} {why}" for why, c in self.skipped.items()) or "none"
+        limit = f" (< {self.options.min_face} px, --min-face)"
+        skipped = ", ".join(f"{c} {why}" + (limit if why == "too small" else "")
+                            for why, c in self.skipped.items()) or "none"
         return f"saved {sum(self.saved.values())} faces to {self.options.out} ({saved}); skipped: {skipped}"

@@ -9,17 +9,22 @@ import argparse
 
 HELP = "record labelled face crops from a camera or video for fine-tuning"  # fer-edge --help
 
-#: a face smaller than this (displayed pixels) is not collected: it would be enlarged to 48x48
-DEFAULT_MIN_FACE = 64
+#: ``collect``'s own help for the shared ``--min-face`` (same meaning as in ``run``: the smallest face kept)
+MIN_FACE_HELP = ("smallest face to keep, in pixels of the displayed image: a narrower face is still detected, "
+                 "tracked and shown, but not saved, and counted as 'too small' (default: keep every face the "
+                 "detector finds at --detect-width, the faces 'fer-edge run' classifies; raise --detect-width "
+                 "to find smaller ones)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge.deprecated import add_alias
     from edge.run_cli import add_source_arguments
 
     parser.add_argument("--source", required=True, metavar="SRC", help="picamera2 | usb:N | a video file | a folder of images")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="where the faces go: DIR/<class>/*.png (what 'fer-edge train --data DIR' reads); "
-                        "faces already there are kept and counted")
+    parser.add_argument("--out-dir", metavar="DIR",
+                        help="(required) the folder the faces go to: DIR/<class>/*.png (what 'fer-edge train --data "
+                        "DIR' reads); faces already there are kept and counted")
+    add_alias(parser, "--out", "--out-dir", "out_dir", metavar="DIR")
     parser.add_argument("--model", metavar="MODEL",
                         help="the .tflite (with its spec) or run directory whose framing, size and classes the crops "
                         "follow (default: the shipped micro model)")
@@ -36,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f = parser.add_argument_group("what is kept")
     f.add_argument("--every", type=int, default=1, metavar="N", help="consider every Nth frame only (default 1)")
     f.add_argument("--max", type=int, dest="max_per_class", metavar="N",
-                   help="save at most N faces per class this session (with --label: stop after N)")
+                   help="save at most N faces per class this session (with --label: stop once N are saved)")
     f.add_argument("--min-sharpness", type=float, default=25.0, metavar="V",
                    help="skip a face whose 48x48 input has a Laplacian variance below V: blurred (default %(default)s; 0 = off)")
     f.add_argument("--min-change", type=float, default=6.0, metavar="D",
@@ -46,8 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="collect the N largest faces of a frame (default 1: one person, the nearest)")
     f.add_argument("--realtime", action="store_true", help="play a video file at its own frame rate (to label it with keys)")
     f.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    add_source_arguments(parser)
-    parser.set_defaults(min_face=DEFAULT_MIN_FACE)
+    add_source_arguments(parser, min_face_help=MIN_FACE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,15 +65,19 @@ def run(args: argparse.Namespace) -> int:
     from edge.run_cli import check_run_paths, config_from_args
     from edge.spec import load_spec_for
 
+    if args.out_dir is None:
+        raise UserError("collect needs --out-dir DIR: the folder the labelled faces go to")
     if args.label is None and not (args.display or args.serve):
         raise UserError("collect needs --label CLASS, or --display / --serve HOST:PORT to choose classes with keys")
-    options = CollectOptions(Path(args.out), args.label, args.every, args.max_per_class, args.min_sharpness,
-                             args.min_change)
+    options = CollectOptions(Path(args.out_dir), args.label, args.every, args.max_per_class, args.min_sharpness,
+                             args.min_change, args.min_face)
     model = resolve_model(args.model)
-    config = config_from_args(args, model=str(model), out=None, max_faces=args.max_faces)  # --out is the faces' folder here
-    check_run_paths(config, folders={"--out": args.out})
+    # --min-face is applied by the collector (which counts what it skips), not by the detector
+    config = config_from_args(args, model=str(model), min_face=None, max_faces=args.max_faces)
+    check_run_paths(config, folders={"--out-dir": args.out_dir})
     stop = threading.Event()
     collector = Collector(options, load_spec_for(model), stop)
     result = run_edge(config, stop=stop, on_frame=collector)
-    print(f"{result.frames} frames, {result.faces} faces; stopped by {result.stopped_by}; {collector.summary()}")
+    stopped_by = collector.stopped_by or result.stopped_by
+    print(f"{result.frames} frames, {result.faces} faces; stopped by {stopped_by}; {collector.summary()}")
     return 0

@@ -93,6 +93,8 @@ class EdgeConfig:
     backoff: float = 0.5
     #: play video files at their own frame rate instead of as fast as possible.
     realtime: bool = False
+    #: start a video file (or image folder) again at its end, until stopped.
+    loop: bool = False
     jpeg_quality: int = 80
     format: str = CONFIG_FORMAT
 
@@ -137,6 +139,9 @@ class EdgeConfig:
             if not is_loopback(host) and not self.listen_network:
                 raise UserError(f"--serve {self.serve} listens on the network: add --listen-network "
                                 "(a token is then required in the URL) or use 127.0.0.1:PORT")
+        if self.loop and (self.source == "picamera2" or self.source.startswith("usb:")):
+            raise UserError(f"--loop with --source {self.source}: --loop replays a video file or image folder; "
+                            "a camera never ends")
         if self.listen_network and self.serve is None:
             raise UserError("--listen-network needs --serve HOST:PORT")
         if self.token is not None and not self.listen_network:

@@ -60,7 +60,7 @@ ZOO_FER = ModelFile(
     licence="Apache 2.0 (OpenCV Model Zoo)",
 )
 ENV_TEACHER = "FER_EDGE_TEACHER_MODEL"
-#: ``fer-edge fetch-models --model NAME``
+#: ``fer-edge fetch-models --which NAME``
 MODELS = {"detector": YUNET, "teacher": ZOO_FER}
 
 
@@ -113,7 +113,7 @@ def find_teacher_model(explicit: str | os.PathLike | None = None) -> Path:
     path = cached_path(ZOO_FER)
     if not path.is_file():
         raise UserError(f"--teacher zoo: the zoo expression model is not installed (nothing at {path}); run "
-                        f"'fer-edge fetch-models --model teacher' or set {ENV_TEACHER}")
+                        f"'fer-edge fetch-models --which teacher' or set {ENV_TEACHER}")
     verify_detector_model(path, "cache", ZOO_FER)  # a corrupt cached copy is refused, never used
     return path
 

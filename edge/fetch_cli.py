@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "download the YuNet face detector (checked, into the cache folder)"  # fer-edge --help
+HELP = ("download the YuNet face detector and the zoo expression teacher "  # fer-edge --help
+        "(checked, into the cache folder)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge.deprecated import add_alias
     from edge.detector_model import ENV_CACHE, MODELS, YUNET, ZOO_FER
 
-    parser.add_argument("--model", choices=("all", *MODELS), default=None,
-                        help="which model: detector (YuNet, what 'fer-edge run' needs), teacher (the zoo expression "
-                             "model, for 'fer-edge train --teacher zoo') or all (the default; with --from or --url: "
-                             "detector)")
+    parser.add_argument("--which", choices=("all", *MODELS), default=None,
+                        help="which download: detector (YuNet, what 'fer-edge run' needs), teacher (the zoo expression "
+                             "model, for 'fer-edge train --teacher zoo') or all (the default: both; with --from or "
+                             "--url: detector)")
+    add_alias(parser, "--model", "--which", "which", choices=("all", *MODELS))
     parser.add_argument("--from", dest="from_file", metavar="FILE",
-                        help=f"install a copy of {YUNET.name} you downloaded elsewhere (an offline Pi)")
+                        help=f"install a copy of {YUNET.name} (or, with --which teacher, {ZOO_FER.name}) you "
+                        "downloaded elsewhere (an offline Pi)")
     parser.add_argument("--url", help="download from this URL instead (a mirror); "
                         "the file must still match the published SHA-256")
     parser.add_argument("--force", action="store_true", help="download again even if the cache holds the file")
@@ -37,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from edge.errors import UserError
 
     single = args.from_file or args.url
-    which = args.model or ("detector" if single else "all")
+    which = args.which or ("detector" if single else "all")
     if single and which == "all":
-        raise UserError("--from and --url install one model: add --model detector or --model teacher")
+        raise UserError("--from and --url install one model: add --which detector or --which teacher")
     for name in dm.MODELS if which == "all" else (which,):
         model = dm.MODELS[name]
         dest = dm.require_cache_dir() / model.name

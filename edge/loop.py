@@ -123,7 +123,7 @@ def _build_recognizer(config: EdgeConfig, timer: StageTimer, keep_crops: bool):
 
 class _FrameLoop:
     """One pass per frame: read, recognize, update the session, hand to ``on_frame``, draw, publish, write,
-    show, count, pace; until the source ends, --max-frames, or ``stop``."""
+    show, count, pace; until the source ends (with --loop a file starts again), --max-frames, or ``stop``."""
 
     def __init__(self, config: EdgeConfig, source, recognize: Recognizer, out: _Outputs, session, result: RunResult,
                  stop: threading.Event, encode_always: bool, on_frame):
@@ -136,6 +136,9 @@ class _FrameLoop:
         self.pace = 1.0 / source.fps if config.realtime and not source.live and source.fps else None
         self.meter, self.started = _FpsMeter(), time.perf_counter()
         self.next_log = time.monotonic() + PROGRESS_EVERY_S
+        #: the last frame shown and its record (kept on screen at the end of a file)
+        self.frame = self.record = None
+        self.pass_frames = 0  # frames of this pass over a file (--loop)
 
     def run(self) -> None:
         result, timer = self.result, self.timer
@@ -146,20 +149,28 @@ class _FrameLoop:
             timer.begin()
             frame = self.source.read()
             timer.lap("capture")
+            if frame is None and self.config.loop and not self.source.live and self.pass_frames:
+                self.source.rewind()
+                frame, self.pass_frames, self.started = self.source.read(), 0, time.perf_counter()
             if frame is None:
                 break
+            self.frame = frame
+            self.pass_frames += 1
             self._one_frame(frame)
 
     def _one_frame(self, frame) -> None:
         out, result = self.out, self.result
         faces = self.recognize(frame)
         fps = self.meter.tick()
+        # the rate drawn on the frames: a file's own (what --out is written at), a camera's measured one
+        shown_fps = self.source.fps if not self.source.live and self.source.fps else fps
         record = None if out.server is None and out.jsonl is None else frame_record(result.frames, frame.timestamp,
                                                                                      faces)
+        self.record = record
         self._update_session(frame, faces)
         extra = self.on_frame(frame, faces, out.take_keys()) if self.on_frame is not None else None
         if self.drawing:
-            draw_faces(frame.image, faces, fps or None)
+            draw_faces(frame.image, faces, shown_fps or None)
             self.timer.lap("draw")
         self._publish(frame, record, fps, extra)
         self._write(frame, record)
@@ -210,8 +221,19 @@ class _FrameLoop:
 
     def _wait_for_pace(self) -> None:
         if self.pace is not None:
-            self.stop.wait(max(0.0, self.started + self.result.frames * self.pace - time.perf_counter()))
+            self.stop.wait(max(0.0, self.started + self.pass_frames * self.pace - time.perf_counter()))
             self.timer.lap("pace")
+
+    def serve_final_state(self) -> None:
+        """At the end of a file, keep the live view showing its last frame and the session until Ctrl-C."""
+        server, frame = self.out.server, self.frame
+        if self.record is not None:
+            view = {"session": self.session.view()} if self.session is not None else {}
+            jpeg = cv2.imencode(".jpg", frame.image, self.jpeg_params)[1].tobytes() if frame is not None else None
+            server.publish({**server.latest(), **self.record, **view, "ended": True}, jpeg)
+        log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit (--loop replays the file)",
+                 self.source.name)
+        self.stop.wait()
 
     def _log_progress(self, faces: int) -> None:
         if time.monotonic() >= self.next_log:
@@ -244,10 +266,14 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
             result.stopped_by = "signal"
             return result
         out = _Outputs.open(config, source.fps or config.camera_fps, stack)
-        session = SessionStats(spec.labels) if spec is not None and (out.server or config.summary) else None
-        _FrameLoop(config, source, recognize, out, session, result, stop, encode_always, on_frame).run()
+        session = (SessionStats(spec.labels, clock=getattr(source, "clock", "wall"))
+                   if spec is not None and (out.server or config.summary) else None)
+        frames = _FrameLoop(config, source, recognize, out, session, result, stop, encode_always, on_frame)
+        frames.run()
         if stop.is_set() and result.stopped_by == "end of source":
             result.stopped_by = "signal"
+        elif out.server is not None and not source.live and result.stopped_by == "end of source":
+            frames.serve_final_state()
         _write_summary(config, session)
     config.save_beside_outputs()  # after the outputs are complete: a failed run leaves no config behind
     log.info("stopped (%s) after %d frames", result.stopped_by, result.frames)

@@ -13,10 +13,10 @@ from edge.errors import UserError
 
 def plain_file_name(value: str, option: str) -> str:
     """``value`` if it is a bare file name (no folder part, not ``.``/``..``), else a one-line error."""
-    return plain_name(value, option, "the files are written inside --out", what="file name")
+    return plain_name(value, option, "the files are written inside --out-dir", what="file name")
 
 
-def writable_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+def writable_out_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path:
     """``path`` if it can become (or be replaced as) an output folder: not a file, under a writable folder."""
     path = Path(path)
     if path.exists() and not path.is_dir():

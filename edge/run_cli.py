@@ -17,17 +17,19 @@ def _default(name: str):
     return EdgeConfig.__dataclass_fields__[name].default
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """Detection and camera options shared by ``run`` and ``bench``."""
+MIN_FACE_HELP = ("smallest face to keep, in pixels of the displayed image; detection runs wider if needed "
+                 "(default: the smallest the detector finds at --detect-width)")
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, min_face_help: str = MIN_FACE_HELP) -> None:
+    """Detection and camera options shared by ``run``, ``bench`` and ``collect``."""
     g = parser.add_argument_group("detection")
     g.add_argument("--detector", choices=("auto", "haar", "yunet"), default=_default("detector"),
                    help="yunet: OpenCV FaceDetectorYN (get its model once with 'fer-edge fetch-models'); "
                    "haar: OpenCV's bundled frontal-face cascade; auto (default): yunet if its model is found")
     g.add_argument("--detector-model", metavar="FILE",
                    help="the YuNet .onnx (default: $FER_EDGE_DETECTOR_MODEL, then the fetch-models cache)")
-    g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"),
-                   help="smallest face to find, in pixels of the displayed image; detection runs wider if "
-                   "needed (default: the smallest the detector finds at --detect-width)")
+    g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"), help=min_face_help)
     g.add_argument("--detect-width", type=int, metavar="PX", default=_default("detect_width"),
                    help="detect on the gray image downscaled to this width, or wider when --min-face needs it "
                    "(default: about 480x360 pixels' worth for YuNet, e.g. 480 for 640x480, and 320x240 for Haar)")
@@ -55,8 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     view.add_argument("--display", action="store_true", help="show the annotated frames in a window (q quits)")
     view.add_argument("--headless", action="store_true", help="no window (the default)")
     o = parser.add_argument_group("outputs")
-    o.add_argument("--out", metavar="VIDEO.mp4", help="write the annotated video (mp4v)")
-    o.add_argument("--jsonl", metavar="FILE", help="write one JSON line per frame: time, frame index, faces")
+    o.add_argument("--out", metavar="VIDEO.mp4", help="write the annotated video (mp4v) to this file, at the "
+                   "source's frame rate")
+    o.add_argument("--jsonl", metavar="FILE", help="write one JSON line per frame: frame index, time t (seconds "
+                   "into a video file; Unix time for a camera), faces")
     o.add_argument("--summary", metavar="FILE.png",
                    help="at the end, write the session summary: share of time per expression, the last minute per face")
     o.add_argument("--serve", metavar="HOST:PORT", help="live view in a browser, e.g. 127.0.0.1:8000")
@@ -65,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--token", help="the live-view token with --listen-network (default: a random one, printed)")
     o.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     o.add_argument("--realtime", action="store_true", help="play a video file at its own frame rate")
+    o.add_argument("--loop", action="store_true",
+                   help="start a video file (or image folder) again when it ends, until Ctrl-C; without it, "
+                   "--serve keeps showing the last frame after the end until Ctrl-C")
     s = parser.add_argument_group("smoothing")
     s.add_argument("--no-smooth", action="store_true", help="show each frame's raw probabilities")
     s.add_argument("--smooth-alpha", type=float, metavar="A", default=_default("smooth_alpha"),
@@ -75,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 #: arguments whose names match EdgeConfig fields one to one
 _SAME_NAME = ("model", "source", "display", "out", "jsonl", "summary", "serve", "listen_network", "token", "max_frames",
               "threads", "smooth_alpha", "detector", "detector_model", "min_face", "detect_width", "detect_every",
-              "camera_timeout", "retries", "realtime")
+              "camera_timeout", "retries", "realtime", "loop")
 
 
 def config_from_args(args: argparse.Namespace, **overrides):

@@ -8,7 +8,11 @@ model's own scale and zero point.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -52,6 +56,34 @@ def _quant(detail: dict) -> Quant | None:
     return None
 
 
+#: what LiteRT's native code prints to stderr when it creates the default delegate (an INFO line)
+DELEGATE_INFO = "Created TensorFlow Lite XNNPACK delegate"
+
+
+@contextlib.contextmanager
+def _native_info_hidden():
+    """Unless INFO is logged, drop the INFO line LiteRT's C++ code writes straight to file descriptor 2 (no
+    setting turns it off: TF_CPP_MIN_LOG_LEVEL does not reach it); anything else written there is passed on."""
+    if log.isEnabledFor(logging.INFO):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode(errors="replace")
+            kept = "".join(line for line in text.splitlines(keepends=True) if DELEGATE_INFO not in line)
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
 def _no_delegates_option(Interpreter) -> dict:
     """Interpreter kwargs selecting the builtin kernels without the default (XNNPACK) delegate."""
     import sys
@@ -83,8 +115,9 @@ class TFLiteClassifier:
         Interpreter, self.backend = interpreter_class()
         try:
             extra = {} if delegates else _no_delegates_option(Interpreter)
-            self.interpreter = Interpreter(model_content=content, num_threads=num_threads, **extra)
-            self.interpreter.allocate_tensors()
+            with _native_info_hidden():
+                self.interpreter = Interpreter(model_content=content, num_threads=num_threads, **extra)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{self.path}: not a loadable .tflite model ({first})") from None

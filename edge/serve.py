@@ -1,13 +1,17 @@
 """The live view: an HTML page, an MJPEG stream and the latest predictions, over stdlib http.server.
 
-Routes: ``/`` (the page), ``/stream.mjpg`` (multipart JPEG frames), ``/predictions.json``, and
-``/key?k=K`` (a key pressed on the page, for ``fer-edge collect``: one printable character).
-When a token is set (listening on the network), every route needs ``?token=...`` or answers 403.
-The loop encodes a JPEG only while someone is watching the stream (``streaming``).
+Routes: ``/`` (the page), ``/stream.mjpg`` (multipart JPEG frames), ``/predictions.json`` (the newest
+frame's record), ``/snapshot.json`` (the newest frame that has a JPEG: its record with the JPEG, base64, so
+the page draws the image and the cards from the same frame), and ``POST /key`` with ``k=K`` (a key pressed
+on the page, for ``fer-edge collect``: one printable character, with the page's ``X-Fer-Edge-Key`` secret).
+Every route answers 403 to a Host other than the address listened on; when a token is set (listening on the
+network), every route also needs ``?token=...``.
+The loop encodes a JPEG only while someone watches the stream or polls snapshots (``streaming``).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hmac
 import ipaddress
@@ -16,6 +20,7 @@ import logging
 import secrets
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, quote, urlsplit
@@ -23,6 +28,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 log = logging.getLogger(__name__)
 BOUNDARY = "fer-edge-frame"
 MAX_KEYS = 32
+#: the loop keeps encoding JPEGs this long after the last snapshot request
+SNAPSHOT_WATCH_S = 2.0
 KEY_HEADER = "X-Fer-Edge-Key"
 #: the placeholder in static/index.html that carries the session's key secret
 KEY_PLACEHOLDER = b"@KEY_SECRET@"
@@ -61,6 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, live.page, "text/html; charset=utf-8")
         if url.path == "/predictions.json":
             return self._send(200, live.predictions, "application/json")
+        if url.path == "/snapshot.json":
+            return self._send(200, live.snapshot(), "application/json")
         if url.path == "/stream.mjpg":
             return self._stream(live)
         if url.path == "/key":
@@ -138,6 +147,9 @@ class LiveServer:
         page = resources.files("edge").joinpath("static/index.html").read_bytes()
         self.page = page.replace(KEY_PLACEHOLDER, self.key_secret.encode())
         self.predictions = b"{}"
+        self._latest: dict = {}
+        self._snapshot: tuple[dict, bytes] | None = None
+        self._snapshot_asked = float("-inf")
         self.closed = False
         self._cond = threading.Condition()
         self._jpeg, self._seq, self._watchers = None, 0, 0
@@ -170,7 +182,7 @@ class LiveServer:
 
     @property
     def streaming(self) -> bool:
-        return self._watchers > 0
+        return self._watchers > 0 or time.monotonic() - self._snapshot_asked < SNAPSHOT_WATCH_S
 
     @contextlib.contextmanager
     def watching(self):
@@ -184,12 +196,30 @@ class LiveServer:
                 self._watchers -= 1
 
     def publish(self, predictions: dict, jpeg: bytes | None = None) -> None:
+        """The newest frame's record and, when it was encoded, its JPEG (the two then form the snapshot)."""
         body = json.dumps(predictions, separators=(",", ":")).encode()
         with self._cond:
-            self.predictions = body
+            self.predictions, self._latest = body, predictions
             if jpeg is not None:
                 self._jpeg, self._seq = jpeg, self._seq + 1
+                self._snapshot = (predictions, jpeg)
                 self._cond.notify_all()
+
+    def latest(self) -> dict:
+        """The record last published."""
+        with self._cond:
+            return dict(self._latest)
+
+    def snapshot(self) -> bytes:
+        """JSON of the newest frame that has a JPEG: its record plus ``jpeg`` (base64); before any JPEG, the
+        newest record without one. Asking keeps the loop encoding JPEGs for ``SNAPSHOT_WATCH_S``."""
+        with self._cond:
+            self._snapshot_asked = time.monotonic()
+            if self._snapshot is None:
+                return self.predictions
+            record, jpeg = self._snapshot
+        return json.dumps({**record, "jpeg": base64.b64encode(jpeg).decode("ascii")},
+                          separators=(",", ":")).encode()
 
     def press(self, key: str) -> None:
         with self._cond:

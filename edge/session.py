@@ -1,8 +1,9 @@
 """What the live view and ``--summary`` show beyond one frame: each tracked face's expression over the last
 minute (one bin per second, holding the expression it showed most in that second), and the session's share
-of time per expression (face-seconds: two faces for ten seconds count twenty).
+of face-seconds per expression (two faces for ten seconds count twenty).
 
-Time is the frames' own timestamps; a gap longer than ``MAX_STEP_S`` (a stalled camera) counts as that.
+Time is the frames' own timestamps (``clock``: "media", seconds into a video file, or "wall", a camera's
+Unix time); a gap longer than ``MAX_STEP_S`` (a stalled camera) counts as that.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.draw import PALETTE, track_color
+from edge.draw import PALETTE
 
 MAX_STEP_S = 1.0
 
@@ -24,15 +25,14 @@ def hex_color(bgr) -> str:
 
 @dataclass
 class _Track:
-    color: str
     #: second index -> votes per class (smoothed probabilities summed over that second's frames)
     bins: dict = field(default_factory=dict)
     last_seen: float = 0.0
 
 
 class SessionStats:
-    def __init__(self, labels, window_s: float = 60.0, bin_s: float = 1.0):
-        self.labels, self.window_s, self.bin_s = tuple(labels), window_s, bin_s
+    def __init__(self, labels, window_s: float = 60.0, bin_s: float = 1.0, clock: str = "wall"):
+        self.labels, self.window_s, self.bin_s, self.clock = tuple(labels), window_s, bin_s, clock
         self.seconds = np.zeros(len(self.labels))
         self.duration = 0.0
         self.tracks: dict[int, _Track] = collections.OrderedDict()
@@ -51,7 +51,7 @@ class SessionStats:
                 continue
             track = self.tracks.get(face.track_id)
             if track is None:
-                track = self.tracks[face.track_id] = _Track(hex_color(track_color(face.track_id)))
+                track = self.tracks[face.track_id] = _Track()
                 self.tracks_seen += 1
             votes = track.bins.setdefault(b, np.zeros(len(self.labels)))
             votes += face.probs
@@ -79,8 +79,8 @@ class SessionStats:
             "labels": list(self.labels),
             "colors": [hex_color(PALETTE[i % len(PALETTE)]) for i in range(len(self.labels))],
             "window": self.window_s, "bin": self.bin_s,
-            "tracks": [{"track": tid, "color": tr.color, "timeline": self.timeline(tr)} for tid, tr in self.tracks.items()],
-            "summary": {"duration": round(self.duration, 2), "tracks": self.tracks_seen,
-                        "seconds": {n: round(float(s), 2) for n, s in zip(self.labels, self.seconds)},
+            "tracks": [{"track": tid, "timeline": self.timeline(tr)} for tid, tr in self.tracks.items()],
+            "summary": {"duration": round(self.duration, 2), "clock": self.clock, "tracks": self.tracks_seen,
+                        "face_seconds": {n: round(float(s), 2) for n, s in zip(self.labels, self.seconds)},
                         "share": {n: round(float(s), 4) for n, s in zip(self.labels, self.shares())}},
         }

@@ -8,6 +8,7 @@ retries with exponential backoff and, after the last attempt, a one-line ``UserE
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import threading
@@ -29,8 +30,23 @@ DEVICE_DIR = Path("/dev")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm")
 
 
+def media_time(pos_msec: float, index: int, fps: float | None, previous: float | None) -> float:
+    """Seconds from the start of a video file of its frame ``index``: the container's timestamp
+    (``CAP_PROP_POS_MSEC`` after the read) when it is sane (finite, not negative, after the previous
+    frame's), else ``index / fps`` (else ``index / 30``)."""
+    t = pos_msec / 1000.0
+    if math.isfinite(t) and t >= 0 and (previous is None or t > previous) and (index == 0 or t > 0):
+        return t
+    return index / (fps or 30.0)
+
+
 class VideoCaptureSource:
-    """OpenCV ``VideoCapture``: a USB camera index (live) or a video file. Reuses its buffers."""
+    """OpenCV ``VideoCapture``: a USB camera index (live) or a video file. Reuses its buffers.
+
+    A camera's frames carry the wall-clock time they arrived; a file's carry their media time (seconds
+    from the start of the file, ``media_time``), so a 3 s clip spans 3 s however fast it is processed.
+    ``rewind`` starts a file again (``--loop``), its times continuing where the last pass ended.
+    """
 
     def __init__(self, target: int | str, live: bool):
         self.target, self.live = target, live
@@ -38,6 +54,9 @@ class VideoCaptureSource:
         self.fps: float | None = None
         self._cap = None
         self._image = self._gray = None
+        self._index, self._offset, self._last = 0, 0.0, None
+        #: what the frames' timestamps count (edge.session): a camera's Unix time, a file's media time
+        self.clock = "wall" if live else "media"
 
     def open(self) -> None:
         cap = cv2.VideoCapture(self.target)
@@ -60,7 +79,22 @@ class VideoCaptureSource:
         if self._gray is None or self._gray.shape != image.shape[:2]:
             self._gray = np.empty(image.shape[:2], np.uint8)
         cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=self._gray)
-        return Frame(image, self._gray, (1.0, 1.0), time.time())
+        if self.live:
+            t = time.time()
+        else:
+            media = media_time(self._cap.get(cv2.CAP_PROP_POS_MSEC), self._index, self.fps,
+                               None if self._last is None else self._last - self._offset)
+            t = self._offset + media
+            self._index, self._last = self._index + 1, t
+        return Frame(image, self._gray, (1.0, 1.0), t)
+
+    def rewind(self) -> None:
+        """Start a video file again; its media time continues one frame after the last pass."""
+        self.close()
+        if self._last is not None:
+            self._offset = self._last + 1.0 / (self.fps or 30.0)
+        self._index, self._last = 0, None
+        self.open()
 
     def close(self) -> None:
         if self._cap is not None:
@@ -95,6 +129,9 @@ class ImageFolderSource:
                 continue
             return Frame(image, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (1.0, 1.0), time.time())
         return None
+
+    def rewind(self) -> None:
+        self._next = 0
 
     def close(self) -> None:
         pass

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge import atomic
-from edge.draw import FONT
+from edge.draw import FONT, TRACK_MARK
 
 WIDTH, ROW, PAD = 760, 26, 14
 MAX_TRACKS = 8
@@ -32,18 +32,19 @@ def render(view: dict) -> np.ndarray:
     height = PAD * 4 + ROW * (2 + len(labels)) + (ROW * (len(tracks) + 1) if tracks else 0)
     image = np.full((height, WIDTH, 3), 24, np.uint8)
     y = PAD + 16
-    _text(image, f"fer-edge session: {summary['duration']:.1f} s, {summary['tracks']} face(s) tracked; "
-                 "share of time per expression", PAD, y, 0.55)
+    of = " of video" if summary.get("clock") == "media" else ""
+    _text(image, f"fer-edge session: {summary['duration']:.1f} s{of}, {summary['tracks']} face(s) tracked; "
+                 "share of face-seconds per expression", PAD, y, 0.55)
     bar_x = PAD + 90
     bar_w = WIDTH - bar_x - 150
     for name, color in zip(labels, colors):
         y += ROW
-        share, seconds = summary["share"][name], summary["seconds"][name]
+        share, seconds = summary["share"][name], summary["face_seconds"][name]
         _text(image, name, PAD, y)
         cv2.rectangle(image, (bar_x, y - 14), (bar_x + bar_w, y + 2), (50, 50, 50), cv2.FILLED)
         if round(bar_w * share):
             cv2.rectangle(image, (bar_x, y - 14), (bar_x + round(bar_w * share), y + 2), color, cv2.FILLED)
-        _text(image, f"{100 * share:5.1f}%  {seconds:.1f} s", bar_x + bar_w + 10, y)
+        _text(image, f"{100 * share:5.1f}%  {seconds:.1f} face-s", bar_x + bar_w + 10, y)
     if tracks:
         y += ROW + PAD
         _text(image, f"last {view['window']:.0f} s per face (one cell per {view['bin']:g} s; now on the right)", PAD, y)
@@ -51,8 +52,8 @@ def render(view: dict) -> np.ndarray:
         cell = bar_w / cells
         for track in tracks:
             y += ROW
-            cv2.rectangle(image, (PAD, y - 14), (PAD + 16, y + 2), _rgb_hex_to_bgr(track["color"]), cv2.FILLED)
-            _text(image, f"#{track['track']}", PAD + 22, y)
+            cv2.rectangle(image, (PAD, y - 14), (bar_x - 8, y + 2), TRACK_MARK[1], cv2.FILLED)
+            _text(image, f"#{track['track']}", PAD + 4, y, color=TRACK_MARK[0])
             cv2.rectangle(image, (bar_x, y - 14), (bar_x + bar_w, y + 2), (50, 50, 50), cv2.FILLED)
             for ago, cls in track["timeline"]:
                 x0 = bar_x + round(bar_w - (ago / view["bin"] + 1) * cell)

@@ -17,7 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR", nargs="?", default=None,
                         help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
                              "model_int8.tflite (written by 'fer-edge quantize'); default: the micro model in models/")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist or be empty)")
+    from edge.deprecated import add_alias
+
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out-dir", dest="out", metavar="DIR", help="output folder (must not exist or be empty)")
+    add_alias(out, "--out", "--out-dir", "out", metavar="DIR")
     parser.add_argument("--name", default="fer_model",
                         help="C identifier prefixing the files and symbols (default: fer_model)")
     from firmware_export.boards import load_boards  # stdlib + edge.errors only: safe for --help
@@ -25,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", metavar="BOARD|all",
                         help="refuse the export if model + arena + TFLM runtime do not fit this board; 'all' prints "
                              f"the table for every board ({', '.join(load_boards())})")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out directory")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out-dir folder")
     parser.add_argument("--parity-samples", type=int, default=100, metavar="N",
                         help="synthetic inputs for the TFLM-vs-LiteRT parity check (default: 100)")
     parser.add_argument("--parity-data", metavar="FOLDER",
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     check_outputs(inputs={"the model": model, "the model's spec": spec_path_for(model),
                           "--parity-data": args.parity_data, "--verify-tflm": args.verify_tflm},
-                  folders={"--out": args.out}, replacing=True)
+                  folders={"--out-dir": args.out}, replacing=True)
     config = ExportConfig(model=str(model), out=str(args.out), name=args.name, board=args.board,
                           parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force,
                           verify_tflm=args.verify_tflm)

@@ -8,8 +8,8 @@ from typing import Any
 
 from edge.errors import UserError
 
-FIRMWARE_DIR = "firmware"  # where the card and the docs put export-firmware's --out inside a run
-FIRMWARE_REPORT = "export.json"  # what was exported, written last into --out
+FIRMWARE_DIR = "firmware"  # where the card and the docs put export-firmware's --out-dir inside a run
+FIRMWARE_REPORT = "export.json"  # what was exported, written last into --out-dir
 
 C_KEYWORDS = frozenset("""
     auto break case char const continue default do double else enum extern float for goto if inline int long

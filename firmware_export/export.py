@@ -70,9 +70,9 @@ def _shape(t: TensorInfo) -> str:
 
 def _check_out_dir(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
+        raise UserError(f"--out-dir {out}: exists and is not a directory")
     if out.exists() and any(out.iterdir()) and not force:
-        raise UserError(f"--out {out}: already exists and is not empty (pass --force to replace it)")
+        raise UserError(f"--out-dir {out}: already exists and is not empty (pass --force to replace it)")
 
 
 def export_firmware(config: ExportConfig) -> ExportResult:

@@ -1,4 +1,4 @@
-"""``fer-edge export-mobile MODEL_OR_RUN --out DIR``: .tflite files with metadata for MediaPipe Tasks apps.
+"""``fer-edge export-mobile MODEL_OR_RUN --out-dir DIR``: .tflite files with metadata for MediaPipe Tasks apps.
 
 Standard library only at top level (the dispatcher imports this module to build ``--help``).
 """
@@ -16,7 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN",
                    help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), or a run "
                         "directory with model_int8.tflite (and model.keras for float16)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
+    from edge.deprecated import add_alias
+
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out-dir", dest="out", metavar="DIR", help="output folder (must not exist unless --force)")
+    add_alias(out, "--out", "--out-dir", "out", metavar="DIR")
     p.add_argument("--precision", action="append", choices=("int8", "float16"), default=None,
                    help="a file to write, repeatable (default: int8 and float16; float16 needs the float .keras "
                         "model)")
@@ -45,7 +49,7 @@ def run(args) -> int:
         plain_file_name(args.name, "--name")
     writable_out_dir(args.out)
     check_outputs(inputs={"the model": args.model, "--verify-data": args.verify_data, "--mobile-python": args.mobile_python},
-                  folders={"--out": args.out}, replacing=True)
+                  folders={"--out-dir": args.out}, replacing=True)
     from mobile_export.export import MOBILE_REPORT, MobileExportConfig, export_mobile, summary_lines
 
     cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,

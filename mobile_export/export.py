@@ -27,7 +27,7 @@ from quantize.files import INT8_SUFFIX, float_model_for
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "float16")
-MOBILE_REPORT = "export_mobile.json"  # what was exported, in the --out folder
+MOBILE_REPORT = "export_mobile.json"  # what was exported, in the --out-dir folder
 #: the exit code when a file does not load or agree in MediaPipe (as the quantize gate)
 CHECK_FAILED = 4
 
@@ -120,7 +120,7 @@ def export_mobile(model_or_run: str | Path, out_dir: str | Path, cfg: MobileExpo
                   *, mobile_python: str | Path | None = None, force: bool = False) -> dict:
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
-        raise UserError(f"{out_dir}: already exists; pass --force to replace it, or choose another --out")
+        raise UserError(f"{out_dir}: already exists; pass --force to replace it, or choose another --out-dir")
     source = find_source(model_or_run, cfg.name)
     if "float16" in cfg.precisions and source.float_model is None:
         raise UserError(f"{source.int8}: no float model to convert to float16 (the run or folder has no .keras "

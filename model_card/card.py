@@ -2,7 +2,7 @@
 confusion-matrix PNG and a model card, every number read from the run's own reports.
 
 A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed) and
-``fer-edge export-firmware RUN --out RUN/firmware --board all`` have been run on it.
+``fer-edge export-firmware RUN --out-dir RUN/firmware --board all`` have been run on it.
 """
 
 from __future__ import annotations
@@ -246,8 +246,8 @@ def _reproduce(c: CardInputs) -> str:
 ```sh
 {train_command(c.cfg, run, c.refs)}
 {quantize_command(c.qcfg, f"runs/{run}")}
-fer-edge export-firmware runs/{run} --out runs/{run}/{FIRMWARE_DIR} --board all
-fer-edge model-card runs/{run} --name {c.name} --out models{c.card_args}
+fer-edge export-firmware runs/{run} --out-dir runs/{run}/{FIRMWARE_DIR} --board all
+fer-edge model-card runs/{run} --name {c.name} --out-dir models{c.card_args}
 ```
 """
 
@@ -279,7 +279,7 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     qcfg = QuantizeConfig.load(run_dir / quantize_files.QUANTIZE_CONFIG)
     baseline_paths = [_existing_model(b) for b in baselines]  # bad input fails before anything is written
     fw = Path(firmware_dir) if firmware_dir else run_dir / FIRMWARE_DIR
-    export = read_json(fw / FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out {fw} --board all' first")
+    export = read_json(fw / FIRMWARE_REPORT, "firmware export report", f"run 'fer-edge export-firmware {run_dir} --out-dir {fw} --board all' first")
     rows = None  # scored before anything is written: the slow part, and the one that can fail
     if len(cfg.sources) > 1 or evals or baseline_paths:
         from model_card.side_by_side import side_by_side

@@ -1,4 +1,4 @@
-"""``fer-edge model-card RUN_DIR --name NAME [--out models]``: publish a quantized, exported run."""
+"""``fer-edge model-card RUN_DIR --name NAME [--out-dir models]``: publish a quantized, exported run."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ EXTRA = "train"  # pip install 'fer-edge[train]'
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run that was trained, quantized and exported")
     p.add_argument("--name", required=True, help="file name prefix, e.g. fer_micro")
-    p.add_argument("--out", default="models", help="output folder (models)")
+    from edge.deprecated import add_alias
+
+    p.add_argument("--out-dir", dest="out", metavar="DIR", default="models", help="output folder (default: models)")
+    add_alias(p, "--out", "--out-dir", "out", metavar="DIR")
     p.add_argument("--firmware", metavar="DIR", default=None,
                    help="the export-firmware output with export.json (default: RUN_DIR/firmware)")
     p.add_argument("--max-float-size", metavar="BYTES", default="1MB",

@@ -73,9 +73,10 @@ def test_documented_fer_edge_command_parses(doc, words):
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            build_parser().parse_args(words[1:])
+            args = build_parser().parse_args(words[1:])
     except SystemExit as e:
         pytest.fail(f"{doc}: '{shlex.join(words)}' does not parse (exit {e.code}): {err.getvalue().strip()}")
+    assert not getattr(args, "_deprecated", None), f"{doc}: '{shlex.join(words)}': {args._deprecated}"
 
 
 @pytest.mark.parametrize("doc,words", MODULES, ids=[f"{d}:{' '.join(w)[:60]}" for d, w in MODULES])

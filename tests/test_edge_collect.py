@@ -92,6 +92,32 @@ def test_fixed_label_stops_at_max_and_ignores_keys(tmp_path):
     c = Collector(CollectOptions(tmp_path, "sad", max_per_class=1), DEFAULT_SPEC, stop)
     c(_frame(), [_face(_textured(0))], [" "])
     assert c.current == "sad" and stop.done and len(_pngs(tmp_path / "sad")) == 1
+    assert c.stopped_by == "--max 1 (sad faces saved)"
+
+
+def test_faces_below_min_face_are_counted_as_too_small(tmp_path):
+    c = Collector(CollectOptions(tmp_path, "happy", min_change=0, min_face=64), DEFAULT_SPEC)
+    small = SimpleNamespace(crop=_textured(0), box=(0, 0, 20, 20))
+    big = SimpleNamespace(crop=_textured(1), box=(0, 0, 80, 80))
+    c(_frame(), [small, big])
+    assert len(_pngs(tmp_path / "happy")) == 1 and c.state()["skipped"] == {"too small": 1}
+    assert c.summary().endswith("skipped: 1 too small (< 64 px, --min-face)")
+    keep_all = Collector(CollectOptions(tmp_path / "all", "happy", min_change=0), DEFAULT_SPEC)
+    keep_all(_frame(), [small, big])
+    assert len(_pngs(tmp_path / "all" / "happy")) == 2, "by default every face the loop classifies is kept"
+
+
+def test_min_face_help_matches_the_default():
+    from edge.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["collect", "--source", "x.mp4", "--out-dir", "mine", "--label", "happy"])
+    run_args = parser.parse_args(["run", "--source", "x.mp4"])
+    assert args.min_face is None and run_args.min_face is None, "collect keeps the faces run classifies"
+    sub = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "collect")[1]
+    text = " ".join(sub.format_help().split())
+    assert "default: keep every face the detector finds" in text and "64 px" not in text
+    assert "--out-dir DIR" in text and "--out " not in text
 
 
 def _frames_folder(tmp_path, n=3, faces=2):
@@ -107,7 +133,7 @@ def test_collect_writes_exactly_the_crops_the_model_classifies(int8_model, yunet
     frames = _frames_folder(tmp_path, n=1)
     out, jsonl = tmp_path / "mine", tmp_path / "p.jsonl"
     common = ["--source", str(frames), "--detector-model", str(yunet_model)]
-    assert main(["collect", *common, "--model", str(int8_model), "--out", str(out), "--label", "fear",
+    assert main(["collect", *common, "--model", str(int8_model), "--out-dir", str(out), "--label", "fear",
                  "--max-faces", "2"]) == 0
     assert "saved 2 faces" in capsys.readouterr().out
     assert main(["run", str(int8_model), *common, "--jsonl", str(jsonl), "--no-smooth"]) == 0
@@ -124,9 +150,10 @@ def test_collect_on_a_video_and_the_train_loader_reads_it(int8_model, yunet_mode
     video = tmp_path / "faces.mp4"
     demo_video(video, 30, fps=15, faces="1")
     out = tmp_path / "mine"
-    assert main(["collect", "--source", str(video), "--out", str(out), "--label", "surprise", "--every", "3",
+    assert main(["collect", "--source", str(video), "--out-dir", str(out), "--label", "surprise", "--every", "3",
                  "--max", "4", "--model", str(int8_model), "--detector-model", str(yunet_model)]) == 0
-    assert "saved 4 faces" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "saved 4 faces" in printed and "stopped by --max 4 (surprise faces saved)" in printed, printed
     assert len(_pngs(out / "surprise")) == 4
     pytest.importorskip("train.datasets")
     from train.datasets import load_dataset
@@ -142,14 +169,14 @@ def test_collect_on_a_video_and_the_train_loader_reads_it(int8_model, yunet_mode
     (["--label", "happy", "--max", "0"], "--max 0: expected an integer >= 1"),
     (["--label", "happy", "--min-sharpness", "-1"], "--min-sharpness -1.0: expected a number >= 0"),
     ([], "collect needs --label CLASS, or --display / --serve"),
-    (["--label", "happy", "--out", "{file}"], "exists and is not a folder"),
+    (["--label", "happy", "--out-dir", "{file}"], "exists and is not a folder"),
     (["--label", "happy", "--source", "nowhere.mp4"], "--source 'nowhere.mp4': expected picamera2, usb:N"),
 ])
 def test_bad_arguments_are_one_line_errors(int8_model, tmp_path, argv, message, capsys):
     video = tmp_path / "v.mp4"
     video.write_bytes(b"")
     (tmp_path / "file").write_text("x")
-    base = ["collect", "--source", str(video), "--out", str(tmp_path / "mine"), "--model", str(int8_model)]
+    base = ["collect", "--source", str(video), "--out-dir", str(tmp_path / "mine"), "--model", str(int8_model)]
     assert main(base + [a.replace("{file}", str(tmp_path / "file")) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
@@ -180,7 +207,7 @@ def test_ctrl_c_keeps_what_was_written(int8_model, yunet_model, tmp_path):
     video = tmp_path / "slow.mp4"
     demo_video(video, 80, fps=10, faces="2")
     out = tmp_path / "mine"
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "collect", "--source", str(video), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "collect", "--source", str(video), "--out-dir", str(out),
                              "--label", "angry", "--realtime", "--min-change", "0", "--model", str(int8_model),
                              "--detector-model", str(yunet_model)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -221,7 +248,7 @@ def test_keys_on_the_live_view_page_label_the_faces(int8_model, yunet_model, tmp
     video = tmp_path / "faces.mp4"
     demo_video(video, 150, fps=10, faces="1")
     out = tmp_path / "mine"
-    with live_run(tmp_path / "profile", "collect", "--source", video, "--out", out, "--realtime", "--min-change", "0",
+    with live_run(tmp_path / "profile", "collect", "--source", video, "--out-dir", out, "--realtime", "--min-change", "0",
                   "--model", int8_model, "--detector-model", yunet_model) as (browser, url, _):
         seen = browser.evaluate(browser.open(url), PRESS_KEYS)
         time.sleep(1.0)
@@ -247,3 +274,19 @@ def test_the_display_window_hands_its_keys_to_the_loop(monkeypatch):
     assert window.show(image) and window.show(image) and window.show(image)
     assert window.take_keys() == ["4", " "] and window.take_keys() == []
     assert not window.show(image), "q still quits"
+
+
+def test_small_faces_are_kept_by_default_and_counted_when_min_face_is_raised(int8_model, yunet_model, tmp_path,
+                                                                            capsys, caplog):
+    """The demo faces are ~60-100 px: the default keeps them (the old 64 px default dropped some silently);
+    --min-face 400 skips every one and says so; the old --out spelling still works, with one warning."""
+    frames = _frames_folder(tmp_path, n=2, faces=2)
+    common = ["collect", "--source", str(frames), "--model", str(int8_model), "--detector-model", str(yunet_model),
+              "--label", "sad", "--max-faces", "2", "--min-change", "0"]
+    assert main([*common, "--out-dir", str(tmp_path / "all")]) == 0
+    assert "saved 4 faces" in capsys.readouterr().out
+    assert main([*common, "--out", str(tmp_path / "none"), "--min-face", "400"]) == 0
+    printed = capsys.readouterr().out
+    assert "saved 0 faces" in printed and "skipped: 4 too small (< 400 px, --min-face)" in printed, printed
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warnings == ["--out is deprecated and will be removed in the next release: use --out-dir"]

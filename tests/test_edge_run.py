@@ -1,5 +1,6 @@
 """``fer-edge run`` / ``bench`` end to end on generated videos: outputs, model checks, clean stops."""
 
+import argparse
 import json
 import os
 import shutil
@@ -229,6 +230,75 @@ def test_systemd_unit_runs_a_valid_command():
     config = config_from_args(args)
     assert config.source == "picamera2" and config.serve == "127.0.0.1:8000" and not config.display
     assert config.detect_every == 2
+
+
+def test_loop_replays_a_file_with_media_time_running_on(int8_model, tmp_path):
+    video, jsonl = tmp_path / "faces.mp4", tmp_path / "p.jsonl"
+    demo_video(video, 6, fps=15, faces="1")
+    assert main(["run", str(int8_model), "--source", str(video), "--loop", "--max-frames", "14", "--jsonl",
+                 str(jsonl), "--detector", "haar"]) == 0
+    records = _records(jsonl)
+    assert [r["frame"] for r in records] == list(range(14)), "the file played 2 1/3 times"
+    assert [r["t"] for r in records] == pytest.approx([i / 15 for i in range(14)], abs=2e-3), "time runs on"
+    assert main(["run", str(int8_model), "--source", "usb:0", "--loop"]) == 2
+
+
+def test_out_video_and_its_overlay_carry_the_files_frame_rate(int8_model, tmp_path, monkeypatch):
+    """Not the processing rate (~100 fps on a 15 fps clip): the file's own 15 fps, in the container and drawn."""
+    import edge.loop
+
+    drawn = []
+    real = edge.loop.draw_faces
+    monkeypatch.setattr(edge.loop, "draw_faces",
+                        lambda image, faces, fps=None: drawn.append(fps) or real(image, faces, fps))
+    video, out = tmp_path / "faces.mp4", tmp_path / "annotated.mp4"
+    demo_video(video, 5, fps=15, faces="1")
+    assert main(["run", str(int8_model), "--source", str(video), "--out", str(out), "--detector", "haar"]) == 0
+    assert drawn == [15.0] * 5
+    assert cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FPS) == pytest.approx(15.0)
+
+
+def test_quiet_hides_litert_delegate_line(int8_model, tmp_path):
+    """LiteRT's C++ code prints "Created TensorFlow Lite XNNPACK delegate" on stderr: -q drops it (and only it)."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), demo_frames(1)[0][0])
+    cmd = [sys.executable, "-m", "edge.cli", "-q", "run", str(int8_model), "--source", str(folder),
+           "--detector", "haar"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "XNNPACK" not in done.stderr and "Created TensorFlow Lite" not in done.stderr, done.stderr
+
+
+def test_each_flag_name_has_one_meaning_and_old_spellings_warn_once(capsys, caplog):
+    """--model is a model path, --out an output file, --out-dir a folder; evaluate's {float,int8} is --variant and
+    fetch-models' choice is --which; the old spellings still parse, with one deprecation warning."""
+    from edge.cli import build_parser
+
+    parser = build_parser()
+    subs = parser._subparsers._group_actions[0].choices
+    ev = subs["evaluate"].format_help()
+    assert "--variant {float,int8}" in ev and "--model" not in ev
+    fetch = " ".join(subs["fetch-models"].format_help().split())
+    assert "--which {all,detector,teacher}" in fetch and "--model" not in fetch
+    assert "teacher" in " ".join(parser.format_help().split()).split("fetch-models", 1)[1].split("\n")[0]
+    assert parser.parse_args(["evaluate", "run", "--model", "int8"]).kind == "int8"
+    assert parser.parse_args(["evaluate", "run", "--variant", "int8"]).kind == "int8"
+    assert parser.parse_args(["fetch-models", "--model", "teacher"]).which == "teacher"
+    for name in ("run", "bench"):
+        out = next(a for a in subs[name]._actions if "--out" in a.option_strings)
+        assert out.metavar == "VIDEO.mp4", name
+    assert all("--out" not in a.option_strings or a.help == argparse.SUPPRESS for a in subs["collect"]._actions)
+    for name in ("collect", "bench"):
+        model = next(a for a in subs[name]._actions if "--model" in a.option_strings)
+        assert model.metavar == "MODEL" and "run directory" in model.help, name
+    for name in ("export-firmware", "export-mobile", "model-card"):  # their output folders: --out-dir too
+        text = subs[name].format_help()
+        assert "--out-dir DIR" in text and "--out " not in text, name
+        assert parser.parse_args([name, "m", "--name", "n", "--out", "old"]).out == "old"
+    assert main(["fetch-models", "--model", "detector", "--from", "/nonexistent/yunet.onnx"]) != 0
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warnings == ["--model is deprecated and will be removed in the next release: use --which"]
 
 
 def test_run_says_loudly_at_start_that_it_fell_back_to_haar(int8_model, video, tmp_path):

@@ -7,6 +7,10 @@ import http.client
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,7 +42,7 @@ def _jpeg(value):
 
 def test_page_and_predictions(server):
     status, ctype, body = _get(server.url)
-    assert status == 200 and ctype.startswith("text/html") and b"stream.mjpg" in body
+    assert status == 200 and ctype.startswith("text/html") and b"snapshot.json" in body
     assert _get(server.url + "predictions.json")[2] == b"{}"
     server.publish({"frame": 3, "faces": [{"box": [1, 2, 3, 4], "label": "happy"}], "fps": 30.0})
     assert json.loads(_get(server.url + "predictions.json")[2])["frame"] == 3
@@ -56,6 +60,46 @@ def _read_part(stream):
     data = stream.read(int(headers["content-length"]))
     assert stream.read(2) == b"\r\n"
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_snapshot_pairs_the_image_with_the_cards_of_its_own_frame(server):
+    """A frame published without a JPEG (nobody watching) moves predictions.json on, not the snapshot: the page
+    draws image and cards from one frame. Asking for snapshots makes the loop encode JPEGs."""
+    assert not server.streaming
+    assert json.loads(_get(server.url + "snapshot.json")[2]) == {}
+    assert server.streaming, "a page polling snapshots counts as watching"
+    server.publish({"frame": 1, "faces": []}, _jpeg(10))
+    server.publish({"frame": 2, "faces": []})
+    snap = json.loads(_get(server.url + "snapshot.json")[2])
+    assert snap["frame"] == 1 and base64.b64decode(snap["jpeg"]) == _jpeg(10)
+    assert json.loads(_get(server.url + "predictions.json")[2])["frame"] == 2
+    server.publish({"frame": 3, "faces": []}, _jpeg(200))
+    snap = json.loads(_get(server.url + "snapshot.json")[2])
+    assert snap["frame"] == 3 and base64.b64decode(snap["jpeg"]) == _jpeg(200)
+
+
+def test_the_live_view_outlives_the_end_of_a_file_until_ctrl_c(int8_model, tmp_path):
+    """Without --loop the last frame and the session stay served; with --loop the file plays again."""
+    video = tmp_path / "faces.mp4"
+    demo_video(video, 8, fps=15, faces="1")
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", str(int8_model), "--source", str(video),
+                             "--serve", "127.0.0.1:0", "--detector", "haar"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("end of" in line for line in lines) and proc.poll() is None:
+            time.sleep(0.1)
+        assert any("Ctrl-C to quit" in line for line in lines), lines
+        url = next(m.group(0) for line in lines if (m := re.search(r"http://127\.0\.0\.1:\d+/", line)))
+        snap = json.loads(_get(url + "snapshot.json")[2])
+        assert snap["frame"] == 7 and snap["ended"] and snap["jpeg"] and snap["session"]["summary"]["clock"] == "media"
+        assert _get(url)[0] == 200 and proc.poll() is None, "still serving"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert proc.returncode == 0, lines
 
 
 def test_mjpeg_stream_sends_each_new_frame_and_counts_watchers(server):
@@ -81,12 +125,14 @@ def test_token_is_required_on_every_route():
     try:
         host, port = live.address
         base = f"http://{host}:{port}"
-        for path in ("/", "/predictions.json", "/stream.mjpg", "/?token=wrong", "/predictions.json?token=s3cret-token"):
+        for path in ("/", "/predictions.json", "/snapshot.json", "/stream.mjpg", "/?token=wrong",
+                     "/predictions.json?token=s3cret-token", "/snapshot.json?token=wrong"):
             with pytest.raises(urllib.error.HTTPError, match="403"):
                 _get(base + path)
         assert live.url == base + "/?token=s3cret-token%26x"
         assert _get(live.url)[0] == 200
         assert _get(base + "/predictions.json?token=s3cret-token%26x")[0] == 200
+        assert _get(base + "/snapshot.json?token=s3cret-token%26x")[0] == 200
     finally:
         live.close()
 
@@ -143,6 +189,7 @@ READ_BARS = """(async () => {
   await sleep(2500);  // let the timelines grow a few seconds
   return {
     frame: Number(document.getElementById("faces").dataset.frame),
+    image_frame: Number(document.getElementById("stream").dataset.frame),
     faces: [...document.querySelectorAll("#faces .face")].map(card => ({
       track: Number(card.dataset.track),
       border: getComputedStyle(card).borderLeftColor,
@@ -183,8 +230,8 @@ def test_live_view_bars_match_the_jsonl_scores_with_two_faces(int8_model, tmp_pa
         for bar in face["bars"]:
             assert bar["score"] == scores[bar["label"]], (bar, scores)
             assert abs(bar["width"] - scores[bar["label"]]) < 0.01, (bar, scores)
-    borders = {_rgb(f["border"]) for f in seen["faces"]}
-    assert len(borders) == 2 and (136, 136, 136) not in borders, "each face has its track's own colour"
+    assert {_rgb(f["border"]) for f in seen["faces"]} == {(0, 0, 0)}, "tracks are marked by id, in no class colour"
+    assert seen["image_frame"] == seen["frame"], "the image and the cards show the same frame"
     assert set(by_track) <= set(seen["strips"]), "a timeline per tracked face"
     shares = [int(re.search(r"(\d+)%", t).group(1)) for t in seen["legend"]]
     assert len(shares) == 7 and 97 <= sum(shares) <= 103, seen["legend"]

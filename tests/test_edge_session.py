@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edge.cli import main
+from edge.draw import PALETTE, TRACK_MARK, draw_faces
 from edge.session import SessionStats
 from edge.spec import LABELS
 from edge.summary_image import render
@@ -28,17 +29,18 @@ def test_shares_count_face_seconds_and_timelines_keep_the_last_minute():
         t = 1000.0 + i / 10
         s.update(t, [_face(1, happy)] + ([_face(2, sad)] if t <= 1005.0 else []))
     v = s.view()
-    assert v["summary"]["seconds"]["happy"] == pytest.approx(10.0) and v["summary"]["seconds"]["sad"] == pytest.approx(5.0)
+    assert v["summary"]["face_seconds"]["happy"] == pytest.approx(10.0)
+    assert v["summary"]["face_seconds"]["sad"] == pytest.approx(5.0)
     assert v["summary"]["share"]["happy"] == pytest.approx(2 / 3, abs=1e-3) and v["summary"]["tracks"] == 2
     one, two = v["tracks"]
     assert one["track"] == 1 and [c for _, c in one["timeline"]] == [happy] * 11
     assert [a for a, _ in one["timeline"]] == list(range(10, -1, -1)), "seconds ago, oldest first"
     assert [c for _, c in two["timeline"]] == [sad] * 6 and two["timeline"][-1][0] == 5
-    assert one["color"] != two["color"] and v["colors"][happy] != v["colors"][sad]
+    assert v["colors"][happy] != v["colors"][sad] and "color" not in one, "tracks are marked by id, not colour"
     s.update(1070.0, [_face(1, sad)])  # a gap counts at most a second; face 2 is gone for over a minute
     v = s.view()
     assert [t["track"] for t in v["tracks"]] == [1] and v["tracks"][0]["timeline"] == [[0, sad]]
-    assert v["summary"]["seconds"]["sad"] == pytest.approx(6.0)
+    assert v["summary"]["face_seconds"]["sad"] == pytest.approx(6.0)
     json.dumps(v)
 
 
@@ -70,3 +72,36 @@ def test_run_writes_the_summary_image(int8_model, tmp_path, capsys):
     assert main(["run", str(int8_model), "--source", str(video), "--summary", str(tmp_path / "s.jpg")]) == 2
     err = capsys.readouterr().err
     assert "--summary" in err and "expected an image file name ending in .png" in err and err.count("\n") == 1
+
+
+def test_track_marks_cannot_be_read_as_classes():
+    """A track is marked by its id, white on black: both colours far from every class colour."""
+    for mark in TRACK_MARK:
+        distance = min(np.linalg.norm(np.subtract(mark, c)) for c in PALETTE)
+        assert distance > 90, (mark, distance)
+    image = np.full((200, 200, 3), 128, np.uint8)
+    face = SimpleNamespace(box=(40, 40, 100, 100), label="happy", class_index=LABELS.index("happy"), confidence=0.9,
+                           track_id=6)
+    draw_faces(image, [face])
+    colours = {tuple(int(v) for v in px) for px in image.reshape(-1, 3)}
+    assert tuple(PALETTE[LABELS.index("happy")]) in colours, "the box has its class's colour"
+    chip = image[126:138, 42:56].reshape(-1, 3).astype(int)  # the id mark, inside the box's bottom-left corner
+    assert (chip.max(axis=1) == chip.min(axis=1)).all(), "the id mark is grey-scale only"
+    assert chip.min() == 0 and chip.max() >= 200, "white on black"
+
+
+def test_a_video_file_is_summarised_in_media_time(int8_model, tmp_path):
+    """A 3 s clip is 3 s of face-seconds per face, however fast it was processed (the JSON lines' t too)."""
+    video, summary, jsonl = tmp_path / "faces.mp4", tmp_path / "s.png", tmp_path / "p.jsonl"
+    demo_video(video, 45, fps=15, faces="1")
+    assert main(["run", str(int8_model), "--source", str(video), "--summary", str(summary), "--jsonl", str(jsonl)]) == 0
+    times = [json.loads(line)["t"] for line in jsonl.read_text().splitlines()]
+    assert times == pytest.approx([i / 15 for i in range(45)], abs=2e-3)
+    image = cv2.imread(str(summary))
+    assert image is not None
+    from edge.session import SessionStats as S
+    s = S(LABELS, clock="media")
+    for t in times:
+        s.update(t, [_face(1, 3)])
+    assert s.view()["summary"]["duration"] == pytest.approx(44 / 15, abs=0.01)
+    assert sum(s.view()["summary"]["face_seconds"].values()) == pytest.approx(44 / 15, abs=0.01)

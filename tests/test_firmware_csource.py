@@ -26,7 +26,7 @@ NAME = "fer_model"
 @pytest.fixture(scope="module")
 def exported(tiny_models, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("csource") / "fw"
-    assert fer_edge(["export-firmware", str(tiny_models["int8"]), "--out", str(out), "--parity-samples", "20"]) == 0
+    assert fer_edge(["export-firmware", str(tiny_models["int8"]), "--out-dir", str(out), "--parity-samples", "20"]) == 0
     return out
 
 

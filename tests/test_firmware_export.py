@@ -45,7 +45,7 @@ def run_dir_export(tiny_models, tmp_path_factory):
     for i, (_, img) in enumerate(synthetic_crops(6, seed=7)):
         cv2.imwrite(str(images / f"face{i}.png"), img)
     out = root / "fw"
-    argv = ["export-firmware", str(run_dir), "--out", str(out), "--board", "all", "--parity-samples", "40",
+    argv = ["export-firmware", str(run_dir), "--out-dir", str(out), "--board", "all", "--parity-samples", "40",
             "--parity-data", str(images)]
     return {"out": out, "argv": argv, "run_dir": run_dir}
 
@@ -84,7 +84,7 @@ def test_export_refuses_a_non_empty_dir_unless_forced(run_dir_export, capsys):
 
 def test_python_dash_m_runs_the_same_command(tiny_models, tmp_path):
     out = tmp_path / "fw"
-    done = subprocess.run([sys.executable, "-m", "firmware_export", str(tiny_models["int8"]), "--out", str(out),
+    done = subprocess.run([sys.executable, "-m", "firmware_export", str(tiny_models["int8"]), "--out-dir", str(out),
                            "--board", "nano33ble", "--parity-samples", "5", "--name", "expr_net"],
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr
@@ -125,12 +125,12 @@ def assert_refused(argv: list[str], out: Path, needle: str, capsys) -> str:
 ])
 def test_bad_names_are_refused(tiny_models, tmp_path, capsys, name, needle):
     out = tmp_path / "fw"
-    assert_refused(["export-firmware", str(tiny_models["int8"]), "--out", str(out), "--name", name], out, needle, capsys)
+    assert_refused(["export-firmware", str(tiny_models["int8"]), "--out-dir", str(out), "--name", name], out, needle, capsys)
 
 
 def test_unknown_board_is_refused(tiny_models, tmp_path, capsys):
     out = tmp_path / "fw"
-    err = assert_refused(["export-firmware", str(tiny_models["int8"]), "--out", str(out), "--board", "uno"],
+    err = assert_refused(["export-firmware", str(tiny_models["int8"]), "--out-dir", str(out), "--board", "uno"],
                          out, "--board 'uno': unknown board", capsys)
     assert "nano33ble" in err and "stm32h747" in err
 
@@ -138,20 +138,20 @@ def test_unknown_board_is_refused(tiny_models, tmp_path, capsys):
 def test_bad_model_files_are_refused(tiny_models, tmp_path, capsys):
     out = tmp_path / "fw"
     float_model = copy_model(tiny_models["float"], tmp_path / "f", "model_float.tflite")
-    assert_refused(["export-firmware", str(float_model), "--out", str(out)], out, "a float model", capsys)
+    assert_refused(["export-firmware", str(float_model), "--out-dir", str(out)], out, "a float model", capsys)
     data = tiny_models["int8"].read_bytes()
     truncated = copy_model(tiny_models["int8"], tmp_path / "t")
     truncated.write_bytes(data[: len(data) // 2])
-    assert_refused(["export-firmware", str(truncated), "--out", str(out)], out, "damaged or truncated", capsys)
+    assert_refused(["export-firmware", str(truncated), "--out-dir", str(out)], out, "damaged or truncated", capsys)
     not_tflite = copy_model(tiny_models["int8"], tmp_path / "n")
     not_tflite.write_text("this is not a model\n" * 10)
-    assert_refused(["export-firmware", str(not_tflite), "--out", str(out)], out, "not a TensorFlow Lite model", capsys)
-    assert_refused(["export-firmware", str(tmp_path / "missing.tflite"), "--out", str(out)], out, "no such model", capsys)
-    assert_refused(["export-firmware", str(tmp_path), "--out", str(out)], out, "has no model_int8.tflite", capsys)
+    assert_refused(["export-firmware", str(not_tflite), "--out-dir", str(out)], out, "not a TensorFlow Lite model", capsys)
+    assert_refused(["export-firmware", str(tmp_path / "missing.tflite"), "--out-dir", str(out)], out, "no such model", capsys)
+    assert_refused(["export-firmware", str(tmp_path), "--out-dir", str(out)], out, "has no model_int8.tflite", capsys)
     no_spec = tmp_path / "s" / "model_int8.tflite"
     no_spec.parent.mkdir()
     no_spec.write_bytes(data)
-    assert_refused(["export-firmware", str(no_spec), "--out", str(out)], out, "no spec beside the model", capsys)
+    assert_refused(["export-firmware", str(no_spec), "--out-dir", str(out)], out, "no spec beside the model", capsys)
 
 
 def test_spec_that_does_not_match_the_model_is_refused(tiny_models, tmp_path, capsys):
@@ -160,7 +160,7 @@ def test_spec_that_does_not_match_the_model_is_refused(tiny_models, tmp_path, ca
     spec.with_quant(type(spec.input_quant)(spec.input_quant.scale * 2, spec.input_quant.zero_point),
                     spec.output_quant).save(spec_path_for(model))
     out = tmp_path / "fw"
-    assert_refused(["export-firmware", str(model), "--out", str(out)], out, "differs from its spec", capsys)
+    assert_refused(["export-firmware", str(model), "--out-dir", str(out)], out, "differs from its spec", capsys)
 
 
 def convert_int8(keras_model, path: Path, full_int8: bool = True) -> Path:
@@ -215,20 +215,20 @@ def odd_models(tiny_models, tmp_path_factory):
 @pytest.mark.slow
 def test_dynamic_range_and_unsupported_op_models_are_refused(odd_models, tmp_path, capsys):
     out = tmp_path / "fw"
-    assert_refused(["export-firmware", str(odd_models["dynamic"]), "--out", str(out)], out,
+    assert_refused(["export-firmware", str(odd_models["dynamic"]), "--out-dir", str(out)], out,
                    "dynamic-range quantized model", capsys)
-    assert_refused(["export-firmware", str(odd_models["tile"]), "--out", str(out)], out,
+    assert_refused(["export-firmware", str(odd_models["tile"]), "--out-dir", str(out)], out,
                    "uses TILE, which TensorFlow Lite Micro does not implement", capsys)
 
 
 @pytest.mark.slow
 def test_board_too_small_is_refused_with_the_numbers(odd_models, tmp_path, capsys):
     out = tmp_path / "fw"
-    err = assert_refused(["export-firmware", str(odd_models["big_arena"]), "--out", str(out), "--board", "pico"],
+    err = assert_refused(["export-firmware", str(odd_models["big_arena"]), "--out-dir", str(out), "--board", "pico"],
                          out, "does not fit Raspberry Pi Pico (pico): RAM needs", capsys)
     assert "of 264 KiB" in err and "largest contiguous SRAM block (256 KiB)" in err
     # the same model fits a bigger board and the README table says where it does not
-    assert fer_edge(["export-firmware", str(odd_models["big_arena"]), "--out", str(out), "--board", "stm32h747",
+    assert fer_edge(["export-firmware", str(odd_models["big_arena"]), "--out-dir", str(out), "--board", "stm32h747",
                      "--parity-samples", "3"]) == 0
     readme = (out / "README.md").read_text()
     assert "| NO: RAM needs" in readme and readme.count("| yes |") == 2  # ESP32-S3 and H747 fit

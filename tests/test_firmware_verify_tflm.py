@@ -27,7 +27,7 @@ needs_tflm = pytest.mark.skipif(not TFLM_DIR, reason="set FER_EDGE_TFLM_DIR to a
 
 
 def export(model: Path, out: Path, *extra: str) -> int:
-    return fer_edge(["export-firmware", str(model), "--out", str(out), "--parity-samples", "12", *extra])
+    return fer_edge(["export-firmware", str(model), "--out-dir", str(out), "--parity-samples", "12", *extra])
 
 
 @pytest.mark.parametrize("make_tree, needle", [

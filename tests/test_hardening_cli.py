@@ -51,7 +51,7 @@ MOBILE = pytest.mark.requires("tensorflow", "tf_keras", "ai_edge_litert", "flatb
 def test_export_mobile_name_must_be_a_plain_file_name(tmp_path, name, capsys):
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
-    assert main(["export-mobile", str(MICRO), "--out", str(work / "out"), "--name", name]) == 2
+    assert main(["export-mobile", str(MICRO), "--out-dir", str(work / "out"), "--name", name]) == 2
     one_line_error(capsys, f"--name {name!r}: expected a plain file name")
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
@@ -60,8 +60,8 @@ def test_export_mobile_name_must_be_a_plain_file_name(tmp_path, name, capsys):
 def test_export_mobile_out_an_existing_file_even_with_force(tmp_path, capsys):
     target = tmp_path / "app_model"
     target.write_text("mine\n")
-    assert main(["export-mobile", str(MICRO), "--out", str(target), "--force"]) == 2
-    one_line_error(capsys, f"--out {target}: is a file (expected a folder")
+    assert main(["export-mobile", str(MICRO), "--out-dir", str(target), "--force"]) == 2
+    one_line_error(capsys, f"--out-dir {target}: is a file (expected a folder")
     assert target.read_text() == "mine\n" and [p.name for p in tmp_path.iterdir()] == ["app_model"]
 
 
@@ -74,8 +74,8 @@ def test_export_mobile_out_inside_an_unwritable_folder(tmp_path, monkeypatch, ca
         real_access = os.access
         monkeypatch.setattr("edge.paths.os.access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
     try:
-        assert main(["export-mobile", str(MICRO), "--out", str(locked / "sub" / "app")]) == 2
-        one_line_error(capsys, f"--out {locked / 'sub' / 'app'}: cannot write in {locked}")
+        assert main(["export-mobile", str(MICRO), "--out-dir", str(locked / "sub" / "app")]) == 2
+        one_line_error(capsys, f"--out-dir {locked / 'sub' / 'app'}: cannot write in {locked}")
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)

@@ -70,10 +70,12 @@ def request(live, method, path, headers=(), body=None):
 def test_only_the_bound_host_names_are_answered(live):
     port = live.address[1]
     assert request(live, "GET", "/predictions.json", {"Host": "evil.example"})[0] == 403
+    assert request(live, "GET", "/snapshot.json", {"Host": "evil.example"})[0] == 403
     assert request(live, "GET", "/predictions.json", {"Host": f"evil.example:{port}"})[0] == 403
     assert request(live, "GET", "/", {"Host": "127.0.0.1:1"})[0] == 403, "another port is another origin"
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
         assert request(live, "GET", "/predictions.json", {"Host": host})[0] == 200, host
+        assert request(live, "GET", "/snapshot.json", {"Host": host})[0] == 200, host
 
 
 def test_a_key_is_a_post_with_the_pages_secret_from_the_page_itself(live):
@@ -229,11 +231,11 @@ def test_collect_out_under_a_file_or_with_a_class_that_is_a_file(int8_model, vid
     (tmp_path / "faces" / "happy").write_text("not a folder")
     before = snapshot(tmp_path)
     base = ["collect", "--source", str(video), "--model", str(int8_model), "--label", "happy"]
-    assert main(base + ["--out", str(tmp_path / "file.txt" / "sub")]) == 2
+    assert main(base + ["--out-dir", str(tmp_path / "file.txt" / "sub")]) == 2
     one_line_error(capsys, "file.txt is a file, not a folder")
-    assert main(base + ["--out", str(tmp_path / "faces")]) == 2
+    assert main(base + ["--out-dir", str(tmp_path / "faces")]) == 2
     one_line_error(capsys, "happy is a file, not a folder")
-    assert main(base + ["--out", str(video)]) == 2
+    assert main(base + ["--out-dir", str(video)]) == 2
     one_line_error(capsys, "exists and is not a folder")
     assert snapshot(tmp_path) == before
 
@@ -241,7 +243,7 @@ def test_collect_out_under_a_file_or_with_a_class_that_is_a_file(int8_model, vid
 @pytest.mark.parametrize("flag", ["--min-sharpness", "--min-change"])
 def test_collect_refuses_nan_filters(int8_model, video, tmp_path, flag, capsys):
     assert main(["collect", "--source", str(video), "--model", str(int8_model), "--label", "happy",
-                 "--out", str(tmp_path / "faces"), flag, "nan"]) == 2
+                 "--out-dir", str(tmp_path / "faces"), flag, "nan"]) == 2
     one_line_error(capsys, f"{flag} nan: expected a number >= 0")
     assert not (tmp_path / "faces").exists()
 
@@ -404,7 +406,7 @@ def test_the_current_folder_is_never_replaced(tmp_path, monkeypatch):
 def test_export_firmware_out_under_a_file(int8_model, tmp_path, capsys):
     (tmp_path / "file.txt").write_text("x")
     before = snapshot(tmp_path)
-    assert main(["export-firmware", str(int8_model), "--out", str(tmp_path / "file.txt" / "sub")]) == 2
+    assert main(["export-firmware", str(int8_model), "--out-dir", str(tmp_path / "file.txt" / "sub")]) == 2
     one_line_error(capsys, "file.txt is a file, not a folder")
     assert snapshot(tmp_path) == before
 
@@ -412,12 +414,12 @@ def test_export_firmware_out_under_a_file(int8_model, tmp_path, capsys):
 @pytest.mark.requires("flatbuffers", "tflite_micro")
 def test_export_firmware_out_dot_in_an_empty_folder_fills_it(int8_model, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["export-firmware", str(int8_model), "--out", "."]) == 0
+    assert main(["export-firmware", str(int8_model), "--out-dir", "."]) == 0
     assert "wrote" in capsys.readouterr().out and (tmp_path / "export.json").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folder left"
     before = snapshot(tmp_path)
-    assert main(["export-firmware", str(int8_model), "--out", ".", "--force"]) == 2
-    one_line_error(capsys, "--out .: is (or holds) the current folder")
+    assert main(["export-firmware", str(int8_model), "--out-dir", ".", "--force"]) == 2
+    one_line_error(capsys, "--out-dir .: is (or holds) the current folder")
     assert snapshot(tmp_path) == before
 
 
@@ -425,8 +427,8 @@ def test_export_firmware_out_dot_in_an_empty_folder_fills_it(int8_model, tmp_pat
 def test_export_mobile_out_dot_force_never_replaces_the_current_folder(int8_model, tmp_path, monkeypatch, capsys):
     (tmp_path / "mine.txt").write_text("keep")
     monkeypatch.chdir(tmp_path)
-    assert main(["export-mobile", str(int8_model), "--out", ".", "--force"]) == 2
-    one_line_error(capsys, "--out .: is (or holds) the current folder")
+    assert main(["export-mobile", str(int8_model), "--out-dir", ".", "--force"]) == 2
+    one_line_error(capsys, "--out-dir .: is (or holds) the current folder")
     assert (tmp_path / "mine.txt").read_text() == "keep"
 
 

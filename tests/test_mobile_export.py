@@ -48,7 +48,7 @@ def run_cli(*args, capsys):
 @pytest.fixture(scope="module")
 def exported(mobile_python, tmp_path_factory):
     out = tmp_path_factory.mktemp("mobile") / "fer_micro_app"
-    assert main(["export-mobile", str(MICRO), "--out", str(out)]) == 0
+    assert main(["export-mobile", str(MICRO), "--out-dir", str(out)]) == 0
     return out
 
 
@@ -142,9 +142,9 @@ def test_run_directory_and_model_file_find_their_float_model(tiny_models, tmp_pa
 
 def test_pi_model_without_float_model_asks_for_int8_only(mobile_python, tmp_path, capsys):
     out = tmp_path / "pi"
-    code, err, _ = run_cli(PI, "--out", out, capsys=capsys)
+    code, err, _ = run_cli(PI, "--out-dir", out, capsys=capsys)
     assert code == 2 and "no float model" in err and "--precision int8" in err and not out.exists()
-    code, err, stdout = run_cli(PI, "--out", out, "--precision", "int8", "--verify-faces", "50", capsys=capsys)
+    code, err, stdout = run_cli(PI, "--out-dir", out, "--precision", "int8", "--verify-faces", "50", capsys=capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "export_mobile.json", "fer_pi_int8.spec.json",
                                                      "fer_pi_int8.tflite"]
@@ -155,23 +155,23 @@ def test_bad_input_is_one_line_and_writes_nothing(mobile_python, tmp_path, capsy
     lonely = tmp_path / "lonely_int8.tflite"
     lonely.write_bytes(MICRO.read_bytes())
     out = tmp_path / "out"
-    code, err, _ = run_cli("--precision", "int8", lonely, "--out", out, capsys=capsys)  # MODEL after the option
+    code, err, _ = run_cli("--precision", "int8", lonely, "--out-dir", out, capsys=capsys)  # MODEL after the option
     assert code == 2 and "no spec beside the model" in err and not out.exists()
 
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    code, err, _ = run_cli(MICRO, "--out", out, capsys=capsys)
+    code, err, _ = run_cli(MICRO, "--out-dir", out, capsys=capsys)
     assert code == 2 and "already exists" in err and [p.name for p in out.iterdir()] == ["keep.txt"]
 
     fresh = tmp_path / "fresh"
-    code, err, _ = run_cli(MICRO, "--out", fresh, "--precision", "int8", "--mobile-python", tmp_path / "nope",
+    code, err, _ = run_cli(MICRO, "--out-dir", fresh, "--precision", "int8", "--mobile-python", tmp_path / "nope",
                            capsys=capsys)
     assert code == 3 and "make mobile-venv" in err and not fresh.exists()
 
     truncated = tmp_path / "cut_int8.tflite"
     truncated.write_bytes(MICRO.read_bytes()[:1000])
     load_spec_for(MICRO).save(spec_path_for(truncated))
-    code, err, _ = run_cli(truncated, "--out", fresh, "--precision", "int8", capsys=capsys)
+    code, err, _ = run_cli(truncated, "--out-dir", fresh, "--precision", "int8", capsys=capsys)
     assert code == 2 and "cut_int8.tflite" in err and "not a readable TFLite model" in err and not fresh.exists()
     assert "(error)" not in err and "truncated or corrupt" in err
     assert len(err.splitlines()) == 1

@@ -18,12 +18,12 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
                  "--runs-dir", str(tmp_path / "runs"), "--name", "tiny"]) == 0
     out = tmp_path / "models"
     # not yet quantized: refused, nothing written
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out)]) == 2
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out)]) == 2
     assert not out.exists() or not any(out.iterdir())
     assert main(["quantize", str(run), "--method", "ptq", "--rep-samples", "50", "--max-drop", "100"]) == 0
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out)]) == 2  # not exported yet
-    assert main(["export-firmware", str(run), "--out", str(run / "firmware"), "--board", "all"]) == 0
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out)]) == 0
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out)]) == 2  # not exported yet
+    assert main(["export-firmware", str(run), "--out-dir", str(run / "firmware"), "--board", "all"]) == 0
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out)]) == 0
 
     assert sorted(p.name for p in out.iterdir()) == ["m.keras", "m.md", "m.spec.json", "m_confusion.png",
                                                      "m_int8.spec.json", "m_int8.tflite"]
@@ -43,10 +43,10 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
         assert f"| {board['id']} |" in card
 
     # a float model over --max-float-size is not shipped (and one left by the publish above is removed)
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--max-float-size", "1KB"]) == 0
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out), "--max-float-size", "1KB"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["m.md", "m_confusion.png", "m_int8.spec.json", "m_int8.tflite"]
     assert "the float model (" in (out / "m.md").read_text() and "is not shipped" in (out / "m.md").read_text()
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--max-float-size", "lots"]) == 2
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out), "--max-float-size", "lots"]) == 2
 
 
 def test_model_card_stages_every_file_and_names_the_init_model_it_replaces(tmp_path, monkeypatch):
@@ -113,12 +113,12 @@ def test_model_card_of_a_two_source_run_scores_every_set_side_by_side(tmp_path, 
     assert main(["quantize", str(run), "--method", "ptq", "--rep-samples", "50", "--max-drop", "100"]) == 0
     report = json.loads((run / "quant_report.json").read_text())
     assert [s["source"] for s in report["gate"]["sources"]] == [str(tmp_path / "fer2013"), str(tmp_path / "expw_train")]
-    assert main(["export-firmware", str(run), "--out", str(run / "firmware"), "--board", "all"]) == 0
+    assert main(["export-firmware", str(run), "--out-dir", str(run / "firmware"), "--board", "all"]) == 0
     out = tmp_path / "models"
     # a baseline that is not a model is refused before anything is written
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--baseline", str(tmp_path / "fer2013")]) == 2
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out), "--baseline", str(tmp_path / "fer2013")]) == 2
     assert not out.exists() or not any(out.iterdir())
-    assert main(["model-card", str(run), "--name", "m", "--out", str(out), "--eval", str(tmp_path / "mine"),
+    assert main(["model-card", str(run), "--name", "m", "--out-dir", str(out), "--eval", str(tmp_path / "mine"),
                  "--baseline", str(int8_model)]) == 0
     card = (out / "m.md").read_text()
     assert "fer2013 (folders: train 84, val 84) + expw_train (expw: " in card and "sampled 3:1" in card

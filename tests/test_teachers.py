@@ -73,7 +73,7 @@ def test_ensemble_mixes_probabilities_per_source(monkeypatch):
 
 def test_zoo_not_installed_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.delenv("FER_EDGE_TEACHER_MODEL", raising=False)
-    with pytest.raises(UserError, match="fer-edge fetch-models --model teacher"):
+    with pytest.raises(UserError, match="fer-edge fetch-models --which teacher"):
         teachers.check_teachers(["zoo"], DEFAULT_SPEC)
     with pytest.raises(UserError, match="no such file"):
         teachers.check_teachers([str(tmp_path / "nope.onnx")], DEFAULT_SPEC)

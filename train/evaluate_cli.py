@@ -1,6 +1,6 @@
 """``fer-edge evaluate MODEL_OR_RUN``: accuracy, per-class precision/recall/F1, macro-F1, confusion matrix.
 
-A run directory means its ``model.keras`` (``--model int8``: its ``model_int8.tflite``); any other
+A run directory means its ``model.keras`` (``--variant int8``: its ``model_int8.tflite``); any other
 path is a ``.keras`` or ``.tflite`` file with its spec beside it. Without ``--data`` a model is
 evaluated on the data of the run it belongs to. ``--data`` may be repeated: each source is scored on
 its own, then all of them merged. Which split is scored: see ``train.eval_data``. Only the standard
@@ -22,8 +22,11 @@ EXTRA = ""
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it) or a run directory")
-    p.add_argument("--model", dest="kind", choices=("float", "int8"), default="float",
+    from edge.deprecated import add_alias
+
+    p.add_argument("--variant", dest="kind", choices=("float", "int8"), default="float",
                    help="which model of a run directory: float (model.keras) or int8 (model_int8.tflite)")
+    add_alias(p, "--model", "--variant", "kind", choices=("float", "int8"))
     p.add_argument("--data", metavar="SOURCE", action="append", default=None,
                    help="dataset to evaluate on (any format the loaders read; repeat for several sources, each "
                         "scored alone and merged; default: the run's own data)")
