@@ -125,6 +125,16 @@ def _data_row(data: dict, cfg: TrainConfig, eval_split: str) -> str:
     return text
 
 
+def _measured_m4(export: dict) -> str:
+    """The ``--measure-m4`` paragraph when the firmware export measured instructions on a Cortex-M4."""
+    if not export.get("measure_m4"):
+        return ""
+    from firmware_export.boards import load_boards
+    from firmware_export.measure_m4 import board_clocks, measured_markdown
+
+    return "\n" + measured_markdown(export["measure_m4"], board_clocks(load_boards())) + "\n"
+
+
 def _card(name: str, run_dir: Path, spec: ModelSpec, cfg: TrainConfig, qcfg: QuantizeConfig, metrics: dict,
           report: dict, export: dict, float_bytes: int | None, side_by_side: str = "", card_args: str = "") -> str:
     fl, q = report["models"]["float"], report["models"][report["chosen"]]
@@ -133,6 +143,7 @@ def _card(name: str, run_dir: Path, spec: ModelSpec, cfg: TrainConfig, qcfg: Qua
                           for c, v in qm["per_class"].items())
     boards = "\n".join(f"| {bd['id']} | {bd['flash_needed'] / 1024:.0f} KiB | {bd['ram_needed'] / 1024:.0f} KiB | "
                        f"{'yes' if bd['fits'] else 'no'} | {bd['latency_ms']:.0f} ms |" for bd in export["boards"])
+    m4 = _measured_m4(export)
     fer = "fer2013" in str(cfg.data).lower()
     expw = "expw" in str(cfg.data).lower()
     bias = ("FER2013 was gathered by web image search and labelled once per face; its labels are noisy (the FER+ "
@@ -182,7 +193,7 @@ runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.
 | board | flash | RAM | fits | est. latency |
 |---|---:|---:|---|---:|
 {boards}
-
+{m4}
 ## Known limits
 
 - Most confused: {"; ".join(top_confusions(qm["confusion"], report["labels"]))}.
