@@ -174,6 +174,8 @@ def find_tools() -> tuple[str, str]:
                         "gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib)")
     if not qemu:
         raise UserError(f"{OPTION}: qemu-system-arm not found on PATH (Debian/Ubuntu: apt install qemu-system-arm)")
+    if not shutil.which("make"):
+        raise UserError(f"{OPTION}: make not found on PATH (Debian/Ubuntu: apt install make)")
     return gcc, qemu
 
 
@@ -367,7 +369,8 @@ def measure_export(export_dir: Path, name: str, data: bytes, settings, inputs: n
         try:
             elf = build_firmware(root, export_dir, name, lib, flags, gcc, work, inputs)
         except UserError:
-            if not lib.name.startswith("libfer-edge-"):
+            undefined = "undefined reference" in (work / "build.log").read_text(encoding="utf-8", errors="replace")
+            if not lib.name.startswith("libfer-edge-") or not undefined:
                 raise
             log.warning("%s: the firmware did not link with the model's TFLM objects alone; building the whole "
                         "library (see %s)", OPTION, work / "build.log")

@@ -62,7 +62,10 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void
     (void (*)(void))&__stack_top, Reset_Handler, fault, fault, fault, fault, fault, 0, 0, 0, 0, fault, fault, 0,
     fault, fault};
 
-// linked with -nostartfiles: __libc_init_array calls these (constructors come from .init_array)
+// linked with -nostartfiles, so without crtbegin.o: the handle static destructors register against
+void* __dso_handle = &__dso_handle;
+
+// __libc_init_array calls these (constructors come from .init_array)
 void _init(void) {}
 void _fini(void) {}
 
