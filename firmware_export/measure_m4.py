@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shlex
 import shutil
@@ -105,7 +106,7 @@ class M4Measurement:
         agree = (f"CMSIS-NN outputs identical to the reference kernels' on {a['identical']}/{self.inputs} inputs "
                  f"(max {a['max_lsb_diff']} LSB, top-1 agrees on {a['top1_agree']}/{self.inputs})" if a else "")
         return (f"instructions per inference on an emulated Cortex-M4 (QEMU {self.machine}, -icount): {counts}; "
-                f"arena_used_bytes {self.runs[next(iter(self.runs))].arena_used:,}; reference outputs "
+                f"arena_used_bytes {' / '.join(f'{r.arena_used:,}' for r in self.runs.values())}; reference outputs "
                 f"bit-identical to tflite-micro Python on {self.python_identical}/{self.inputs} inputs; {agree}")
 
 
@@ -263,9 +264,13 @@ def build_library(root: Path, build: Path, gcc: str, kernels: str,
         digest = hashlib.sha1("\n".join(objects).encode()).hexdigest()[:10]
         lib = Path(variables["MICROLITE_LIB_PATH"][0]).with_name(f"libfer-edge-{digest}.a")
         lib.parent.mkdir(parents=True, exist_ok=True)
-        lib.unlink(missing_ok=True)
-        if tflm._run_logged([str(Path(gcc).with_name("arm-none-eabi-ar")), "rcs", str(lib), *objects], log_path):
-            raise _fail(f"archiving {len(objects)} TFLM objects into {lib.name} failed", log_path)
+        newest = max(Path(o).stat().st_mtime for o in objects)
+        if not lib.is_file() or lib.stat().st_mtime < newest:  # archived beside, then moved: a concurrent link
+            part = lib.with_name(f"{lib.name}.{os.getpid()}.part")  # never sees half an archive
+            part.unlink(missing_ok=True)
+            if tflm._run_logged([str(Path(gcc).with_name("arm-none-eabi-ar")), "rcs", str(part), *objects], log_path):
+                raise _fail(f"archiving {len(objects)} TFLM objects into {lib.name} failed", log_path)
+            os.replace(part, lib)
     if not lib.is_file():
         raise _fail(f"TFLM's Makefile built no {lib.name} under {build / 'gen'}", log_path)
     return lib, {n: variables[n] for n in _FLAG_LISTS}
