@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a tflite-micro checkout with its downloads (as for export-firmware --measure-m4)")
     parser.add_argument("--only", action="append", metavar="NAME", help="measure only these candidates")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname).1s %(name)s: %(message)s")
     chosen = [c for c in CANDIDATES if not args.only or c[0] in args.only]
@@ -115,17 +117,29 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    rep = representative()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="m4-candidates-") as work:
+    rows, failed = [], []
+    if args.in_process:  # one candidate per process: a native abort in TFLM's Python interpreter stays contained
+        rep = representative()
+        with tempfile.TemporaryDirectory(prefix="m4-candidates-") as work:
+            rows = [measure(name, preset, knobs, args.tflm, Path(work), rep) for name, preset, knobs in chosen]
+    else:
         for name, preset, knobs in chosen:
             log.info("candidate %s: preset %s %s", name, preset, knobs or "(defaults)")
-            rows.append(measure(name, preset, knobs, args.tflm, Path(work), rep))
+            with tempfile.NamedTemporaryFile(suffix=".json") as one:
+                done = subprocess.run([sys.executable, "-m", "benchmarks.m4_candidates", "--tflm", args.tflm, "--only",
+                                       name, "--json", one.name, "--in-process"], capture_output=True, text=True)
+                if done.returncode != 0:
+                    failed.append(f"{name}: exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
+                    print(f"| {name} | failed (exit {done.returncode}) |", flush=True)
+                    continue
+                rows += json.loads(Path(one.name).read_text(encoding="utf-8"))
             print(markdown(rows[-1:]).splitlines()[-1], flush=True)
     print(markdown(rows))
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
