@@ -36,8 +36,8 @@ CANDIDATES = [
     ("micro w8", "micro", {"width": 8}),
     ("micro d1", "micro", {"depth": 1}),
     ("micro_ds", "micro_ds", {}),
-    ("micro_ds w24", "micro_ds", {"width": 24}),
-    ("micro_ds w32", "micro_ds", {"width": 32}),
+    ("micro_ds w12", "micro_ds", {"width": 12}),
+    ("micro_ds w8", "micro_ds", {"width": 8}),
 ]
 
 
@@ -52,6 +52,20 @@ def representative(n: int = 64):
     return np.stack([preprocess(crop, DEFAULT_SPEC) for _, crop in synthetic_crops(n, seed=1)]).astype(np.float32)
 
 
+def spread_logits(model, rep) -> None:
+    """Give an untrained model's logits a trained model's range (about +-4): with near-constant logits the
+    int8 softmax input scale is so small that TFLM refuses the model (its softmax multiplier check
+    aborts). Only the last layer's values change, not the cost of an inference."""
+    import numpy as np
+    import tf_keras as keras
+
+    layer = model.get_layer("logits")
+    logits = keras.Model(model.input, layer.output)(rep[:16]).numpy()
+    kernel, bias = layer.get_weights()
+    factor = 4.0 / max(float(np.abs(logits - bias).max()), 1e-6)
+    layer.set_weights([kernel * factor, np.linspace(-2.0, 2.0, bias.size, dtype=np.float32)])
+
+
 def quantized_candidate(preset: str, knobs: dict, out: Path, rep) -> tuple[Path, int]:
     """An untrained preset as a full-int8 .tflite with its spec in ``out``; (path, parameters)."""
     from edge.runtime import TFLiteClassifier
@@ -60,6 +74,7 @@ def quantized_candidate(preset: str, knobs: dict, out: Path, rep) -> tuple[Path,
     from train.models import build_model
 
     model = build_model(preset, **knobs)
+    spread_logits(model, rep)
     path = out / "model_int8.tflite"
     path.write_bytes(convert_int8(model, rep, what=preset))
     clf = TFLiteClassifier(path, DEFAULT_SPEC, delegates=False)

@@ -12,7 +12,7 @@ the model's input is exactly ``edge.preprocess.preprocess``'s output.
   int8 tensors fit well under 64 KB, then BN-ReLU conv stages that halve the resolution and double
   the width; the last stage is depthwise + pointwise so its weights stay small; global pooling.
 - ``micro_ds``: ``micro`` with every stage after the stem depthwise-separable (depthwise 3x3 +
-  pointwise 1x1): about a fifth of ``micro``'s MACs, for a Cortex-M4 budget of ~12 M instructions.
+  pointwise 1x1): a fifth of ``micro``'s MACs, 14.5 M instead of 37 M Cortex-M4 instructions (CMSIS-NN).
 - ``pi``: for the Raspberry Pi, accuracy first: a VGG-style stack with BatchNorm, a few MB of int8.
 
 The knobs (``width``, ``depth``, ``dropout``) let a tuner vary a preset without editing it.
