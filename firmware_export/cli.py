@@ -38,12 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build TFLM's host library from this tflite-micro checkout (cached), compile the "
                              "exported main.cc and a harness against it, and require outputs bit-identical to "
                              "tflite-micro Python on the parity inputs and an arena that fits")
+    parser.add_argument("--measure-m4", metavar="TFLM_DIR",
+                        help="build the export for a Cortex-M4 (arm-none-eabi-gcc, TFLM's cortex_m_generic target) "
+                             "with the reference kernels and with CMSIS-NN (both cached), run each under "
+                             "qemu-system-arm -M mps2-an386 -icount and record the instructions per inference in "
+                             "export.json; needs the tree's downloads (CMSIS, CMSIS-NN, ...) in place")
 
 
 def run(args: argparse.Namespace) -> int:
     from firmware_export import boards
     from firmware_export.config import ExportConfig
     from firmware_export.export import export_firmware
+    from firmware_export.measure_m4 import board_clocks, latency_lines
 
     from edge.rundir import resolve_model
 
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                   folders={"--out-dir": args.out}, replacing=True)
     config = ExportConfig(model=str(model), out=str(args.out), name=args.name, board=args.board,
                           parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force,
-                          verify_tflm=args.verify_tflm)
+                          verify_tflm=args.verify_tflm, measure_m4=args.measure_m4)
     result = export_firmware(config)
     info, arena, parity = result.info, result.arena, result.parity
     print(f"model:  {result.model_path} ({info.size} bytes, {info.macs:,} MACs, ops: {', '.join(info.ops)})")
@@ -64,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"parity: TFLM vs LiteRT on {parity.summary()}")
     if result.verified:
         print(f"TFLM C++ ({result.verified.tflm_dir}): {result.verified.summary()}")
+    if result.measured:
+        print(f"Cortex-M4: {result.measured.summary()}")
+        counts = {k: result.measured.instructions(k) for k in result.measured.runs}
+        print("\n".join(latency_lines(counts, board_clocks(boards.load_boards()))))
     print(boards.text_table(boards.fit_table(result.fits)))
     print(f"wrote {len(result.files)} files to {result.out}/ (see {result.out}/README.md)")
     return 0

@@ -47,6 +47,7 @@ class ExportConfig:
     parity_data: str | None = None
     force: bool = False
     verify_tflm: str | None = None  # a tflite-micro checkout to build and check the export against
+    measure_m4: str | None = None  # a tflite-micro checkout to count Cortex-M4 instructions per inference with
 
     def __post_init__(self):
         check_c_name(self.name)

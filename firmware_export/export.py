@@ -17,6 +17,7 @@ from edge.errors import UserError
 from edge.spec import ModelSpec, Quant, load_spec_for
 from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
+from firmware_export import measure_m4 as m4_mod
 from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
 from edge.rundir import resolve_model
@@ -39,6 +40,7 @@ class ExportResult:
     fits: list[boards_mod.Fit]  # the boards asked for (all of them without --board)
     files: list[str]
     verified: verify_mod.TflmVerification | None = None  # with --verify-tflm
+    measured: m4_mod.M4Measurement | None = None  # with --measure-m4
 
 
 def _check_quant(source: Path, what: str, model_quant: Quant, spec_quant: Quant | None) -> None:
@@ -83,6 +85,8 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     _check_out_dir(out, config.force)
     if config.verify_tflm:
         verify_mod.check_tree(config.verify_tflm)  # a wrong tree fails before the slow steps
+    if config.measure_m4:
+        m4_mod.check_tree(config.measure_m4)  # tree, downloads and toolchain, before the slow steps
 
     data = model_path.read_bytes()
     info = read_model(data, str(model_path))
@@ -109,7 +113,7 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     settings = settings_from(spec, info.input.quant, info.output.quant, arena.recommended, arena.note)
     files = render_files(config.name, data, info, model_path.name, settings, arena, parity, fits, len(user))
     record = export_record(config.to_dict(), info, model_path.name, settings, arena, parity, fits)
-    verified = None
+    verified = measured = None
     with atomic_dir(out, overwrite=config.force) as tmp:
         for rel, text in files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +122,15 @@ def export_firmware(config: ExportConfig) -> ExportResult:
             inputs = parity_mod.parity_inputs(model_path, spec, crops + user)
             verified = verify_mod.verify_export(tmp, config.name, data, settings, inputs, config.verify_tflm)
             record["verify_tflm"] = verified.to_record()
+        if config.measure_m4:
+            inputs = m4_mod.measure_inputs(model_path, spec, settings)
+            measured = m4_mod.measure_export(tmp, config.name, data, settings, inputs, config.measure_m4)
+            record["measure_m4"] = measured.to_record()
+            clocks = m4_mod.board_clocks(all_boards)
+            with open(tmp / "README.md", "a", encoding="utf-8") as readme:
+                readme.write("\n## Measured on an emulated Cortex-M4\n\n"
+                             + m4_mod.measured_markdown(record["measure_m4"], clocks) + "\n")
         (tmp / FIRMWARE_REPORT).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("wrote %d files to %s", len(files) + 1, out)
     return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],
-                        sorted([*files, FIRMWARE_REPORT]), verified)
+                        sorted([*files, FIRMWARE_REPORT]), verified, measured)

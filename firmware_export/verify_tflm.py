@@ -65,17 +65,17 @@ class TflmVerification:
         return asdict(self)
 
 
-def _fail(message: str, log_path: Path) -> UserError:
-    return UserError(f"--verify-tflm: {message} (log: {log_path})", exit_code=1)
+def _fail(message: str, log_path: Path, option: str = "--verify-tflm") -> UserError:
+    return UserError(f"{option}: {message} (log: {log_path})", exit_code=1)
 
 
-def check_tree(tflm_dir: str | os.PathLike) -> Path:
+def check_tree(tflm_dir: str | os.PathLike, option: str = "--verify-tflm") -> Path:
     root = Path(tflm_dir).expanduser()
     if not root.is_dir():
-        raise UserError(f"--verify-tflm {tflm_dir}: no such directory (expected a tflite-micro checkout)")
+        raise UserError(f"{option} {tflm_dir}: no such directory (expected a tflite-micro checkout)")
     for rel in (MAKEFILE, "tensorflow/lite/micro/micro_interpreter.h"):
         if not (root / rel).is_file():
-            raise UserError(f"--verify-tflm {tflm_dir}: not a tflite-micro checkout (no {rel})")
+            raise UserError(f"{option} {tflm_dir}: not a tflite-micro checkout (no {rel})")
     return root.resolve()
 
 
@@ -98,16 +98,12 @@ def _run_logged(cmd: list[str], log_path: Path, **kw) -> int:
         return subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, **kw).returncode
 
 
-def build_library(root: Path, build: Path) -> Path:
-    """TFLM's Makefile: the host library with reference kernels, under ``build`` (incremental)."""
-    build.mkdir(parents=True, exist_ok=True)
-    log_path = build / "microlite.log"
-    log_path.write_text("", encoding="utf-8")
+def run_make(root: Path, build: Path, args: list[str], log_path: Path, option: str = "--verify-tflm") -> None:
+    """TFLM's Makefile with ``args`` and its output under ``build/gen``; a failure names the log and the fix."""
     # the Makefile runs python3 scripts (with numpy and PIL) while it parses: use this interpreter's
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    log.info("--verify-tflm: building TFLM's host library in %s (make -j%d; minutes the first time)", build, JOBS)
-    code = _run_logged(["make", "-C", str(root), "-f", MAKEFILE, f"-j{JOBS}", f"BASE_GENDIR={build / 'gen'}",
-                        "microlite"], log_path, env=env)
+    code = _run_logged(["make", "-C", str(root), "-f", MAKEFILE, f"-j{JOBS}",
+                        f"BASE_GENDIR={build / 'gen'}", *args], log_path, env=env)
     if code != 0:
         text = log_path.read_text(encoding="utf-8", errors="replace")
         hint = ""
@@ -115,7 +111,16 @@ def build_library(root: Path, build: Path) -> Path:
             hint = ": TFLM's Makefile needs numpy and pillow in this Python (pip install pillow)"
         elif re.search(r"downloading|Could not resolve|wget|curl", text, re.I):
             hint = (f": TFLM's Makefile could not fetch its third-party code; offline, put it in {root / DOWNLOADS}")
-        raise _fail(f"building TFLM's library failed (make exit {code}){hint}", log_path)
+        raise _fail(f"building TFLM's library failed (make exit {code}){hint}", log_path, option)
+
+
+def build_library(root: Path, build: Path) -> Path:
+    """TFLM's Makefile: the host library with reference kernels, under ``build`` (incremental)."""
+    build.mkdir(parents=True, exist_ok=True)
+    log_path = build / "microlite.log"
+    log_path.write_text("", encoding="utf-8")
+    log.info("--verify-tflm: building TFLM's host library in %s (make -j%d; minutes the first time)", build, JOBS)
+    run_make(root, build, ["microlite"], log_path)
     libs = sorted((build / "gen").glob("*/lib/libtensorflow-microlite.a"), key=lambda p: p.stat().st_mtime)
     if not libs:
         raise _fail(f"TFLM's Makefile built no libtensorflow-microlite.a under {build / 'gen'}", log_path)

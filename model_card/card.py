@@ -131,6 +131,16 @@ def _data_row(data: dict, cfg: TrainConfig, eval_split: str, refs: dict[str, str
     return text
 
 
+def _measured_m4(export: dict) -> str:
+    """The ``--measure-m4`` paragraph when the firmware export measured instructions on a Cortex-M4."""
+    if not export.get("measure_m4"):
+        return ""
+    from firmware_export.boards import load_boards
+    from firmware_export.measure_m4 import board_clocks, measured_markdown
+
+    return "\n" + measured_markdown(export["measure_m4"], board_clocks(load_boards())) + "\n"
+
+
 @dataclass(frozen=True)
 class CardInputs:
     """What a card is written from: the run's own reports, read once by ``publish``."""
@@ -214,7 +224,7 @@ runtime allowance, RAM = arena + runtime allowance (see `firmware_export/boards.
 | board | flash | RAM | fits | est. latency |
 |---|---:|---:|---|---:|
 {boards}
-
+{_measured_m4(c.export)}
 """
 
 

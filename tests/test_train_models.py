@@ -17,6 +17,7 @@ QAT_AND_TFLM_LAYERS = {"InputLayer", "Conv2D", "DepthwiseConv2D", "BatchNormaliz
 TARGETS = {
     "seed": (900_000, 90_000, (8e6, 11e6)),
     "micro": (150_000, 64 * 1024, (10e6, 25e6)),
+    "micro_ds": (80_000, 64 * 1024, (2e6, 6e6)),
     "pi": (4_000_000, 256 * 1024, (50e6, 200e6)),
 }
 
@@ -37,6 +38,16 @@ def test_preset_contract_and_budget(preset):
     assert b.params == model.count_params()
     assert b.int8_weight_bytes <= max_weights and b.peak_activation_bytes <= max_act
     assert lo <= b.macs <= hi
+
+
+def test_micro_ds_is_micro_with_separable_stages():
+    micro, ds = build_model("micro"), build_model("micro_ds")
+    convs = [layer for layer in ds.layers if type(layer).__name__ == "Conv2D"]
+    assert convs[0].name == "stem_conv" and convs[0].kernel_size == (3, 3)
+    assert all(layer.kernel_size == (1, 1) for layer in convs[1:]) and len(convs) == 1 + 3 * 2
+    assert [t.shape[1] for t in (ds.get_layer("s1b1_pw_relu").output, ds.get_layer("s3b1_pw_relu").output)] == [24, 6]
+    assert ds.get_layer("s3b1_pw_relu").output.shape[-1] == micro.get_layer("s3b1_pw_relu").output.shape[-1] == 128
+    assert model_budget(ds).macs * 4 < model_budget(micro).macs
 
 
 def test_preset_wraps_for_quantization_aware_training(preset):

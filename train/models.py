@@ -11,6 +11,8 @@ the model's input is exactly ``edge.preprocess.preprocess``'s output.
 - ``micro``: for microcontrollers. A full-resolution stem small enough that its input and output
   int8 tensors fit well under 64 KB, then BN-ReLU conv stages that halve the resolution and double
   the width; the last stage is depthwise + pointwise so its weights stay small; global pooling.
+- ``micro_ds``: ``micro`` with every stage after the stem depthwise-separable (depthwise 3x3 +
+  pointwise 1x1): a fifth of ``micro``'s MACs, 14.5 M instead of 37 M Cortex-M4 instructions (CMSIS-NN).
 - ``pi``: for the Raspberry Pi, accuracy first: a VGG-style stack with BatchNorm, a few MB of int8.
 
 The knobs (``width``, ``depth``, ``dropout``) let a tuner vary a preset without editing it.
@@ -100,6 +102,29 @@ def build_micro(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 16, depth: int =
     return keras.Model(inputs, _head(x, spec.num_classes, dropout), name="micro")
 
 
+def build_micro_ds(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 16, depth: int = 2,
+                   dropout: float = 0.3) -> keras.Model:
+    """``micro`` with depthwise-separable stages: ~3.4 M MACs and ~40 K parameters at the defaults.
+
+    The same shape as ``micro`` (a conv3x3(w) stem at 48x48 and max-pooling; stages of ``depth`` blocks
+    at 24x24 (2w), 12x12 (4w) and 6x6 (8w), pooling between them; global average pooling, dropout,
+    dense softmax), but every block after the stem is depthwise 3x3 + pointwise 1x1 (each BN-ReLU), the
+    block ``micro`` uses only in its last stage. On a Cortex-M4 with CMSIS-NN the 3x3 convolutions
+    are ~96% of ``micro``'s instructions; measure candidates with ``python -m benchmarks.m4_candidates``.
+    """
+    _check("micro_ds", width=width, depth=depth, dropout=dropout)
+    inputs = keras.Input(spec.input_shape, name="image")
+    x = _conv_bn_relu(inputs, width, "stem")
+    x = L.MaxPooling2D(name="stem_pool")(x)
+    for stage, filters in ((1, 2 * width), (2, 4 * width), (3, 8 * width)):
+        for i in range(depth):
+            x = _dw_pw(x, filters, f"s{stage}b{i}")
+        if stage < 3:
+            x = L.MaxPooling2D(name=f"s{stage}_pool")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, _head(x, spec.num_classes, dropout), name="micro_ds")
+
+
 def build_pi(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 32, depth: int = 2, dropout: float = 0.4) -> keras.Model:
     """Raspberry Pi CNN, VGG-style: four stages of ``depth`` BN-ReLU conv3x3 (w, 2w, 4w, 8w), each
     followed by max-pooling, then global average pooling, a BN-ReLU dense layer of 4w and softmax.
@@ -119,6 +144,7 @@ def build_pi(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 32, depth: int = 2,
 PRESETS: dict[str, Callable[..., keras.Model]] = {
     "seed": build_seed,
     "micro": build_micro,
+    "micro_ds": build_micro_ds,
     "pi": build_pi,
 }
 
