@@ -8,6 +8,7 @@ over the classes, so top-1 agreement means something. Faces are synthetic only (
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -137,14 +138,25 @@ def test_run_directory_and_model_file_find_their_float_model(tiny_models, tmp_pa
     src = find_source(tiny_models["dir"])  # model_int8.tflite + model.keras: a run's layout
     assert src.int8.name == "model_int8.tflite" and src.float_model.name == "model.keras"
     assert find_source(MICRO).float_model == MODELS / "fer_micro.keras" and find_source(MICRO).name == "fer_micro"
-    assert find_source(PI).float_model is None
+    assert find_source(PI).float_model == MODELS / "fer_pi.keras"
+    assert find_source(_int8_only(PI, tmp_path)).float_model is None
 
 
-def test_pi_model_without_float_model_asks_for_int8_only(mobile_python, tmp_path, capsys):
-    out = tmp_path / "pi"
-    code, err, _ = run_cli(PI, "--out-dir", out, capsys=capsys)
+def _int8_only(model, folder):
+    """A copy of a shipped int8 model and its spec with no float model beside it."""
+    from edge.spec import spec_path_for
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, folder / model.name)
+    shutil.copyfile(spec_path_for(model), spec_path_for(folder / model.name))
+    return folder / model.name
+
+
+def test_an_int8_model_without_float_model_asks_for_int8_only(mobile_python, tmp_path, capsys):
+    out, pi = tmp_path / "pi", _int8_only(PI, tmp_path / "int8_only")
+    code, err, _ = run_cli(pi, "--out-dir", out, capsys=capsys)
     assert code == 2 and "no float model" in err and "--precision int8" in err and not out.exists()
-    code, err, stdout = run_cli(PI, "--out-dir", out, "--precision", "int8", "--verify-faces", "50", capsys=capsys)
+    code, err, stdout = run_cli(pi, "--out-dir", out, "--precision", "int8", "--verify-faces", "50", capsys=capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "export_mobile.json", "fer_pi_int8.spec.json",
                                                      "fer_pi_int8.tflite"]

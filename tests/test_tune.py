@@ -42,7 +42,7 @@ def test_tune_refuses_an_existing_directory_and_bad_ranges(tmp_path):
     (tmp_path / "runs/t").mkdir(parents=True)
     (tmp_path / "runs/t/x").write_text("")
     r = _tune("--name", "t", cwd=tmp_path)
-    assert r.returncode == 2 and "already exists" in r.stderr
+    assert r.returncode == 2 and "is in the way" in r.stderr and (tmp_path / "runs/t/x").exists()
     r = _tune("--name", "u", "--dropout", "0.6,0.2", cwd=tmp_path)
     assert r.returncode == 2 and "dropout" in r.stderr
     assert not (tmp_path / "runs/u/tune_results.json").exists()
