@@ -61,7 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="level the eyes with the detector's landmarks when framing faces (default on)")
     g.add_argument("--expw-min-confidence", type=float, default=S, help="ExpW: drop face boxes below this confidence")
     g = p.add_argument_group("model")
-    g.add_argument("--preset", default=S, help=f"model preset: micro (microcontrollers), seed (the seed project's CNN) or pi (Raspberry Pi); default {cfg.preset}")
+    g.add_argument("--preset", default=S, help="model preset: micro (microcontrollers), micro_ds (micro with depthwise-separable stages: fewer "
+                   f"Cortex-M4 instructions), seed (the seed project's CNN) or pi (Raspberry Pi); default {cfg.preset}")
     g.add_argument("--width", type=int, default=S, help="preset base width (channels of the first stage)")
     g.add_argument("--depth", type=int, default=S, help="preset convolutions per stage")
     g.add_argument("--dropout", type=float, default=S, help="preset dropout before the classifier")
