@@ -303,7 +303,8 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
     png, card = out_dir / f"{name}_confusion.png", out_dir / f"{name}.md"
     outputs = [tflite, spec_path_for(tflite), keras_out, spec_path_for(keras_out), png, card]
     refs = model_refs(cfg, spec.meta, set(outputs), repo=_repo_of(out_dir))
-    speed = card_speed.measure(int8, keras_path, spec)
+    model = keras.models.load_model(keras_path, compile=False, safe_mode=True)  # no optimizer state
+    speed = card_speed.measure(int8, model, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Every file is written into a staging folder beside the outputs first and moved into place only when all
     # are written: a failure on the way leaves models/ as it was, never new model files under an old card.
@@ -313,7 +314,6 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         shutil.copyfile(int8, staged[tflite])
         staged[spec_path_for(tflite)] = spec_path_for(staged[tflite])
         _shipped(load_spec_for(int8)).save(staged[spec_path_for(tflite)])
-        model = keras.models.load_model(keras_path, compile=False, safe_mode=True)  # no optimizer state
         model.save(stage / keras_out.name)
         size = (stage / keras_out.name).stat().st_size
         float_bytes = size if size > max_float_bytes else None

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from edge.detector_model import sha256_of
+from edge.errors import UserError
 from edge.rundir import resolve_model
 from train.config import TrainConfig
 
@@ -35,7 +36,7 @@ def _ref(model: str, recorded_sha: str | None, replacing: set[Path], repo: Path 
     name = Path(model).name
     try:
         path = resolve_model(model, "model", kinds=(".keras", ".tflite"))
-    except Exception:  # gone since training: only what the spec recorded is left
+    except UserError:  # gone since training: only what the spec recorded is left
         path = None
     current = sha256_of(path) if path else None
     sha = recorded_sha or current

@@ -50,15 +50,12 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, {platform.machine()}"
 
 
-def measure(int8_path: Path, keras_path: Path, spec, *, rounds: int = 5, per_round: int = 100,
-            warmup: int = 20) -> dict:
-    """Median ms per face of the int8 model and of the float model (converted here), LiteRT, one thread."""
+def measure(int8_path: Path, model, spec, *, rounds: int = 5, per_round: int = 100, warmup: int = 20) -> dict:
+    """Median ms per face of the int8 model and of the float Keras ``model`` (converted here), LiteRT, one thread."""
     import tensorflow as tf
-    import tf_keras as keras
 
     from edge.runtime import TFLiteClassifier
 
-    model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
     rng = np.random.default_rng(0)
     faces = rng.uniform(0, 1, (64, *spec.input_shape)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,6 +11,7 @@ import functools
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 
@@ -31,6 +32,14 @@ def demo_frames(frames: int, seed: int = 0, faces: int = 2) -> tuple:
 
     config = VideoConfig(frames, 640, 480, 30.0, faces, faces, seed)
     return tuple((image, [f["box"] for f in truth]) for image, truth in scene(config))
+
+
+def write_no_face_frames(folder: Path, n: int, width: int = 160, height: int = 120) -> Path:
+    """``folder`` made and filled with ``n`` PNG frames without faces (an image-folder source)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i}.png"), no_face_frame(i, width, height))
+    return folder
 
 
 def no_face_frame(seed: int = 0, width: int = 640, height: int = 480) -> np.ndarray:

@@ -10,12 +10,11 @@ import socket
 import threading
 import time
 
-import cv2
 import pytest
 
 from edge import detector_model as dm
 from edge.cli import main
-from edge_testkit import no_face_frame, one_line_error
+from edge_testkit import one_line_error, write_no_face_frames
 
 
 def tree(folder):
@@ -24,11 +23,7 @@ def tree(folder):
 
 @pytest.fixture
 def frames(tmp_path):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i in range(2):
-        cv2.imwrite(str(folder / f"{i}.png"), no_face_frame(i, 160, 120))
-    return folder
+    return write_no_face_frames(tmp_path / "frames", 2)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from edge import atomic, collect, outputs
 from edge.cli import main
 from edge.errors import UserError
 from edge.serve import KEY_HEADER, LiveServer
-from edge_testkit import no_face_frame, one_line_error
+from edge_testkit import no_face_frame, one_line_error, write_no_face_frames
 
 
 def snapshot(folder: Path) -> dict:
@@ -29,11 +29,7 @@ def snapshot(folder: Path) -> dict:
 
 @pytest.fixture
 def frames(tmp_path):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i in range(3):
-        cv2.imwrite(str(folder / f"{i}.png"), no_face_frame(i, 160, 120))
-    return folder
+    return write_no_face_frames(tmp_path / "frames", 3)
 
 
 @pytest.fixture
