@@ -70,7 +70,7 @@ def never_back(stall_after: int, timeout: float, retries: int) -> dict:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKES), str(ROOT)]),
                "FAKE_CAMERA_STALL_AFTER": str(stall_after)}
         env.pop("FAKE_CAMERA_OUTAGE_S", None)
-        proc = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--source", "picamera2", "--headless",
+        proc = subprocess.run([sys.executable, "-m", "edge.commands", "run", "--source", "picamera2", "--headless",
                                "--jsonl", str(jsonl), "--camera-timeout", str(timeout), "--retries", str(retries)],
                               env=env, capture_output=True, text=True, timeout=600)
         exited = time.time()

@@ -21,8 +21,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from edge.atomic import atomic_path
-from edge.spec import DEFAULT_SPEC
+from edge.core.atomic import atomic_path
+from edge.core.spec import DEFAULT_SPEC
 
 
 def read_jsonl(path: Path) -> Counter:
@@ -39,7 +39,7 @@ def run_clip(model: str, clip: Path, extra: list[str]) -> Counter:
     """Run ``fer-edge run`` on one clip (a subprocess, as a user would) and count its face-frames' labels."""
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "predictions.jsonl"
-        cmd = [sys.executable, "-m", "edge.cli", "run", model, "--source", str(clip), "--headless", "-q",
+        cmd = [sys.executable, "-m", "edge.commands", "run", model, "--source", str(clip), "--headless", "-q",
                "--jsonl", str(jsonl), *extra]
         done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if done.returncode != 0:

@@ -1,5 +1,5 @@
 """Edge pipeline speed on a generated 640x480 video of synthetic faces: ``fer-edge bench``'s measurement
-(``edge.bench_cli.measure``) plus what a benchmark table needs and the command does not do:
+(``edge.commands.bench.measure``) plus what a benchmark table needs and the command does not do:
 
 - the video made here with its true face boxes, and detection counts against them;
 - without ``--model``, an untrained ``pi`` preset converted to full int8 (same cost as a trained one);
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import atomic
+from edge.core import atomic
 from edge.config import EdgeConfig
-from edge.bench_cli import measure
-from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.commands.bench import measure
+from edge.core.spec import DEFAULT_SPEC, spec_path_for
 from edge.track import iou_matrix
 
 
@@ -43,7 +43,7 @@ def make_pi_model(out_dir: Path) -> Path:
 
 
 def make_video(out_dir: Path, frames: int, seed: int) -> tuple[Path, list[list]]:
-    from edge.demo_video import VideoConfig, truth_path, write_video
+    from edge.synthetic.video import VideoConfig, truth_path, write_video
 
     path = out_dir / "faces.mp4"
     write_video(path, VideoConfig(frames, 640, 480, 30.0, 1, 3, seed))

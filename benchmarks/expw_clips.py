@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.expw_faces import EXPW_SAMPLE
 
-from edge.spec import DEFAULT_SPEC
+from edge.core.spec import DEFAULT_SPEC
 
 SIZE = (640, 480)
 

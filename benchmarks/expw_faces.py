@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 
-from edge.preprocess import frame_face, preprocess
-from edge.spec import Framing
+from edge.core.preprocess import frame_face, preprocess
+from edge.core.spec import Framing
 from edge.track import iou_matrix
 
 #: ../shared beside the checkout (or $FER_EDGE_SHARED): the datasets and the YuNet copy.

@@ -29,11 +29,11 @@ import numpy as np
 
 from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN, Crops, crop, load_expw, match, rotated, yunet_model
 
-from edge import atomic
+from edge.core import atomic
 from edge.detect import YuNetDetector
-from edge.preprocess import eye_angle
-from edge.rundir import DEFAULT_MODEL
-from edge.spec import Framing
+from edge.core.preprocess import eye_angle
+from edge.core.rundir import DEFAULT_MODEL
+from edge.core.spec import Framing
 
 TILTED = 10.0  # degrees
 

@@ -37,7 +37,7 @@ def faces(n: int, seed: int = 0) -> np.ndarray:
     change the cost of a CNN; a smooth image keeps int8 activations in a realistic range)."""
     import cv2
 
-    from edge.preprocess import normalize
+    from edge.core.preprocess import normalize
 
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (n, 6, 6), dtype=np.uint8)
@@ -49,8 +49,8 @@ def prepare_models(run_dir: str | None, preset: str | None, workdir: Path) -> di
     import tensorflow as tf
     import tf_keras as keras
 
-    from edge.rundir import INT8_MODEL
-    from edge.spec import DEFAULT_SPEC
+    from edge.core.rundir import INT8_MODEL
+    from edge.core.spec import DEFAULT_SPEC
     from quantize.convert import convert_int8
 
     if run_dir:
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
-    from edge import atomic
-    from edge.errors import UserError
+    from edge.core import atomic
+    from edge.core.errors import UserError
 
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -44,8 +44,8 @@ def representative(n: int = 64):
     """Float model inputs of synthetic face crops, through the one preprocessing function."""
     import numpy as np
 
-    from edge.preprocess import preprocess
-    from edge.spec import DEFAULT_SPEC
+    from edge.core.preprocess import preprocess
+    from edge.core.spec import DEFAULT_SPEC
     from firmware_export.parity import synthetic_crops
 
     return np.stack([preprocess(crop, DEFAULT_SPEC) for _, crop in synthetic_crops(n, seed=1)]).astype(np.float32)
@@ -68,7 +68,7 @@ def spread_logits(model, rep) -> None:
 def quantized_candidate(preset: str, knobs: dict, out: Path, rep) -> tuple[Path, int]:
     """An untrained preset as a full-int8 .tflite with its spec in ``out``; (path, parameters)."""
     from edge.runtime import TFLiteClassifier
-    from edge.spec import DEFAULT_SPEC, spec_path_for
+    from edge.core.spec import DEFAULT_SPEC, spec_path_for
     from quantize.convert import convert_int8
     from train.models import build_model
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [c for c in CANDIDATES if not args.only or c[0] in args.only]
     if not chosen:
         parser.error(f"--only: no such candidate (expected some of {', '.join(c[0] for c in CANDIDATES)})")
-    from edge.errors import UserError
+    from edge.core.errors import UserError
     from firmware_export.measure_m4 import check_tree
 
     try:

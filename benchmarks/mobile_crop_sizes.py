@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.spec import load_spec_for
+from edge.core.spec import load_spec_for
 from mobile_export import env, verify
 from mobile_export.export import MOBILE_REPORT
 from train.datasets.base import Skips

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge import atomic
-from edge.rundir import DEFAULT_MODEL, resolve_model
+from edge.core import atomic
+from edge.core.rundir import DEFAULT_MODEL, resolve_model
 from firmware_export.config import FIRMWARE_REPORT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def _bench(script: str, args: list[str], out: Path) -> dict:
 
 
 def _export(model: Path, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "edge.cli", "-q", "export-firmware", str(model), "--out-dir", str(out), "--board", "all"]
+    cmd = [sys.executable, "-m", "edge.commands", "-q", "export-firmware", str(model), "--out-dir", str(out), "--board", "all"]
     print(f"$ fer-edge {' '.join(cmd[4:])}", file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / FIRMWARE_REPORT).read_text())
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.run:
         latency_src = [args.run]
     else:  # a model file alone: time its preset's architecture (untrained weights cost the same)
-        from edge.spec import load_spec_for
+        from edge.core.spec import load_spec_for
 
         latency_src = ["--preset", load_spec_for(int8).preset or "micro"]
     quick = args.quick

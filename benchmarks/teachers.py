@@ -23,7 +23,7 @@ import numpy as np
 
 
 from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN
-from edge.spec import DEFAULT_SPEC, FACE_FRAMING
+from edge.core.spec import DEFAULT_SPEC, FACE_FRAMING
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FER_EDGE_DATA", "/work/data"))

@@ -51,7 +51,7 @@ def worker(opts: dict) -> dict:
     from train.fit import compile_model
     from train.models import build_model
     from train.pipeline import training_dataset
-    from edge.spec import DEFAULT_SPEC
+    from edge.core.spec import DEFAULT_SPEC
 
     if opts["deterministic"]:
         seed_everything(0)
@@ -143,7 +143,7 @@ def main() -> int:
           f"FER2013 epoch = {FER2013_TRAIN} images / images per s (validation not included)\n")
     print(table(rows))
     if args.json:
-        from edge import atomic
+        from edge.core import atomic
 
         atomic.write_json(args.json, {"rows": rows, "fer2013_train_images": FER2013_TRAIN,
                                       "cpus": os.cpu_count()})

@@ -29,8 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import prepare
+from edge.core.errors import UserError
+from edge.core.preprocess import prepare
 from edge.sources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)

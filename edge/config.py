@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 DETECTORS = ("auto", "haar", "yunet")
 #: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
@@ -184,7 +184,7 @@ class EdgeConfig:
         return paths
 
     def save_beside_outputs(self) -> list[Path]:
-        from edge import atomic
+        from edge.core import atomic
 
         text = json.dumps(self.to_dict(), indent=2) + "\n"
         return [atomic.write_text(p, text) for p in self.config_paths()]

@@ -3,7 +3,7 @@
 ``HaarDetector`` uses the frontal-face cascade shipped inside the OpenCV wheel (no download).
 ``YuNetDetector`` uses OpenCV's ``FaceDetectorYN`` with the model file ``fer-edge fetch-models``
 installs (``edge.detector_model``); it also returns five landmarks per face (right eye, left eye,
-nose tip, right and left mouth corner), which ``edge.preprocess.frame_face`` uses to level the eyes.
+nose tip, right and left mouth corner), which ``edge.core.preprocess.frame_face`` uses to level the eyes.
 ``detect`` returns an int32 array of shape (N, 4): x, y, w, h, largest faces first (square boxes, like
 the training faces);
 ``detect_faces`` returns (boxes, landmarks (N, 5, 2) float32 or None) in the same order.
@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 NO_FACES = np.zeros((0, 4), np.int32)

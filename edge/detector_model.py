@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from edge import atomic
-from edge.errors import UserError
+from edge.core import atomic
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

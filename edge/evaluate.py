@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import normalize
-from edge.spec import ModelSpec
+from edge.core.errors import UserError
+from edge.core.preprocess import normalize
+from edge.core.spec import ModelSpec
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 CHUNK = 1024

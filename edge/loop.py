@@ -18,12 +18,12 @@ import cv2
 from edge.config import EdgeConfig
 from edge.detect import make_detector
 from edge.draw import draw_faces
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
-from edge.session import SessionStats
+from edge.live.session import SessionStats
 from edge.sources import open_source
-from edge.stop import stop_on_signals
+from edge.core.stop import stop_on_signals
 from edge.timing import StageTimer
 from edge.track import Tracker
 
@@ -58,7 +58,7 @@ class _FpsMeter:
 
 
 def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
-    from edge.serve import LiveServer
+    from edge.live.server import LiveServer
 
     host, port = config.serve_address
     token = config.token
@@ -243,7 +243,7 @@ class _FrameLoop:
 
 def _write_summary(config: EdgeConfig, session) -> None:
     if config.summary and session is not None:
-        from edge.summary_image import write_summary
+        from edge.live.summary_image import write_summary
 
         log.info("wrote %s", write_summary(config.summary, session.view()))
 

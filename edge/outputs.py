@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import atomic
-from edge.errors import UserError
+from edge.core import atomic
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 FOURCC = "mp4v"

@@ -17,7 +17,7 @@ import concurrent.futures
 import logging
 import time
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.frame import Frame, SourceError
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import frame_face, preprocess
-from edge.rundir import resolve_model
-from edge.spec import ModelSpec, load_spec_for
+from edge.core.errors import UserError
+from edge.core.preprocess import frame_face, preprocess
+from edge.core.rundir import resolve_model
+from edge.core.spec import ModelSpec, load_spec_for
 from edge.timing import StageTimer
 from edge.track import Tracker, iou_matrix
 

@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.spec import ModelSpec, Quant
+from edge.core.errors import UserError
+from edge.core.spec import ModelSpec, Quant
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.frame import Frame, SourceError
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class VideoCaptureSource:
         self._cap = None
         self._image = self._gray = None
         self._index, self._offset, self._last = 0, 0.0, None
-        #: what the frames' timestamps count (edge.session): a camera's Unix time, a file's media time
+        #: what the frames' timestamps count (edge.live.session): a camera's Unix time, a file's media time
         self.clock = "wall" if live else "media"
 
     def open(self) -> None:

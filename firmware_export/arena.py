@@ -35,7 +35,7 @@ from typing import Iterator
 
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from firmware_export.tflite_model import Layer
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 KIB = 1024
 

@@ -17,14 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR", nargs="?", default=None,
                         help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
                              "model_int8.tflite (written by 'fer-edge quantize'); default: the micro model in models/")
-    from edge.deprecated import add_alias
+    from edge.core.deprecated import add_alias
 
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("--out-dir", dest="out", metavar="DIR", help="output folder (must not exist or be empty)")
     add_alias(out, "--out", "--out-dir", "out", metavar="DIR")
     parser.add_argument("--name", default="fer_model",
                         help="C identifier prefixing the files and symbols (default: fer_model)")
-    from firmware_export.boards import load_boards  # stdlib + edge.errors only: safe for --help
+    from firmware_export.boards import load_boards  # stdlib + edge.core.errors only: safe for --help
 
     parser.add_argument("--board", metavar="BOARD|all",
                         help="refuse the export if model + arena + TFLM runtime do not fit this board; 'all' prints "
@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from firmware_export.export import export_firmware
     from firmware_export.measure_m4 import board_clocks, latency_lines
 
-    from edge.rundir import resolve_model
+    from edge.core.rundir import resolve_model
 
-    from edge.paths import check_outputs
-    from edge.spec import spec_path_for
+    from edge.core.paths import check_outputs
+    from edge.core.spec import spec_path_for
 
     model = resolve_model(args.model)
     check_outputs(inputs={"the model": model, "the model's spec": spec_path_for(model),

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 FIRMWARE_DIR = "firmware"  # where the card and the docs put export-firmware's --out-dir inside a run
 FIRMWARE_REPORT = "export.json"  # what was exported, written last into --out-dir

@@ -37,7 +37,7 @@ from string import Template
 
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from firmware_export import verify_tflm as tflm
 from firmware_export.tflite_model import read_model
 

@@ -8,7 +8,7 @@ of its Python interpreter); an op missing here has no TFLM kernel, and the expor
 
 from __future__ import annotations
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 TFLM_OPS: dict[str, str] = {
     "ABS": "AddAbs", "ADD": "AddAdd", "ADD_N": "AddAddN", "ARG_MAX": "AddArgMax", "ARG_MIN": "AddArgMin",

@@ -1,7 +1,7 @@
 """Parity: the exported model in TensorFlow Lite Micro against LiteRT, on the spec's preprocessing.
 
 Inputs are face-crop-like uint8 images (gradients, noise, shapes, face-like blobs, of varied sizes and
-channel counts; plus the user's own images if given) passed through ``edge.preprocess.preprocess``
+channel counts; plus the user's own images if given) passed through ``edge.core.preprocess.preprocess``
 and quantized with the model's input scale/zero point. Both runtimes get the same int8 tensors and
 their int8 outputs are compared. LiteRT runs its builtin kernels without the XNNPACK delegate
 (XNNPACK requantizes differently again: up to 8 LSB and 6% top-1 flips measured on a trained model).
@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import preprocess
-from edge.spec import ModelSpec
+from edge.core.errors import UserError
+from edge.core.preprocess import preprocess
+from edge.core.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.spec import ModelSpec, Quant
+from edge.core.spec import ModelSpec, Quant
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import logging
 import math
 from dataclasses import dataclass
 
-from edge.errors import UserError
-from edge.spec import Quant
+from edge.core.errors import UserError
+from edge.core.spec import Quant
 
 log = logging.getLogger(__name__)
 

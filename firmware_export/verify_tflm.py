@@ -34,7 +34,7 @@ from string import Template
 
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from firmware_export.settings import Settings, c_float
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN",
                    help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), or a run "
                         "directory with model_int8.tflite (and model.keras for float16)")
-    from edge.deprecated import add_alias
+    from edge.core.deprecated import add_alias
 
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--out-dir", dest="out", metavar="DIR", help="output folder (must not exist unless --force)")
@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from edge.paths import check_outputs, plain_file_name, writable_out_dir
+    from edge.core.paths import check_outputs, plain_file_name, writable_out_dir
 
     if args.name is not None:  # checked before the stage loads: a bad path never gets near a write
         plain_file_name(args.name, "--name")

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from edge import __version__, atomic
-from edge.errors import UserError
-from edge.rundir import resolve_model
-from edge.spec import ModelSpec, Quant, load_spec_for, spec_path_for
+from edge import __version__
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.rundir import resolve_model
+from edge.core.spec import ModelSpec, Quant, load_spec_for, spec_path_for
 from mobile_export import env, verify
 from mobile_export.model import for_apps, normalization
 from quantize.files import INT8_SUFFIX, float_model_for

@@ -25,8 +25,8 @@ import logging
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.spec import ModelSpec
+from edge.core.errors import UserError
+from edge.core.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.spec import ModelSpec
+from edge.core.spec import ModelSpec
 from mobile_export.model import normalization
 
 

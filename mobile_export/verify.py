@@ -1,7 +1,7 @@
 """Check exported app models in MediaPipe Tasks against LiteRT on the plain models, on colour face crops.
 
 The reference is what fer-edge itself runs: the plain grey model in LiteRT, fed through
-``edge.preprocess`` (``cv2.COLOR_BGR2GRAY``). The exported model gets the same crop as RGB and does
+``edge.core.preprocess`` (``cv2.COLOR_BGR2GRAY``). The exported model gets the same crop as RGB and does
 the grey conversion itself, inside MediaPipe's ``ImageClassifier``.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import preprocess
+from edge.core.errors import UserError
+from edge.core.preprocess import preprocess
 from edge.runtime import TFLiteClassifier
-from edge.spec import Framing, ModelSpec
+from edge.core.spec import Framing, ModelSpec
 from mobile_export import env
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def expw_colour_faces(source: str, n: int, size: int, seed: int = 0,
     """n colour face crops of an ExpW folder, cut from the original photos as ``framing`` (the model's spec)
     says, exactly as training and evaluation cut them (``train.datasets.expw``: YuNet's box and landmarks
     where YuNet finds the face), BGR, shrunk to ``size`` with INTER_AREA as a camera crop would be; seeded."""
-    from edge.preprocess import frame_labelled_face
+    from edge.core.preprocess import frame_labelled_face
     from train.datasets import face_views
     from train.datasets.base import Skips
     from train.datasets.expw import locate, read_label_lst

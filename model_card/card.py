@@ -14,10 +14,10 @@ import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from edge import atomic
-from edge.errors import UserError
-from edge.jsonio import read_json
-from edge.spec import ModelSpec, load_spec_for, spec_path_for
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.jsonio import read_json
+from edge.core.spec import ModelSpec, load_spec_for, spec_path_for
 from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT
 from quantize import files as quantize_files
 from quantize.config import QuantizeConfig

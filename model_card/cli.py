@@ -12,7 +12,7 @@ EXTRA = "train"  # pip install 'fer-edge[train]'
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run that was trained, quantized and exported")
     p.add_argument("--name", required=True, help="file name prefix, e.g. fer_micro")
-    from edge.deprecated import add_alias
+    from edge.core.deprecated import add_alias
 
     p.add_argument("--out-dir", dest="out", metavar="DIR", default="models", help="output folder (default: models)")
     add_alias(p, "--out", "--out-dir", "out", metavar="DIR")

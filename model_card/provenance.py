@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 from edge.detector_model import sha256_of
-from edge.errors import UserError
-from edge.rundir import resolve_model
+from edge.core.errors import UserError
+from edge.core.rundir import resolve_model
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)

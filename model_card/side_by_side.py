@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.spec import ModelSpec, load_spec_for
+from edge.core.spec import ModelSpec, load_spec_for
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""The shipped models, installed as the package ``fer_edge_models`` (see pyproject.toml); ``edge.rundir`` finds them."""
+"""The shipped models, installed as the package ``fer_edge_models`` (see pyproject.toml); ``edge.core.rundir`` finds them."""

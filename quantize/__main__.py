@@ -1,3 +1,3 @@
-from edge.cli import stage_main
+from edge.commands.dispatch import stage_main
 
 stage_main("quantize")

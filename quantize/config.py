@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.errors import UserError
-from edge.jsonio import dataclass_from_dict, read_json
+from edge.core.errors import UserError
+from edge.core.jsonio import dataclass_from_dict, read_json
 
 METHODS = ("auto", "ptq", "qat")
 EVAL_SPLITS = ("val", "test", "train")

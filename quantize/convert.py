@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from quantize.representative import as_generator
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.rundir import FLOAT_MODEL, INT8_MODEL  # noqa: F401 (the run's models, as edge's resolver reads them)
+from edge.core.rundir import FLOAT_MODEL, INT8_MODEL  # noqa: F401 (the run's models, as edge's resolver reads them)
 
 QUANTIZE_CONFIG = "quantize_config.json"
 CANDIDATE_MODELS = {"ptq": "model_ptq_int8.tflite", "qat": "model_qat_int8.tflite"}

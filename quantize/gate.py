@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.runtime import TFLiteClassifier
 
 #: int8 activations and weights; int32 for biases (and shape operands such as Reshape's).

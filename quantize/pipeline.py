@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import atomic
-from edge.errors import UserError
+from edge.core import atomic
+from edge.core.errors import UserError
 from edge.runtime import TFLiteClassifier
-from edge.spec import ModelSpec, spec_path_for
+from edge.core.spec import ModelSpec, spec_path_for
 from quantize import files
 from quantize import report as rpt
 from quantize.config import QuantizeConfig

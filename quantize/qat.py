@@ -15,8 +15,8 @@ from pathlib import Path
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from edge import atomic
-from edge.errors import UserError
+from edge.core import atomic
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

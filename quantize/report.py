@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge import rundir
+from edge.core import rundir
 
 REPORT_FORMAT = "fer-edge-quant-report/1"
 #: column order and headings of the Markdown table

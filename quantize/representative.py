@@ -7,9 +7,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import normalize
-from edge.spec import ModelSpec
+from edge.core.errors import UserError
+from edge.core.preprocess import normalize
+from edge.core.spec import ModelSpec
 from train.datasets.base import Split, stratified_split
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import train  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test imports TensorFlow)
-from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.core.spec import DEFAULT_SPEC, spec_path_for
 
 
 def require_tool(name: str) -> str:
@@ -147,7 +147,7 @@ def int8_model(tmp_path_factory):
 
     What the edge tests run, in the full environment and in an edge-only one (a Pi) alike.
     """
-    from edge.rundir import DEFAULT_MODEL
+    from edge.core.rundir import DEFAULT_MODEL
 
     out = tmp_path_factory.mktemp("int8_model") / "model_int8.tflite"
     shutil.copy(DEFAULT_MODEL, out)

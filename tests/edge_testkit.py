@@ -17,7 +17,7 @@ import numpy as np
 
 def demo_video(path: str | Path, frames: int, fps: float = 30.0, seed: int = 0, faces: str = "1-3") -> list:
     """``fer-edge demo-video`` (the project's synthetic test video); returns the true boxes per frame."""
-    from edge.demo_video import VideoConfig, truth_path, write_video
+    from edge.synthetic.video import VideoConfig, truth_path, write_video
 
     lo, _, hi = faces.partition("-")
     write_video(path, VideoConfig(frames, 640, 480, fps, int(lo), int(hi or lo), seed))
@@ -28,7 +28,7 @@ def demo_video(path: str | Path, frames: int, fps: float = 30.0, seed: int = 0, 
 @functools.lru_cache(maxsize=8)
 def demo_frames(frames: int, seed: int = 0, faces: int = 2) -> tuple:
     """(BGR frame, true boxes) pairs of the demo scene, in memory."""
-    from edge.demo_video import VideoConfig, scene
+    from edge.synthetic.video import VideoConfig, scene
 
     config = VideoConfig(frames, 640, 480, 30.0, faces, faces, seed)
     return tuple((image, [f["box"] for f in truth]) for image, truth in scene(config))
@@ -44,7 +44,7 @@ def write_no_face_frames(folder: Path, n: int, width: int = 160, height: int = 1
 
 def no_face_frame(seed: int = 0, width: int = 640, height: int = 480) -> np.ndarray:
     """A BGR backdrop of the kinds the demo video uses, with no face in it."""
-    from edge.face_drawing import background
+    from edge.synthetic.faces import background
 
     gray = background(np.random.default_rng(seed), height, width)
     return np.dstack([gray * 0.9, gray, gray * 1.1]).clip(0, 255).astype(np.uint8)

@@ -90,7 +90,7 @@ def live_run(profile, *argv):
     """``fer-edge ARGV --serve 127.0.0.1:0`` and a headless Chromium: yields (browser, the live-view URL,
     the command's stderr lines); then closes both, stops the command and checks it ended cleanly."""
     binary = require_tool("chromium")
-    run = subprocess.Popen([sys.executable, "-m", "edge.cli", *map(str, argv), "--serve", "127.0.0.1:0"],
+    run = subprocess.Popen([sys.executable, "-m", "edge.commands", *map(str, argv), "--serve", "127.0.0.1:0"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")), daemon=True)

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from edge import cli
+from edge.commands import dispatch as cli
 
 
 def _entry_points(*pairs):

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.preprocess import normalize, prepare, preprocess
-from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec, Quant, load_spec_for, spec_path_for
+from edge.core.errors import UserError
+from edge.core.preprocess import normalize, prepare, preprocess
+from edge.core.spec import DEFAULT_SPEC, LABELS, ModelSpec, Quant, load_spec_for, spec_path_for
 
 
 def test_labels_are_in_dataset_order():
@@ -72,7 +72,7 @@ def test_missing_spec_is_an_error(tmp_path):
 
 
 def test_resolve_model_default_run_dir_and_errors(tmp_path, monkeypatch):
-    from edge import rundir
+    from edge.core import rundir
 
     run = tmp_path / "run"
     run.mkdir()

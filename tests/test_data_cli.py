@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 
 
 @pytest.fixture(autouse=True)
@@ -64,13 +64,13 @@ def test_missing_path_exits_2_with_one_line(tmp_path, capsys):
 
 def test_subprocess_exit_codes_and_no_tensorflow(tiny_folder, tmp_path):
     env = {**os.environ, "FER_EDGE_CACHE": str(tmp_path / "cache")}
-    code = ("import sys; from edge.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from edge.commands.dispatch import main; rc = main(sys.argv[1:]); "
             "assert 'tensorflow' not in sys.modules and 'matplotlib' not in sys.modules; sys.exit(rc)")
     ok = subprocess.run([sys.executable, "-c", code, "data", str(tiny_folder)], env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "edge.cli", "data", str(tmp_path / "nope")], env=env,
+    bad = subprocess.run([sys.executable, "-m", "edge.commands", "data", str(tmp_path / "nope")], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "nope: dataset path not found" in bad.stderr
-    fmt = subprocess.run([sys.executable, "-m", "edge.cli", "data", str(tiny_folder), "--format", "fer2013-csv"],
+    fmt = subprocess.run([sys.executable, "-m", "edge.commands", "data", str(tiny_folder), "--format", "fer2013-csv"],
                          env=env, capture_output=True, text=True)
     assert fmt.returncode == 2 and "expected a FER2013 CSV file" in fmt.stderr

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.preprocess import prepare
-from edge.spec import DEFAULT_SPEC, Framing
+from edge.core.errors import UserError
+from edge.core.preprocess import prepare
+from edge.core.spec import DEFAULT_SPEC, Framing
 from train.datasets import expw, load_dataset
 
 

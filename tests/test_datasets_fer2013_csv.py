@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from train.datasets import load_dataset
 
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.spec import LABELS
+from edge.core.errors import UserError
+from edge.core.spec import LABELS
 from train.datasets import detect_format, ferplus, load_dataset
 from train.datasets.base import Split
 

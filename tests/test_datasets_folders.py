@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.preprocess import prepare
-from edge.spec import LABELS
+from edge.core.errors import UserError
+from edge.core.preprocess import prepare
+from edge.core.spec import LABELS
 from train.datasets import load_dataset
 
 

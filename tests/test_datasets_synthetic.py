@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.spec import LABELS
+from edge.core.spec import LABELS
 from train.datasets import load_dataset, synthetic
-from edge.face_drawing import BOX_WIDTH
+from edge.synthetic.faces import BOX_WIDTH
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +36,7 @@ def test_default_source_is_synthetic_with_train_val_test():
 
 
 def test_bad_synthetic_sources_are_user_errors(tmp_path):
-    from edge.errors import UserError
+    from edge.core.errors import UserError
 
     with pytest.raises(UserError, match="synthetic:SEED with an integer SEED"):
         load_dataset("synthetic:abc")

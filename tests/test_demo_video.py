@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
-from edge.demo_video import VideoConfig, truth_path, write_video
+from edge.commands.dispatch import main
+from edge.synthetic.video import VideoConfig, truth_path, write_video
 
 
 def read_video(path):

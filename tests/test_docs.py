@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import build_parser
+from edge.commands.dispatch import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

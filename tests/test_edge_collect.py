@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge.collect import CollectOptions, Collector, sharpness, signature
-from edge.preprocess import preprocess
+from edge.core.preprocess import preprocess
 from edge.recognize import load_classifier
-from edge.serve import LiveServer
-from edge.spec import DEFAULT_SPEC
+from edge.live.server import LiveServer
+from edge.core.spec import DEFAULT_SPEC
 from edge_testkit import demo_frames, demo_video
 
 
@@ -108,7 +108,7 @@ def test_faces_below_min_face_are_counted_as_too_small(tmp_path):
 
 
 def test_min_face_help_matches_the_default():
-    from edge.cli import build_parser
+    from edge.commands.dispatch import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["collect", "--source", "x.mp4", "--out-dir", "mine", "--label", "happy"])
@@ -183,7 +183,7 @@ def test_bad_arguments_are_one_line_errors(int8_model, tmp_path, argv, message, 
 
 
 def test_live_view_keys_reach_the_loop():
-    from edge.serve import KEY_HEADER
+    from edge.live.server import KEY_HEADER
 
     live = LiveServer("127.0.0.1", 0).start()
     try:
@@ -207,7 +207,7 @@ def test_ctrl_c_keeps_what_was_written(int8_model, yunet_model, tmp_path):
     video = tmp_path / "slow.mp4"
     demo_video(video, 80, fps=10, faces="2")
     out = tmp_path / "mine"
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "collect", "--source", str(video), "--out-dir", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "edge.commands", "collect", "--source", str(video), "--out-dir", str(out),
                              "--label", "angry", "--realtime", "--min-change", "0", "--model", str(int8_model),
                              "--detector-model", str(yunet_model)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

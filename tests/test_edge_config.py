@@ -5,7 +5,7 @@ import json
 import pytest
 
 from edge.config import EdgeConfig, is_loopback, parse_hostport, parse_size
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.timing import StageTimer
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.detect import HaarDetector, YuNetDetector, make_detector
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.track import iou_matrix
 from edge_testkit import demo_frames, no_face_frame
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge import detector_model as dm
-from edge.cli import main
+from edge.commands.dispatch import main
 
 @pytest.fixture(scope="module")
 def yunet_bytes(yunet_model):
@@ -151,7 +151,7 @@ def test_systemd_unit_fetches_the_detector_before_the_loop():
     import shlex
 
     import edge
-    from edge.cli import build_parser
+    from edge.commands.dispatch import build_parser
 
     unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.read(Path(edge.__file__).parent / "deploy" / "fer-edge.service")

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.preprocess import align_matrix, eye_angle, frame_face, framed_box, preprocess
+from edge.core.errors import UserError
+from edge.core.preprocess import align_matrix, eye_angle, frame_face, framed_box, preprocess
 from edge.recognize import Recognizer
-from edge.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
+from edge.core.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
 from edge.timing import StageTimer
 
 

@@ -4,7 +4,7 @@
 import numpy as np
 
 from edge.recognize import Recognizer
-from edge.spec import DEFAULT_SPEC
+from edge.core.spec import DEFAULT_SPEC
 from edge.timing import StageTimer
 
 

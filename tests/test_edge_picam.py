@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edge.config import EdgeConfig
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.frame import SourceError
 from edge.loop import run_edge
 from edge.picam import PicameraSource, import_picamera2
@@ -256,7 +256,7 @@ def _start_run(tmp_path, video, *args, **switches):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKES), str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "FAKE_CAMERA_VIDEO": str(video), **{f"FAKE_CAMERA_{k.upper()}": str(v) for k, v in switches.items()}}
     err = open(tmp_path / "stderr.txt", "w")
-    cmd = [sys.executable, "-m", "edge.cli", "run", "--source", "picamera2", "--headless",
+    cmd = [sys.executable, "-m", "edge.commands", "run", "--source", "picamera2", "--headless",
            "--out", str(tmp_path / "out.mp4"), "--jsonl", str(tmp_path / "p.jsonl"), *args]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp_path)
 

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge.recognize import Recognizer
-from edge.spec import DEFAULT_SPEC, LABELS, spec_path_for
+from edge.core.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.timing import StageTimer
 from edge_testkit import demo_frames, demo_video
 
@@ -218,8 +218,8 @@ def test_systemd_unit_runs_a_valid_command():
     from pathlib import Path
 
     import edge
-    from edge.cli import build_parser
-    from edge.run_cli import config_from_args
+    from edge.commands.dispatch import build_parser
+    from edge.commands.run import config_from_args
 
     unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.read(Path(edge.__file__).parent / "deploy" / "fer-edge.service")
@@ -263,7 +263,7 @@ def test_quiet_hides_litert_delegate_line(int8_model, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), demo_frames(1)[0][0])
-    cmd = [sys.executable, "-m", "edge.cli", "-q", "run", str(int8_model), "--source", str(folder),
+    cmd = [sys.executable, "-m", "edge.commands", "-q", "run", str(int8_model), "--source", str(folder),
            "--detector", "haar"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -273,7 +273,7 @@ def test_quiet_hides_litert_delegate_line(int8_model, tmp_path):
 def test_each_flag_name_has_one_meaning_and_old_spellings_warn_once(capsys, caplog):
     """--model is a model path, --out an output file, --out-dir a folder; evaluate's {float,int8} is --variant and
     fetch-models' choice is --which; the old spellings still parse, with one deprecation warning."""
-    from edge.cli import build_parser
+    from edge.commands.dispatch import build_parser
 
     parser = build_parser()
     subs = parser._subparsers._group_actions[0].choices
@@ -304,7 +304,7 @@ def test_each_flag_name_has_one_meaning_and_old_spellings_warn_once(capsys, capl
 def test_run_says_loudly_at_start_that_it_fell_back_to_haar(int8_model, video, tmp_path):
     """No YuNet anywhere (the tests' empty cache): the first thing run says is that it uses Haar, why and the fix;
     -q does not hide it. --detector haar, asked for, is quiet."""
-    argv = [sys.executable, "-m", "edge.cli", "run", str(int8_model), "--source", str(video[0]), "--headless"]
+    argv = [sys.executable, "-m", "edge.commands", "run", str(int8_model), "--source", str(video[0]), "--headless"]
     done = subprocess.run([*argv, "-q"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     first = [line for line in done.stderr.splitlines() if "XNNPACK" not in line][0]  # LiteRT's own line aside

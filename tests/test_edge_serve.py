@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.serve import BOUNDARY, LiveServer
+from edge.live.server import BOUNDARY, LiveServer
 from edge_testkit import demo_video
 from live_browser import live_run
 
@@ -82,7 +82,7 @@ def test_the_live_view_outlives_the_end_of_a_file_until_ctrl_c(int8_model, tmp_p
     """Without --loop the last frame and the session stay served; with --loop the file plays again."""
     video = tmp_path / "faces.mp4"
     demo_video(video, 8, fps=15, faces="1")
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", str(int8_model), "--source", str(video),
+    proc = subprocess.Popen([sys.executable, "-m", "edge.commands", "run", str(int8_model), "--source", str(video),
                              "--serve", "127.0.0.1:0", "--detector", "haar"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = []

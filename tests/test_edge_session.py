@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge.draw import PALETTE, TRACK_MARK, draw_faces
-from edge.session import SessionStats
-from edge.spec import LABELS
-from edge.summary_image import render
+from edge.live.session import SessionStats
+from edge.core.spec import LABELS
+from edge.live.summary_image import render
 from edge_testkit import demo_video
 
 
@@ -99,7 +99,7 @@ def test_a_video_file_is_summarised_in_media_time(int8_model, tmp_path):
     assert times == pytest.approx([i / 15 for i in range(45)], abs=2e-3)
     image = cv2.imread(str(summary))
     assert image is not None
-    from edge.session import SessionStats as S
+    from edge.live.session import SessionStats as S
     s = S(LABELS, clock="media")
     for t in times:
         s.update(t, [_face(1, 3)])

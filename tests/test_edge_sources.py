@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.config import EdgeConfig
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.frame import SourceError
 from edge.sources import ImageFolderSource, Reconnecting, VideoCaptureSource, open_source
 from edge_testkit import demo_frames, demo_video

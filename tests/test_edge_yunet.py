@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge.config import EdgeConfig
 from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, detect_width_for, make_detector
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.track import iou_matrix
 from edge_testkit import demo_frames, demo_video
 

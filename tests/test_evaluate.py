@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import require_modules
-from edge.cli import main
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.commands.dispatch import main
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, spec_path_for
 from train.datasets.base import Split
 from train.evaluate import evaluate_model, format_report, metrics_from_predictions
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import missing_modules, require_modules
 from edge.evaluate import metrics_from_predictions
-from edge.spec import DEFAULT_SPEC, LABELS
+from edge.core.spec import DEFAULT_SPEC, LABELS
 from edge_testkit import demo_frames
 
 #: what an edge-only install lacks; the subprocess refuses to import them
@@ -26,7 +26,7 @@ BLOCKER = textwrap.dedent(f"""
             if name.split(".")[0] in {BLOCKED!r}:
                 raise ModuleNotFoundError(f"blocked import of {{name}} (not in the edge extra)")
     sys.meta_path.insert(0, Blocker())
-    from edge.cli import main
+    from edge.commands.dispatch import main
     sys.exit(main(sys.argv[1:]))
 """)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from edge.cli import main as fer_edge
+from edge.commands.dispatch import main as fer_edge
 from firmware_export import ops
 from firmware_export.carray import emit_c_array
 
@@ -99,7 +99,7 @@ def test_settings_header_compiles_and_holds_the_models_values(exported, tiny_mod
     import numpy as np
 
     from edge.runtime import TFLiteClassifier
-    from edge.spec import load_spec_for
+    from edge.core.spec import load_spec_for
 
     probe = tmp_path / f"probe.{ext}"
     probe.write_text(SETTINGS_PROBE + ("static_assert(fer_model::kTensorArenaSize % 16 == 0, \"aligned\");\n"
@@ -116,8 +116,8 @@ def test_settings_header_compiles_and_holds_the_models_values(exported, tiny_mod
     assert int(values[9]) == spec.num_classes
     assert int(values[10]) == record["arena"]["recommended"] and int(values[10]) % 16 == 0
     assert labels == [*spec.labels, "?"]
-    # the firmware's pixel -> int8 input is exactly edge.preprocess + TFLiteClassifier.quantize_input
-    from edge.preprocess import normalize
+    # the firmware's pixel -> int8 input is exactly edge.core.preprocess + TFLiteClassifier.quantize_input
+    from edge.core.preprocess import normalize
 
     expected = clf.quantize_input(normalize(np.arange(256, dtype=np.uint8), spec)).reshape(-1)
     assert [int(v) for v in pixels.split()] == expected.tolist()
@@ -256,7 +256,7 @@ def test_data_file_cross_compiles_for_cortex_m4(exported, tiny_models, tmp_path)
 
 def test_settings_header_escapes_any_label(tmp_path):
     """Labels come from the spec as free text: quotes, backslashes, trigraphs and UTF-8 survive."""
-    from edge.spec import ModelSpec, Quant
+    from edge.core.spec import ModelSpec, Quant
     from firmware_export.settings import emit_settings_header, settings_from
 
     labels = ('say "hi"', "back\\slash", "what??=", "naïve", "😀")

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cli import main as fer_edge
-from edge.spec import ModelSpec, spec_path_for
+from edge.commands.dispatch import main as fer_edge
+from edge.core.spec import ModelSpec, spec_path_for
 from firmware_export import boards
 from firmware_export.parity import compare_outputs, load_image_folder, synthetic_crops
 
@@ -274,7 +274,7 @@ def test_parity_inputs_are_varied_and_user_folders_checked(tmp_path):
     assert len({img.shape for _, img in crops}) >= 8 and any(img.ndim == 3 for _, img in crops)
     assert len({int(img.mean()) for _, img in crops}) > 12
     assert crops[0][1].tobytes() == synthetic_crops(1)[0][1].tobytes()  # seeded
-    from edge.errors import UserError
+    from edge.core.errors import UserError
 
     with pytest.raises(UserError, match="no readable 8-bit images"):
         load_image_folder(tmp_path, 10)

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from edge.cli import main as fer_edge
+from edge.commands.dispatch import main as fer_edge
 
 pytestmark = pytest.mark.requires("tflite_micro")
 TFLM_DIR = os.environ.get("FER_EDGE_TFLM_DIR")

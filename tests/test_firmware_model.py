@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from edge.errors import UserError
+from edge.core.errors import UserError
 from firmware_export import arena, ops
 from firmware_export.tflite_model import read_model
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import require_tool
-from edge.cli import main as fer_edge
-from edge.errors import UserError
+from edge.commands.dispatch import main as fer_edge
+from edge.core.errors import UserError
 
 pytestmark = pytest.mark.requires("tflite_micro")
 TFLM_DIR = os.environ.get("FER_EDGE_TFLM_DIR")
@@ -88,7 +88,7 @@ def test_example_prints_with_cortex_m_generic_debug_log(verified, tmp_path, forc
 
 
 def _settings(export_dir: Path):
-    from edge.spec import Quant
+    from edge.core.spec import Quant
     from firmware_export.settings import Settings
 
     rec = json.loads((export_dir / "export.json").read_text())["settings"]

@@ -1,5 +1,5 @@
 """A face that training cuts from an ExpW photo is, pixel for pixel, the face the live loop cuts for the
-same box (and landmarks): both go through ``edge.preprocess``'s framing, with the spec's margin and
+same box (and landmarks): both go through ``edge.core.preprocess``'s framing, with the spec's margin and
 alignment, whether the face is aligned or not (no YuNet, ``--no-framing-align``)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from dataset_fixtures import write_expw_photos
-from edge.preprocess import prepare
+from edge.core.preprocess import prepare
 from edge.recognize import Recognizer
-from edge.spec import Framing, ModelSpec
+from edge.core.spec import Framing, ModelSpec
 from edge.timing import StageTimer
 from train.datasets import face_views, load_dataset
 

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
-from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.commands.dispatch import main
+from edge.core.spec import DEFAULT_SPEC, spec_path_for
 from edge_testkit import one_line_error
 
 MICRO = Path(__file__).resolve().parent.parent / "models" / "fer_micro_int8.tflite"
@@ -72,7 +72,7 @@ def test_export_mobile_out_inside_an_unwritable_folder(tmp_path, monkeypatch, ca
     locked.chmod(0o555)
     if os.geteuid() == 0:  # root writes anywhere: make the permission check see what a user would
         real_access = os.access
-        monkeypatch.setattr("edge.paths.os.access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+        monkeypatch.setattr("edge.core.paths.os.access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
     try:
         assert main(["export-mobile", str(MICRO), "--out-dir", str(locked / "sub" / "app")]) == 2
         one_line_error(capsys, f"--out-dir {locked / 'sub' / 'app'}: cannot write in {locked}")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from edge import detector_model as dm
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge_testkit import one_line_error, write_no_face_frames
 
 

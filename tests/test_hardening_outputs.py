@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import atomic, collect, outputs
-from edge.cli import main
-from edge.errors import UserError
-from edge.serve import KEY_HEADER, LiveServer
+from edge.core import atomic
+from edge import collect, outputs
+from edge.commands.dispatch import main
+from edge.core.errors import UserError
+from edge.live.server import KEY_HEADER, LiveServer
 from edge_testkit import no_face_frame, one_line_error, write_no_face_frames
 
 
@@ -253,7 +254,7 @@ def test_messages_name_the_flags(int8_model, frames, args, message, capsys):
 
 
 def test_two_collects_never_replace_each_others_faces(tmp_path):
-    from edge.spec import DEFAULT_SPEC
+    from edge.core.spec import DEFAULT_SPEC
 
     options = collect.CollectOptions(tmp_path, "happy")
     first, second = collect.Collector(options, DEFAULT_SPEC), collect.Collector(options, DEFAULT_SPEC)
@@ -387,7 +388,7 @@ def test_an_output_folder_that_is_the_current_empty_folder_is_filled_in_place(tm
 
 
 def test_the_current_folder_is_never_replaced(tmp_path, monkeypatch):
-    from edge.paths import check_outputs
+    from edge.core.paths import check_outputs
 
     (tmp_path / "mine.txt").write_text("keep")
     monkeypatch.chdir(tmp_path)
@@ -441,7 +442,7 @@ def test_a_garbage_video_is_one_line_without_ffmpegs_chatter(int8_model, tmp_pat
 @pytest.mark.requires("tensorflow", "flatbuffers")
 @pytest.mark.parametrize("size", [100, 1000, 20000])
 def test_export_mobile_on_a_truncated_model_says_what_is_wrong(int8_model, size):
-    from edge.spec import load_spec_for
+    from edge.core.spec import load_spec_for
     from mobile_export.model import for_apps
 
     with pytest.raises(UserError) as e:

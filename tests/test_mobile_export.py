@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cli import main
-from edge.errors import UserError
-from edge.preprocess import preprocess
+from edge.commands.dispatch import main
+from edge.core.errors import UserError
+from edge.core.preprocess import preprocess
 from edge.runtime import TFLiteClassifier
-from edge.spec import load_spec_for, spec_path_for
+from edge.core.spec import load_spec_for, spec_path_for
 
 # export-mobile is a workstation command (the 'mobile' extra): an edge-only environment skips this file.
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "flatbuffers")]
@@ -144,7 +144,7 @@ def test_run_directory_and_model_file_find_their_float_model(tiny_models, tmp_pa
 
 def _int8_only(model, folder):
     """A copy of a shipped int8 model and its spec with no float model beside it."""
-    from edge.spec import spec_path_for
+    from edge.core.spec import spec_path_for
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model, folder / model.name)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge.runtime import TFLiteClassifier
-from edge.spec import load_spec_for
+from edge.core.spec import load_spec_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras")]
 
@@ -55,7 +55,7 @@ def test_model_card_stages_every_file_and_names_the_init_model_it_replaces(tmp_p
     import hashlib
 
     import model_card.card as card_module
-    from edge.errors import UserError
+    from edge.core.errors import UserError
 
     monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path / "cache"))
     runs, out = tmp_path / "runs", tmp_path / "models"

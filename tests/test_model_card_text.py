@@ -3,7 +3,7 @@ was rendered by the card before it was split into sections (a change to the card
 
 from pathlib import Path
 
-from edge.spec import DEFAULT_SPEC
+from edge.core.spec import DEFAULT_SPEC
 from model_card.card import CardInputs, _card
 from quantize.config import QuantizeConfig
 from train.config import TrainConfig

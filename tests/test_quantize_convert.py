@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import build_tiny_keras
-from edge.errors import UserError
-from edge.preprocess import normalize
+from edge.core.errors import UserError
+from edge.core.preprocess import normalize
 from edge.runtime import TFLiteClassifier
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import build_tiny_keras
-from edge.cli import main
-from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.commands.dispatch import main
+from edge.core.spec import DEFAULT_SPEC, spec_path_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 
@@ -138,7 +138,7 @@ def test_max_drop_not_a_number(make_run, capsys, value):
 def test_failure_after_conversion_leaves_nothing_behind(make_run, capsys, monkeypatch):
     """PTQ converted and evaluated, then the float16 step fails: the run dir is as it was."""
     import quantize.convert
-    from edge.errors import UserError
+    from edge.core.errors import UserError
 
     run = make_run(build_tiny_keras())
 

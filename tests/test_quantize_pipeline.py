@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 from edge.runtime import TFLiteClassifier
-from edge.spec import DEFAULT_SPEC, load_spec_for, spec_path_for
+from edge.core.spec import DEFAULT_SPEC, load_spec_for, spec_path_for
 from test_quantize_convert import patterned_faces
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
@@ -37,7 +37,7 @@ def base_run(tmp_path_factory):
     import tf_keras as keras
 
     from conftest import build_tiny_keras
-    from edge.preprocess import normalize
+    from edge.core.preprocess import normalize
     from train.config import TrainConfig
     from train.datasets import load_dataset
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import build_tiny_keras
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 

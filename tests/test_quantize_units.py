@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC
 from quantize.config import QuantizeConfig
 from quantize.gate import choose, full_integer_problems, gate
 from quantize.representative import as_generator, representative_inputs, sample_indices

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.rundir import DEFAULT_MODEL, shipped_models_dir
+from edge.core.rundir import DEFAULT_MODEL, shipped_models_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 #: an absolute POSIX path of two or more parts, or a Windows drive path

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, FACE_FRAMING, LABELS
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, FACE_FRAMING, LABELS
 from edge_testkit import demo_frames
 from train import teachers
 from train.datasets import load_dataset
@@ -111,7 +111,7 @@ def test_train_distils_an_ensemble_per_source(zoo, tmp_path, tiny_models):
     pytest.importorskip("tf_keras")
     from dataset_fixtures import write_folders
 
-    from edge.cli import main
+    from edge.commands.dispatch import main
 
     write_folders(tmp_path / "folders", per_class=6, value=90)
     root, _ = write_demo_expw(tmp_path / "expw", frames=14)
@@ -128,7 +128,7 @@ def test_train_distils_an_ensemble_per_source(zoo, tmp_path, tiny_models):
 
 def test_train_refuses_bad_teacher_weights_before_writing(zoo, tmp_path):
     pytest.importorskip("tf_keras")
-    from edge.cli import main
+    from edge.commands.dispatch import main
 
     argv = ["train", "--epochs", "1", "--runs-dir", str(tmp_path / "runs"), "--teacher", "zoo",
             "--teacher-weight", "1,2"]

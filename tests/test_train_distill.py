@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from edge.cli import main
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, spec_path_for
+from edge.commands.dispatch import main
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, spec_path_for
 
 pytest.importorskip("tf_keras")
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.commands.dispatch import main
 
 pytest.importorskip("tf_keras")
 
@@ -35,7 +35,7 @@ def _last_checkpoint_weights(run):
     """The weights after the last completed epoch (model.keras is the best one, which may be earlier)."""
     import tensorflow as tf
 
-    from edge.spec import DEFAULT_SPEC
+    from edge.core.spec import DEFAULT_SPEC
     from train.models import build_model
 
     model = build_model("micro", DEFAULT_SPEC, width=8)

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from edge.cli import main
-from edge.spec import FACE_FRAMING, load_spec_for
+from edge.commands.dispatch import main
+from edge.core.spec import FACE_FRAMING, load_spec_for
 
 pytest.importorskip("tf_keras")
 

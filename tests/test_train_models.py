@@ -2,8 +2,8 @@
 
 import pytest
 
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC
 
 keras = pytest.importorskip("tf_keras")
 from train.budget import check_fits, model_budget, parse_bytes  # noqa: E402

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from dataset_fixtures import write_expw, write_folders
-from edge.cli import main
-from edge.errors import UserError
+from edge.commands.dispatch import main
+from edge.core.errors import UserError
 from train.config import TrainConfig
 from train.datasets.base import Dataset, Split
 from train.datasets.merge import format_counts, merge, source_counts

@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from edge.cli import main
+    from edge.commands.dispatch import main
     sys.exit(main(["train", *sys.argv[1:]]))
 """)
 

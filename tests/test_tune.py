@@ -8,7 +8,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "
 
 
 def _tune(*args, cwd):
-    cmd = [sys.executable, "-m", "edge.cli", "tune", "--synthetic-per-class", "40", "--epochs-per-trial", "1",
+    cmd = [sys.executable, "-m", "edge.commands", "tune", "--synthetic-per-class", "40", "--epochs-per-trial", "1",
            "--depths", "1", "--algorithm", "random", "--runs-dir", "runs", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
 

@@ -117,7 +117,7 @@ def test_clean_venv_runs_the_shipped_model_from_another_folder(wheel, tmp_path):
     def run(*argv):
         return subprocess.run([fer_edge, *argv], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
 
-    where = subprocess.run([py, "-c", "import edge.rundir as r; print(r.DEFAULT_MODEL)"], cwd=elsewhere, env=env,
+    where = subprocess.run([py, "-c", "import edge.core.rundir as r; print(r.DEFAULT_MODEL)"], cwd=elsewhere, env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
     assert Path(where) == site / "fer_edge_models" / "fer_micro_int8.tflite", "the installed copy, not the checkout"
     made = run("demo-video", "clip.mp4", "--frames", "12", "--fps", "12")

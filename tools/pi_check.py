@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     work = root / "root" / "pi-check"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    fer_edge = [sys.executable, "-m", "edge.cli"]
+    fer_edge = [sys.executable, "-m", "edge.commands"]
     say(f"test video: {args.frames} frames, decoded once into PNG frames for both sides")
     sh([*fer_edge, "-q", "demo-video", work / "video.mp4", "--frames", args.frames, "--seed", "3"], cwd=ROOT)
     decode_frames(work / "video.mp4", work / "frames")

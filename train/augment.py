@@ -12,8 +12,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from edge.preprocess import normalize
-from edge.spec import ModelSpec
+from edge.core.preprocess import normalize
+from edge.core.spec import ModelSpec
 from train.config import AugmentConfig
 
 

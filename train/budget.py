@@ -26,7 +26,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 _MAC_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 _ALWAYS_FUSED = ("BatchNormalization", "Dropout")

@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

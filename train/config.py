@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from edge import atomic
-from edge.errors import UserError
-from edge.jsonio import dataclass_from_dict, read_json
-from edge.rundir import TRAIN_CONFIG
-from edge.spec import FACE_FRAMING, Framing
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.jsonio import dataclass_from_dict, read_json
+from edge.core.rundir import TRAIN_CONFIG
+from edge.core.spec import FACE_FRAMING, Framing
 
 SCHEDULES = ("plateau", "cosine", "constant")
 CLASS_BALANCE = ("none", "weights", "sqrt-weights", "sampler")
@@ -59,7 +59,7 @@ class TrainConfig:
     source_weights: list[float] | None = None  # share of training batches per source (None: by size)
     data_format: str = "auto"
     val_fraction: float = 0.1
-    #: the spec's framing (edge.spec.Framing), decided before any data is loaded: how the live loop cuts this
+    #: the spec's framing (edge.core.spec.Framing), decided before any data is loaded: how the live loop cuts this
     #: model's faces and how faces cut from photos (ExpW) are cropped for training; None = FACE_FRAMING's margin
     framing_margin: float | None = None
     framing_align: bool = True

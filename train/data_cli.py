@@ -85,8 +85,8 @@ def write_image(path: str, image) -> None:
 
     import cv2
 
-    from edge import atomic
-    from edge.errors import UserError
+    from edge.core import atomic
+    from edge.core.errors import UserError
 
     ext = os.path.splitext(path)[1].lower() or ".png"
     ok, data = cv2.imencode(ext, image)
@@ -96,8 +96,8 @@ def write_image(path: str, image) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.errors import UserError
-    from edge.spec import DEFAULT_SPEC, Framing
+    from edge.core.errors import UserError
+    from edge.core.spec import DEFAULT_SPEC, Framing
     from train.datasets import load_dataset
 
     if args.per_class < 1:

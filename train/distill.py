@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from edge import atomic
-from edge.rundir import resolve_model
-from edge.spec import ModelSpec, load_spec_for
+from edge.core import atomic
+from edge.core.rundir import resolve_model
+from edge.core.spec import ModelSpec, load_spec_for
 from train.datasets.cache import cache_dir
 from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split
 

@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, ModelSpec
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, ModelSpec
 from train.datasets.base import Split
 
 CHOICES = ("auto", "all", "train", "val", "test")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 from edge.evaluate import (  # noqa: F401  (re-exported: train, quantize and model_card score through these)
     NATURAL_PRIOR, PredictFn, format_report, metrics_from_predictions, natural_prior_accuracy, predict_split)
-from edge.spec import ModelSpec
+from edge.core.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

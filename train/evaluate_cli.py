@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 HELP = "evaluate a .keras or .tflite model (or a run dir) on a dataset"  # fer-edge --help
 NEEDS = ()  # a .tflite is scored with the edge extra alone (numpy metrics); a .keras says it needs the train extra
@@ -22,7 +22,7 @@ EXTRA = ""
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it) or a run directory")
-    from edge.deprecated import add_alias
+    from edge.core.deprecated import add_alias
 
     p.add_argument("--variant", dest="kind", choices=("float", "int8"), default="float",
                    help="which model of a run directory: float (model.keras) or int8 (model_int8.tflite)")
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _resolve(args) -> tuple[Path, Path | None]:
     """(model path, run dir whose data to use by default or None)."""
-    from edge.rundir import is_run_dir
+    from edge.core.rundir import is_run_dir
     from train import rundir
 
     target = Path(args.model)
@@ -90,8 +90,8 @@ def _refuse_repeated_data(data: list[str]) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from edge import atomic
-    from edge.spec import load_spec_for
+    from edge.core import atomic
+    from edge.core.spec import load_spec_for
     from edge.evaluate import format_report, metrics_from_predictions, predict_split
     from train.evaluate import predict_fn_for  # imports tf_keras only for a .keras model
 
@@ -99,8 +99,8 @@ def run(args) -> int:
         _refuse_repeated_data(args.data)
     model_path, run_dir = _resolve(args)
     if args.json:
-        from edge.paths import check_outputs
-        from edge.spec import spec_path_for
+        from edge.core.paths import check_outputs
+        from edge.core.spec import spec_path_for
 
         check_outputs({"--json": args.json}, {"the model": model_path, "the model's spec": spec_path_for(model_path),
                                               **{f"--data {d}": d for d in args.data or ()}})

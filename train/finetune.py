@@ -13,9 +13,9 @@ from pathlib import Path
 
 import tf_keras as keras
 
-from edge.errors import UserError
-from edge.rundir import resolve_model
-from edge.spec import ModelSpec, load_spec_for
+from edge.core.errors import UserError
+from edge.core.rundir import resolve_model
+from edge.core.spec import ModelSpec, load_spec_for
 
 log = logging.getLogger(__name__)
 

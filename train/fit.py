@@ -28,10 +28,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from edge import atomic
-from edge.errors import UserError
-from edge.spec import ModelSpec, spec_path_for
-from edge.stop import StopRequest, stop_on_signals
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.spec import ModelSpec, spec_path_for
+from edge.core.stop import StopRequest, stop_on_signals
 from train import rundir as layout
 from train.config import TrainConfig
 from train.pipeline import eval_dataset, steps_per_epoch, training_dataset

@@ -4,7 +4,7 @@ Every preset uses only layers that tensorflow-model-optimization can wrap for qu
 training (default 8-bit scheme) and that TensorFlow Lite Micro runs: Conv2D, DepthwiseConv2D,
 BatchNormalization (folded into the convolution on conversion), ReLU, MaxPooling2D,
 GlobalAveragePooling2D, Flatten, Dropout, Dense and Softmax. No preprocessing or augmentation layers:
-the model's input is exactly ``edge.preprocess.preprocess``'s output.
+the model's input is exactly ``edge.core.preprocess.preprocess``'s output.
 
 - ``seed``: the seed project's network (Conv -> MaxPool -> Conv -> MaxPool -> Dense -> Dropout ->
   Softmax), ~0.8M parameters, most of them in the dense layer.
@@ -24,8 +24,8 @@ from typing import Callable
 
 import tf_keras as keras
 
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, ModelSpec
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, ModelSpec
 
 L = keras.layers
 #: BatchNorm moving-average momentum: 0.9 (PyTorch's default) settles the inference statistics in

@@ -1,6 +1,6 @@
 """tf.data input pipelines built from in-memory dataset splits.
 
-The loaders already decoded and cached every face as uint8 48x48; ``edge.preprocess.normalize``
+The loaders already decoded and cached every face as uint8 48x48; ``edge.core.preprocess.normalize``
 turns a split into model input once, and the arrays stay in memory (the pipeline's cache). Each
 epoch's order (a shuffle, or a class-balanced draw) and augmentation come from stateless seeds
 derived from (seed, epoch, batch), so training is reproducible and a resumed run continues with the
@@ -14,8 +14,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from edge.preprocess import normalize
-from edge.spec import ModelSpec
+from edge.core.preprocess import normalize
+from edge.core.spec import ModelSpec
 from train.augment import augment_batch, value_range
 from train.config import TrainConfig
 

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge import atomic  # noqa: E402
+from edge.core import atomic  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:

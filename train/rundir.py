@@ -1,9 +1,9 @@
 """The run directory ``runs/<name>/``: what a training run leaves behind, and how later stages read it
-(train_config.json and model.keras are named in ``edge.rundir``, which the Pi reads; the rest here).
+(train_config.json and model.keras are named in ``edge.core.rundir``, which the Pi reads; the rest here).
 
     train_config.json   the resolved TrainConfig (data, preset, optimisation, augmentation, seed)
     model.keras         the best float model on validation (tf_keras)
-    model.spec.json     its edge.spec.ModelSpec (preset and provenance in ``meta``)
+    model.spec.json     its edge.core.spec.ModelSpec (preset and provenance in ``meta``)
     history.csv         one row per completed epoch
     data.json           the data sources and their images per split and class
     metrics.json        final evaluation of model.keras (val, and test when the data has one; per source too)
@@ -20,9 +20,9 @@ import logging
 import shutil
 from pathlib import Path
 
-from edge.errors import UserError
-from edge.rundir import FLOAT_MODEL, MODEL_FILES, TRAIN_CONFIG, is_run_dir  # noqa: F401 (a run's names, in one place)
-from edge.spec import ModelSpec, load_spec_for
+from edge.core.errors import UserError
+from edge.core.rundir import FLOAT_MODEL, MODEL_FILES, TRAIN_CONFIG, is_run_dir  # noqa: F401 (a run's names, in one place)
+from edge.core.spec import ModelSpec, load_spec_for
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def model_inputs(cfg: TrainConfig) -> dict:
     """The models a run started from or learnt from, by file name and SHA-256 (``--init``, ``--teacher``), so a
     card can name exactly those files after ``models/`` has moved on (e.g. the model it replaces)."""
     from edge.detector_model import ZOO_FER, sha256_of
-    from edge.rundir import resolve_model
+    from edge.core.rundir import resolve_model
 
     def ref(model: str, what: str) -> dict:
         if model == "zoo":
@@ -87,7 +87,7 @@ def create_run_dir(runs_dir: str | Path, name: str, *, force: bool = False) -> P
 
 def check_run_dir(runs_dir: str | Path, name: str, *, force: bool = False) -> Path:
     """``runs_dir/name`` if a new run may be made there (see ``create_run_dir``); checks only, changes nothing."""
-    from edge.paths import check_outputs, plain_name
+    from edge.core.paths import check_outputs, plain_name
 
     plain_name(name, "--name", "the run is made inside --runs-dir")
     path = Path(runs_dir) / name
@@ -136,7 +136,7 @@ def data_spec(cfg: TrainConfig) -> ModelSpec:
     """The input contract a run's data is loaded for: the default spec with the run's framing."""
     import dataclasses
 
-    from edge.spec import DEFAULT_SPEC
+    from edge.core.spec import DEFAULT_SPEC
 
     return dataclasses.replace(DEFAULT_SPEC, framing=cfg.framing)
 

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge import atomic
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, ModelSpec
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, ModelSpec
 from train import rundir
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
@@ -200,7 +200,7 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
 
 def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas: int, data: dict) -> dict:
     """Evaluate the best model on val (and test), write metrics.json, curves.png and confusion.png."""
-    from edge.spec import load_spec_for
+    from edge.core.spec import load_spec_for
     from train.evaluate import evaluate_model
     from train.plots import plot_confusion, plot_curves
 

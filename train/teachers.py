@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import UserError
-from edge.spec import LABELS, ModelSpec
+from edge.core.errors import UserError
+from edge.core.spec import LABELS, ModelSpec
 from train.datasets.base import Progress, Split
 from train.datasets.cache import cache_dir, load_array, save_array
 

@@ -21,10 +21,10 @@ import keras_tuner as kt
 import numpy as np
 import tf_keras as keras
 
-from edge import atomic
-from edge.errors import UserError
-from edge.jsonio import dataclass_from_dict, read_json
-from edge.spec import DEFAULT_SPEC
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.jsonio import dataclass_from_dict, read_json
+from edge.core.spec import DEFAULT_SPEC
 from train.budget import check_fits, model_budget
 from train.config import AugmentConfig, TrainConfig
 from train.datasets.base import Split, stratified_split

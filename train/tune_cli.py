@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 HELP = "search a preset's width/depth/dropout/lr/augmentation with KerasTuner"  # fer-edge --help
 NEEDS = ("tensorflow", "tf_keras", "keras_tuner")  # what run() imports, which this extra installs:

@@ -4,7 +4,7 @@ Formats: ``expw`` (label.lst + photos), ``fer2013-csv`` (emotion,pixels,Usage), 
 votes as soft targets: its FER2013Train/ label.csv folders, or fer2013new.csv beside fer2013.csv), ``folders``
 (``<split>/<class>/*.png``) and ``synthetic`` (built-in faces, the default). Every Dataset has
 ``train`` and ``val`` splits (plus ``test`` where the source has one) of uint8 48x48 faces made by
-``edge.preprocess.prepare``; decoded sources are cached (see ``cache``).
+``edge.core.preprocess.prepare``; decoded sources are cached (see ``cache``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from edge.core.errors import UserError
+from edge.core.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets import cache
 from train.datasets.base import SPLITS, Dataset, Loaded, Split, assemble, stratified_split
 

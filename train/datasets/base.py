@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.spec import LABELS
+from edge.core.errors import UserError
+from edge.core.spec import LABELS
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ SPLIT_ALIASES = {
 
 @dataclass
 class Split:
-    images: np.ndarray  # uint8 (N, H, W): the output of edge.preprocess.prepare
-    labels: np.ndarray  # int64 (N,), class ids in edge.spec.LABELS order
+    images: np.ndarray  # uint8 (N, H, W): the output of edge.core.preprocess.prepare
+    labels: np.ndarray  # int64 (N,), class ids in edge.core.spec.LABELS order
     #: int64 (N,) or None: faces with the same id come from one photo (ExpW) and stay on one side of a split
     groups: np.ndarray | None = None
     #: int64 (N,) or None: which source of a merged dataset each face comes from (see ``merge``)

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge import atomic
-from edge.spec import ModelSpec
+from edge.core import atomic
+from edge.core.spec import ModelSpec
 from train.datasets.base import Loaded, Split
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 Each ``label.lst`` line is ``image_name face_id top left right bottom confidence label`` and a photo
 can hold several faces: each photo is decoded once and every face is cut from it as the model's framing
-says (``edge.preprocess.frame_labelled_face``, as the live loop cuts it) and passed through
-``edge.preprocess.prepare``. ExpW has
+says (``edge.core.preprocess.frame_labelled_face``, as the live loop cuts it) and passed through
+``edge.core.preprocess.prepare``. ExpW has
 no official split: val is carved out by ``base.assemble``, by photo (all faces of a photo on one side).
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import framed_box, prepare, to_gray
-from edge.spec import BOX_CROP, DEFAULT_SPEC, LABELS, Framing, ModelSpec
+from edge.core.errors import UserError
+from edge.core.preprocess import framed_box, prepare, to_gray
+from edge.core.spec import BOX_CROP, DEFAULT_SPEC, LABELS, Framing, ModelSpec
 from train.datasets.base import Loaded, Skips, Split
 from train.datasets.decode import parallel_map, read_gray
 
@@ -115,7 +115,7 @@ def read_label_lst(label_file: Path, skips: Skips, min_confidence: float | None)
 
 def crop_box(face: Face, shape: tuple[int, ...], margin: float) -> tuple[tuple[int, int, int, int] | None, bool]:
     """((top, left, bottom, right) grown by margin * box size and clipped to the photo, or None if
-    nothing is left), and whether clipping changed the box: ``edge.preprocess.framed_box``, the framing
+    nothing is left), and whether clipping changed the box: ``edge.core.preprocess.framed_box``, the framing
     the live loop applies to a detector's box."""
     got, clipped = framed_box(face.box, margin, shape)
     if got is None:
@@ -151,7 +151,7 @@ class _Cut:
 
 
 class _PhotoCutter:
-    """Cuts every labelled face of one photo as ``framing`` says (``edge.preprocess.frame_labelled_face``:
+    """Cuts every labelled face of one photo as ``framing`` says (``edge.core.preprocess.frame_labelled_face``:
     YuNet's box and landmarks where it finds the face, else the labelled box); safe to call from threads."""
 
     def __init__(self, photos_dir: Path, framing: Framing, spec: ModelSpec, use_yunet: bool, views: bool):
@@ -183,7 +183,7 @@ class _PhotoCutter:
         return [self._cut(photo, gray, f) for f in faces]
 
     def _cut(self, photo: np.ndarray, gray: np.ndarray, face: Face) -> _Cut:
-        from edge.preprocess import frame_labelled_face
+        from edge.core.preprocess import frame_labelled_face
         from train.datasets import face_views
 
         got, clipped = framed_box(face.box, self.framing.margin, photo.shape)

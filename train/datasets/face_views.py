@@ -1,6 +1,6 @@
 """Where a dataset face's landmarks are, and the face as a five-point-aligned teacher sees it.
 
-The live loop frames YuNet's boxes (``edge.preprocess.frame_face``); so that training crops are cut the
+The live loop frames YuNet's boxes (``edge.core.preprocess.frame_face``); so that training crops are cut the
 same way, ExpW faces are found again by YuNet around their labelled box (``match_face``) and framed from
 its box and landmarks. The zoo teacher (``train.teachers``) wants each face warped by a similarity
 transform from YuNet's five landmarks onto the usual 112x112 template, in colour where the source has
@@ -14,7 +14,7 @@ import logging
 import cv2
 import numpy as np
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
-from edge.preprocess import prepare
-from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from edge.core.errors import UserError
+from edge.core.preprocess import prepare
+from edge.core.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets.base import SPLIT_ALIASES, Loaded, Progress, Skips, Split
 
 NAME = "fer2013-csv"

@@ -11,9 +11,9 @@ import logging
 import os
 from pathlib import Path
 
-from edge.errors import UserError
-from edge.preprocess import prepare
-from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from edge.core.errors import UserError
+from edge.core.preprocess import prepare
+from edge.core.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets.base import SPLIT_ALIASES, Loaded, Skips, Split
 from train.datasets.decode import IMAGE_EXTENSIONS, is_image_name, parallel_map, read_gray
 

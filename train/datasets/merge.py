@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from edge.spec import LABELS
+from edge.core.spec import LABELS
 from train.datasets.base import SPLITS, Dataset, Split
 
 log = logging.getLogger(__name__)

@@ -1,18 +1,18 @@
 """Built-in synthetic faces: procedurally drawn grayscale faces showing the seven expressions.
 
-Each face (see ``edge.face_drawing``, shared with ``fer-edge demo-video``) varies in expression intensity, identity (feature placement,
+Each face (see ``edge.synthetic.faces``, shared with ``fer-edge demo-video``) varies in expression intensity, identity (feature placement,
 tones, hair), pose (rotation, yaw, scale, position) and lighting; each image adds a background,
 blur and noise. Seeded: the same seed gives identical arrays. Faces are drawn at DRAW_SIZE and
-reduced by ``edge.preprocess.prepare`` like any other crop.
+reduced by ``edge.core.preprocess.prepare`` like any other crop.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from edge.face_drawing import CROP_SCALE, HEAD_SCALE, Pose, background, composite, face_layer, finish
-from edge.preprocess import prepare
-from edge.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from edge.synthetic.faces import CROP_SCALE, HEAD_SCALE, Pose, background, composite, face_layer, finish
+from edge.core.preprocess import prepare
+from edge.core.spec import DEFAULT_SPEC, LABELS, ModelSpec
 from train.datasets.base import Loaded, Progress, Split
 
 __all__ = ["CROP_SCALE", "HEAD_SCALE", "Pose", "background", "composite", "face_layer", "finish", "generate", "load",
@@ -21,7 +21,7 @@ __all__ = ["CROP_SCALE", "HEAD_SCALE", "Pose", "background", "composite", "face_
 NAME = "synthetic"
 VERSION = 3  # bump when the drawing changes: it is part of the cache key
 DEFAULT_PER_CLASS = {"train": 1000, "val": 200, "test": 200}
-DRAW_SIZE = 96  # dataset faces are drawn at this size, then go through edge.preprocess.prepare
+DRAW_SIZE = 96  # dataset faces are drawn at this size, then go through edge.core.preprocess.prepare
 
 
 def render_face(rng: np.random.Generator, label: int, size: int = DRAW_SIZE) -> np.ndarray:

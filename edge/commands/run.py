@@ -104,8 +104,8 @@ def check_run_paths(config, files: dict | None = None, folders: dict | None = No
     checked against each other and against the source, the model and its spec, before any work starts."""
     import os
 
-    from edge.paths import check_outputs
-    from edge.spec import spec_path_for
+    from edge.core.paths import check_outputs
+    from edge.core.spec import spec_path_for
 
     outputs = {"--out": config.out, "--jsonl": config.jsonl, "--summary": config.summary, **(files or {})}
     claimed = set()
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.loop import run_edge
     from edge.timing import StageTimer
 
-    from edge.rundir import resolve_model
+    from edge.core.rundir import resolve_model
 
     config = config_from_args(args, model=str(resolve_model(args.model)))
     check_run_paths(config)

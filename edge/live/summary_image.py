@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import atomic
+from edge.core import atomic
 from edge.draw import FONT, TRACK_MARK
 
 WIDTH, ROW, PAD = 760, 26, 14

@@ -1,6 +1,6 @@
 """``fer-edge collect``: record your own labelled face crops from a camera or a video for fine-tuning.
 
-Standard library only at top level (see edge/run_cli.py).
+Standard library only at top level (see edge/commands/run.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ MIN_FACE_HELP = ("smallest face to keep, in pixels of the displayed image: a nar
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge.deprecated import add_alias
-    from edge.run_cli import add_source_arguments
+    from edge.core.deprecated import add_alias
+    from edge.commands.run import add_source_arguments
 
     parser.add_argument("--source", required=True, metavar="SRC", help="picamera2 | usb:N | a video file | a folder of images")
     parser.add_argument("--out-dir", metavar="DIR",
@@ -59,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from edge.collect import CollectOptions, Collector
-    from edge.errors import UserError
+    from edge.core.errors import UserError
     from edge.loop import run_edge
-    from edge.rundir import resolve_model
-    from edge.run_cli import check_run_paths, config_from_args
-    from edge.spec import load_spec_for
+    from edge.core.rundir import resolve_model
+    from edge.commands.run import check_run_paths, config_from_args
+    from edge.core.spec import load_spec_for
 
     if args.out_dir is None:
         raise UserError("collect needs --out-dir DIR: the folder the labelled faces go to")

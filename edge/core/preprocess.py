@@ -12,8 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.errors import UserError
-from edge.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
+from edge.core.errors import UserError
+from edge.core.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
 
 _CV2_INTERPOLATION = {
     "area": cv2.INTER_AREA,

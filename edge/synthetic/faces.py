@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.spec import LABELS
+from edge.core.spec import LABELS
 
 _SHIFT = 4  # cv2 sub-pixel bits
 _ONE = 1 << _SHIFT

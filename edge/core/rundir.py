@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 TRAIN_CONFIG = "train_config.json"
 FLOAT_MODEL = "model.keras"

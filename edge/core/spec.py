@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from edge import atomic
-from edge.errors import UserError
-from edge.jsonio import dataclass_from_dict, read_json
+from edge.core import atomic
+from edge.core.errors import UserError
+from edge.core.jsonio import dataclass_from_dict, read_json
 
 #: Class names in dataset order (FER2013 / ExpW label ids 0..6).
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

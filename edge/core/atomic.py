@@ -63,7 +63,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
 
     ``overwrite=False`` refuses an existing non-empty ``path`` before anything is written.
     """
-    from edge.errors import UserError
+    from edge.core.errors import UserError
 
     given, path = path, Path(os.path.abspath(path))  # '.' has no name of its own
     if path.exists() and any(path.iterdir()) and not overwrite:

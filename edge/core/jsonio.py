@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 
 def plain_file_name(value: str, option: str) -> str:

@@ -1,4 +1,4 @@
-"""``fer-edge demo-video``: a test video of synthetic faces moving over varied backgrounds.
+"""A test video of synthetic faces moving over varied backgrounds.
 
 Writes ``OUT.mp4`` (mp4v) and, beside it, ``OUT.truth.jsonl``: one line per frame with every face's
 box ``[x, y, w, h]`` (the square a frontal-face detector puts around it) and expression label.
@@ -8,30 +8,9 @@ changes expression every couple of seconds. The edge demo and benchmark run on i
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-
-HELP = "write a test video of synthetic faces on varied backgrounds"  # fer-edge --help
-
-
-def _size(text: str) -> tuple[int, int]:
-    from edge.config import parse_size
-    from edge.errors import UserError
-
-    try:
-        return parse_size(text, "--size", camera=False)
-    except UserError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _range(text: str) -> tuple[int, int]:
-    try:
-        lo, _, hi = text.partition("-")
-        return int(lo), int(hi or lo)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or MIN-MAX such as 1-3, got {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -45,7 +24,7 @@ class VideoConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from edge.errors import UserError
+        from edge.core.errors import UserError
 
         if self.frames < 1:
             raise UserError(f"--frames must be at least 1, got {self.frames}")
@@ -55,16 +34,6 @@ class VideoConfig:
             raise UserError(f"--fps must be in 1..120, got {self.fps}")
         if not 1 <= self.min_faces <= self.max_faces <= 6:
             raise UserError(f"--faces must be MIN-MAX with 1 <= MIN <= MAX <= 6, got {self.min_faces}-{self.max_faces}")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT.mp4", help="video to write (the truth goes to OUT.truth.jsonl)")
-    parser.add_argument("--frames", type=int, default=150, help="number of frames (default 150)")
-    parser.add_argument("--size", type=_size, default=(640, 480), metavar="WxH", help="frame size (default 640x480)")
-    parser.add_argument("--fps", type=float, default=15.0, help="frames per second (default 15)")
-    parser.add_argument("--faces", type=_range, default=(1, 3), metavar="MIN-MAX",
-                        help="faces in the video, chosen at random in this range (default 1-3)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same video")
 
 
 def truth_path(video: str | Path) -> Path:
@@ -77,7 +46,7 @@ def _backdrop(rng, w: int, h: int):
     import cv2
     import numpy as np
 
-    from edge import face_drawing as synthetic
+    from edge.synthetic import faces as synthetic
 
     gray = synthetic.background(rng, h, w)
     blotches = cv2.resize(rng.uniform(-25, 25, (3, 4, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -88,7 +57,7 @@ def _plan_faces(rng, config: VideoConfig, head_r: float) -> list[dict]:
     """Per face: identity seed, box size, lane, start position and drift, expression schedule."""
     import numpy as np
 
-    from edge.face_drawing import BOX_WIDTH
+    from edge.synthetic.faces import BOX_WIDTH
 
     w, h = config.width, config.height
     n = int(rng.integers(config.min_faces, config.max_faces + 1))
@@ -112,8 +81,8 @@ def scene(config: VideoConfig):
     """Yield (BGR uint8 frame, truth list) per frame: faces drifting in lanes, expressions changing."""
     import numpy as np
 
-    from edge.spec import LABELS
-    from edge import face_drawing as synthetic
+    from edge.core.spec import LABELS
+    from edge.synthetic import faces as synthetic
 
     rng = np.random.default_rng([config.seed, 2024])
     head_r = float(np.mean(synthetic.HEAD_SCALE))
@@ -144,8 +113,8 @@ def write_video(out: str | Path, config: VideoConfig) -> Path:
     """Write the video and its truth file atomically; returns the truth path."""
     import cv2
 
-    from edge import atomic
-    from edge.errors import UserError
+    from edge.core import atomic
+    from edge.core.errors import UserError
 
     out = Path(out)
     lines = []
@@ -160,13 +129,3 @@ def write_video(out: str | Path, config: VideoConfig) -> Path:
         finally:
             writer.release()
     return atomic.write_text(truth_path(out), "\n".join(lines) + "\n")
-
-
-def run(args: argparse.Namespace) -> int:
-    (w, h), (lo, hi) = args.size, args.faces
-    config = VideoConfig(args.frames, w, h, args.fps, lo, hi, args.seed)
-    truth = write_video(args.out, config)
-    print(f"wrote {args.out} ({config.frames} frames, {config.width}x{config.height} at {config.fps:g} fps) "
-          f"and {truth}")
-    print(json.dumps(asdict(config)))
-    return 0

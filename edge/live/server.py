@@ -144,7 +144,7 @@ class LiveServer:
     def __init__(self, host: str, port: int, token: str | None = None):
         self.token = token
         self.key_secret = secrets.token_urlsafe(24)
-        page = resources.files("edge").joinpath("static/index.html").read_bytes()
+        page = resources.files("edge.live").joinpath("static/index.html").read_bytes()
         self.page = page.replace(KEY_PLACEHOLDER, self.key_secret.encode())
         self.predictions = b"{}"
         self._latest: dict = {}

@@ -15,7 +15,7 @@ HELP = ("download the YuNet face detector and the zoo expression teacher "  # fe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge.deprecated import add_alias
+    from edge.core.deprecated import add_alias
     from edge.detector_model import ENV_CACHE, MODELS, YUNET, ZOO_FER
 
     parser.add_argument("--which", choices=("all", *MODELS), default=None,
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge import detector_model as dm
-    from edge.errors import UserError
+    from edge.core.errors import UserError
 
     single = args.from_file or args.url
     which = args.which or ("detector" if single else "all")

@@ -12,7 +12,7 @@ HELP = "per-stage timings of the edge pipeline on a video"  # fer-edge --help
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge.run_cli import add_source_arguments
+    from edge.commands.run import add_source_arguments
 
     parser.add_argument("source", metavar="VIDEO", help="a video file (or an image folder)")
     parser.add_argument("--model", metavar="MODEL", help="a .tflite model (with its .spec.json) or a run directory "
@@ -40,8 +40,8 @@ def measure(config, infer_runs: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge import atomic
-    from edge.run_cli import check_run_paths, config_from_args
+    from edge.core import atomic
+    from edge.commands.run import check_run_paths, config_from_args
 
     config = config_from_args(args)
     check_run_paths(config, {"--json": args.json})

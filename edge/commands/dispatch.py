@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from edge import __version__
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 log = logging.getLogger("fer_edge")
 DESCRIPTION = ("fer-edge: train a compact facial-expression CNN, make it int8, run it live on a Raspberry Pi "
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
     parser = build_parser(prog, only, installed)
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", 0))
-    from edge.deprecated import warn_deprecated
+    from edge.core.deprecated import warn_deprecated
 
     warn_deprecated(args, log)
     cmd = installed[args.command]

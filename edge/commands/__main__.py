@@ -1,0 +1,3 @@
+from edge.commands.dispatch import main
+
+raise SystemExit(main())
