@@ -137,6 +137,9 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "spec") -> "ModelSpec":
         if isinstance(d, dict):
+            if d.get("kind") == "face_locator":  # edge.core.locator_spec
+                raise UserError(f"{source}: a face locator's spec, not an expression model's (pass a locator with "
+                                "--detector, an expression model as MODEL)")
             d = dict(d)
             for key in ("input_quant", "output_quant"):
                 if isinstance(d.get(key), dict):
