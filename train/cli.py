@@ -28,9 +28,9 @@ _CONFIG_OPTIONS = {
     "seed": "seed", "strategy": "strategy", "source_weight": "source_weights", "init": "init",
     "freeze_epochs": "freeze_epochs", "teacher": "teacher", "distill_temperature": "distill_temperature",
     "distill_weight": "distill_weight", "teacher_weight": "teacher_weights", "framing_margin": "framing_margin",
-    "framing_align": "framing_align",
+    "framing_align": "framing_align", "frames": "frames", "val_frames": "val_frames",
 }
-_PRESET_OPTIONS = ("width", "depth", "dropout")
+_PRESET_OPTIONS = ("width", "depth", "dropout")  # and --input-size (the locator's input_width, input_height)
 _AUGMENT_OPTIONS = ("flip", "rotate", "shift", "zoom", "brightness", "contrast", "erase")
 _RESUMABLE = {"epochs", "max_flash", "max_ram"}
 
@@ -60,10 +60,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--framing-align", action=argparse.BooleanOptionalAction, default=S,
                    help="level the eyes with the detector's landmarks when framing faces (default on)")
     g.add_argument("--expw-min-confidence", type=float, default=S, help="ExpW: drop face boxes below this confidence")
+    g.add_argument("--frames", type=int, default=S, metavar="N",
+                   help="preset locator: frames to generate from the --data sources and label with YuNet (16000)")
+    g.add_argument("--val-frames", type=int, default=S, metavar="N",
+                   help="preset locator: validation frames generated likewise (1500)")
     g = p.add_argument_group("model")
     g.add_argument("--preset", default=S, help="model preset: micro (microcontrollers), micro_ds (micro with depthwise-separable stages: fewer "
-                   f"Cortex-M4 instructions), seed (the seed project's CNN) or pi (Raspberry Pi); default {cfg.preset}")
+                   f"Cortex-M4 instructions), seed (the seed project's CNN), pi (Raspberry Pi) or locator (the face locator: "
+                   "frames in, face boxes out; its --data are the photos and faces its frames are made of); "
+                   f"default {cfg.preset}")
     g.add_argument("--width", type=int, default=S, help="preset base width (channels of the first stage)")
+    g.add_argument("--input-size", type=_size, default=S, metavar="WxH",
+                   help="preset locator: the frame size it sees (default 96x72; multiples of 8)")
     g.add_argument("--depth", type=int, default=S, help="preset convolutions per stage")
     g.add_argument("--dropout", type=float, default=S, help="preset dropout before the classifier")
     g.add_argument("--init", default=S, metavar="MODEL_OR_RUN",
@@ -121,6 +129,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="tf.distribute strategy: mirrored = this machine's GPUs; multiworker reads TF_CONFIG")
 
 
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    try:
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 96x72, got {text!r}") from None
+
+
 def _weights(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",")]
@@ -143,6 +159,10 @@ def _config(args):
         elif values and Path(values).exists():
             kwargs[key] = str(Path(values).resolve())
     preset_options = {k: given[k] for k in _PRESET_OPTIONS if k in given}
+    if "input_size" in given:
+        preset_options["input_width"], preset_options["input_height"] = given["input_size"]
+    if kwargs.get("preset") == "locator" and "monitor" not in kwargs:
+        kwargs["monitor"] = "val_loss"  # the locator's default: it has no accuracy to monitor
     augment = AugmentConfig.off() if args.no_augment else AugmentConfig()
     changes = {k: given[k] for k in _AUGMENT_OPTIONS if k in given}
     return TrainConfig(**kwargs, preset_options=preset_options, augment=AugmentConfig(**{**augment.__dict__, **changes}))
@@ -171,7 +191,9 @@ def summary(result) -> str:
         ("train time", f"{_fmt_seconds(st.seconds)} in total, {st.seconds / max(st.epoch, 1):.1f} s/epoch"),
     ]
     lines = [f"{k:<11} {v}" for k, v in rows]
-    if result.metrics:
+    if result.metrics and "locator" in result.metrics:
+        lines += ["", f"best model on val: {result.metrics['locator']['summary']}"]
+    elif result.metrics:
         lines += ["", format_report(result.metrics["val"], title="best model on val:")]
         if "test" in result.metrics:
             t = result.metrics["test"]
@@ -202,7 +224,7 @@ def run(args) -> int:
     limits = {"max_flash": parse_bytes(args.max_flash) if args.max_flash else None,
               "max_ram": parse_bytes(args.max_ram) if args.max_ram else None}
     if args.resume:
-        extra = sorted(set(vars(args)) & (set(_CONFIG_OPTIONS) | set(_PRESET_OPTIONS) | set(_AUGMENT_OPTIONS))
+        extra = sorted(set(vars(args)) & (set(_CONFIG_OPTIONS) | set(_PRESET_OPTIONS) | set(_AUGMENT_OPTIONS) | {"input_size"})
                        - _RESUMABLE)
         if extra or args.no_augment or args.name or args.force:
             raise UserError(f"--resume continues a run with its own train_config.json; only --epochs may change "

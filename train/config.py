@@ -65,6 +65,10 @@ class TrainConfig:
     framing_align: bool = True
     expw_min_confidence: float | None = None
     synthetic_per_class: int | None = None
+    #: the face locator (preset locator): frames generated from the sources and labelled by YuNet, for training
+    #: and validation (None: train.datasets.locator_frames.FramesConfig's defaults)
+    frames: int | None = None
+    val_frames: int | None = None
     # model
     preset: str = "micro"
     preset_options: dict[str, Any] = field(default_factory=dict)  # width/depth/dropout/...
@@ -145,6 +149,12 @@ class TrainConfig:
             ("distill_temperature", _positive(self.distill_temperature), "a positive number"),
             ("distill_weight", isinstance(self.distill_weight, (int, float)) and 0 <= self.distill_weight <= 1,
              "in [0, 1]"),
+            ("frames", self.frames is None or (isinstance(self.frames, int) and self.frames >= 1), "an integer >= 1"),
+            ("val_frames", self.val_frames is None or (isinstance(self.val_frames, int) and self.val_frames >= 1),
+             "an integer >= 1"),
+            ("monitor", self.preset != "locator" or self.monitor == "val_loss",
+             "val_loss for the locator preset (it has no accuracy)"),
+            ("teacher", self.preset != "locator" or not self.teacher, "unset for the locator preset (YuNet teaches it)"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -215,6 +216,21 @@ def set_conv_trainable(model, trainable: bool) -> int:
     return len(layers)
 
 
+@dataclass(frozen=True)
+class Task:
+    """What ``fit`` trains for: how the model is compiled, the training and validation data it sees, and the
+    per-source validation sets (empty for none). The expression classifier is ``CLASSIFY``; the face locator
+    has its own (``train.locator.session``)."""
+
+    compile: Callable  # (model, cfg, lr, optimizer=None)
+    train_data: Callable  # (split, spec, cfg, start_epoch=, teacher_log_probs=) -> tf.data.Dataset
+    val_data: Callable  # (split, spec) -> tf.data.Dataset
+    source_vals: Callable  # (dataset, spec) -> list
+
+
+CLASSIFY = Task(compile_model, training_dataset, eval_dataset, source_vals_of)
+
+
 @dataclass
 class FitResult:
     state: TrainState
@@ -223,7 +239,7 @@ class FitResult:
 
 
 def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strategy,
-        teacher_log_probs=None) -> FitResult:
+        teacher_log_probs=None, task: Task = CLASSIFY) -> FitResult:
     """Train ``model`` (built in ``strategy.scope()``) in ``run_dir``, resuming from its state if any.
 
     ``teacher_log_probs``: (N, classes) soft targets of the train split for distillation. With
@@ -238,11 +254,11 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
         state.finished, state.stop_reason = True, f"reached {state.epoch} epochs"
     freeze = state.epoch < cfg.freeze_epochs
     with strategy.scope():
-        compile_model(model, cfg, state.lr)
+        task.compile(model, cfg, state.lr)
         model.optimizer.build(model.trainable_variables)
         if freeze:
             n = set_conv_trainable(model, False)
-            compile_model(model, cfg, state.lr, optimizer=model.optimizer)
+            task.compile(model, cfg, state.lr, optimizer=model.optimizer)
             log.info("convolutional part frozen (%d layers) for the first %d epochs", n, cfg.freeze_epochs)
         ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     manager = tf.train.CheckpointManager(ckpt, str(run_dir / layout.CHECKPOINTS), max_to_keep=2)
@@ -256,14 +272,14 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
     if state.finished:
         log.info("%s: training already finished (%s)", run_dir, state.stop_reason)
         return FitResult(state, None)
-    val_ds = eval_dataset(val_split, spec)
+    val_ds = task.val_data(val_split, spec)
     verbose = 1 if sys.stderr.isatty() and sys.stdout.isatty() else 2
     first = state.epoch
     # (last epoch, whether the convolutions train) per phase: the frozen head-only epochs, then the rest
     phases = ([(cfg.freeze_epochs, False)] if freeze else []) + [(cfg.epochs, True)]
     with stop_on_signals(then="stopping after the current batch (Ctrl-C again aborts at once)",
                          abort_on=(signal.SIGINT,)) as stop:
-        source_vals = source_vals_of(dataset, spec)
+        source_vals = task.source_vals(dataset, spec)
         callback = _RunCallback(cfg, state, run_dir, manager, spec, stop, source_vals)
         for last, conv_trains in phases:
             if state.finished or stop.signal:
@@ -271,10 +287,10 @@ def fit(model, dataset, spec: ModelSpec, cfg: TrainConfig, run_dir: Path, strate
             if conv_trains and freeze:
                 with strategy.scope():
                     set_conv_trainable(model, True)
-                    compile_model(model, cfg, state.lr, optimizer=model.optimizer)
+                    task.compile(model, cfg, state.lr, optimizer=model.optimizer)
                 log.info("epoch %d: convolutional part unfrozen", state.epoch + 1)
-            train_ds = training_dataset(train_split, spec, cfg, start_epoch=state.epoch,
-                                        teacher_log_probs=teacher_log_probs)
+            train_ds = task.train_data(train_split, spec, cfg, start_epoch=state.epoch,
+                                       teacher_log_probs=teacher_log_probs)
             try:
                 model.fit(train_ds, epochs=min(last, cfg.epochs), initial_epoch=state.epoch,
                           steps_per_epoch=steps_per_epoch(len(train_split), cfg.batch_size),

@@ -14,6 +14,8 @@ the model's input is exactly ``edge.core.preprocess.preprocess``'s output.
 - ``micro_ds``: ``micro`` with every stage after the stem depthwise-separable (depthwise 3x3 +
   pointwise 1x1): a fifth of ``micro``'s MACs, 14.5 M instead of 37 M Cortex-M4 instructions (CMSIS-NN).
 - ``pi``: for the Raspberry Pi, accuracy first: a VGG-style stack with BatchNorm, a few MB of int8.
+- ``locator``: not a classifier: the face locator (``train.locator.model``), a gray frame in, a grid of face
+  centres and sizes out; ``fer-edge train --preset locator`` trains it on generated frames (``train.locator``).
 
 The knobs (``width``, ``depth``, ``dropout``) let a tuner vary a preset without editing it.
 """
@@ -141,11 +143,14 @@ def build_pi(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 32, depth: int = 2,
     return keras.Model(inputs, _head(x, spec.num_classes, dropout, hidden=4 * width), name="pi")
 
 
+from train.locator.model import build_locator  # noqa: E402  (the face locator: frames in, a grid of faces out)
+
 PRESETS: dict[str, Callable[..., keras.Model]] = {
     "seed": build_seed,
     "micro": build_micro,
     "micro_ds": build_micro_ds,
     "pi": build_pi,
+    "locator": build_locator,
 }
 
 

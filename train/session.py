@@ -88,6 +88,10 @@ def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
 def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | None = None, force: bool = False,
               max_flash: int | None = None, max_ram: int | None = None) -> RunResult:
     """Train a new run in ``runs_dir/name`` (default name: ``<preset>_<data>``, numbered if taken)."""
+    if cfg.preset == "locator":  # the face locator: its own data, loss and evaluation (train.locator.session)
+        from train.locator import session as locator
+
+        return locator.start_run(cfg, runs_dir=runs_dir, name=name, force=force, max_flash=max_flash, max_ram=max_ram)
     with deterministic(cfg.seed):
         strategy, model, budget = _build(cfg, max_flash, max_ram, init=True)
         dataset = _load(cfg)
@@ -119,6 +123,10 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
         cfg = cfg.with_epochs(epochs)
         cfg.save(run_dir)
         log.info("%s: epochs changed to %d", run_dir, epochs)
+    if cfg.preset == "locator":
+        from train.locator import session as locator
+
+        return locator.resume_run(run_dir, cfg, max_flash=max_flash, max_ram=max_ram)
     with deterministic(cfg.seed):
         strategy, model, budget = _build(cfg, max_flash, max_ram)
         if is_chief(strategy):
