@@ -27,10 +27,12 @@ import numpy as np
 
 from edge.core.area_resize import area_resize
 from edge.core.errors import UserError
+from edge.core.locator_spec import LocatorSpec
 from edge.core.pixels import quantize_pixel
 from edge.core.preprocess import framed_box
 from edge.core.spec import Framing, ModelSpec, Quant
 from edge.detect import square
+from edge.locator import DecodeParams, Located, decode, downscale, input_table, quantize_input
 
 #: int8 tensor in, int8 output out (flattened or shaped as the model's)
 Runner = Callable[[np.ndarray], np.ndarray]
@@ -72,9 +74,52 @@ def check_pipeline_spec(spec: ModelSpec, source: str = "the expression model") -
 class FaceResult:
     box: tuple[int, int, int, int]  # the locator's face, x, y, w, h in frame pixels
     crop: tuple[int, int, int, int]  # x0, y0, x1, y1: what the expression model saw
+    face_score: int  # the locator's int8 score
     scores: np.ndarray  # the classifier's int8 outputs
 
     @property
     def label(self) -> int:
         """The first index of the highest int8 score (as the C++ ``top_class``)."""
         return int(np.argmax(self.scores))
+
+
+class FramePipeline:
+    """``process_frame`` of the firmware in Python: a gray frame -> [FaceResult], in the locator's order.
+
+    ``locate`` and ``classify`` run the two int8 models (tflite-micro's interpreter to compare with the
+    firmware bit for bit, LiteRT on a Pi); they take the int8 input tensor and return the int8 output."""
+
+    def __init__(self, locator_spec: LocatorSpec, spec: ModelSpec, locate: Runner, classify: Runner,
+                 source: str = "the expression model"):
+        check_pipeline_spec(spec, source)
+        self.locator_spec, self.spec = locator_spec, spec
+        self.params = DecodeParams.from_spec(locator_spec)
+        self.locator_table = input_table(locator_spec)
+        self.face_table = quantize_table(spec.pixel_scale, spec.pixel_offset, spec.input_quant)
+        self.locate, self.classify = locate, classify
+
+    def locator_input(self, gray: np.ndarray) -> np.ndarray:
+        """Step 1: the int8 (1, h, w, 1) locator input of a frame (refuses a frame smaller than it)."""
+        s = self.locator_spec
+        return quantize_input(downscale(gray, s.input_width, s.input_height), self.locator_table)
+
+    def faces(self, gray: np.ndarray) -> Located:
+        """Steps 1-2: the faces the locator finds in ``gray``."""
+        raw = np.asarray(self.locate(self.locator_input(gray)), np.int8)
+        p = self.params
+        return decode(raw.reshape(p.grid_rows, p.grid_cols, 5), p, gray.shape[1], gray.shape[0])
+
+    def face_input(self, gray: np.ndarray, crop: tuple[int, int, int, int]) -> np.ndarray:
+        """Step 4's input: the int8 (1, rows, cols, 1) tensor of the ``crop`` rectangle of ``gray``."""
+        return self.face_table[face_pixels(gray, crop, self.spec)][None, :, :, None]
+
+    def __call__(self, gray: np.ndarray) -> list[FaceResult]:
+        found = self.faces(gray)
+        results = []
+        for box, face_score in zip(found.boxes, found.scores):
+            crop = face_crop_box(box, self.spec.face_framing, gray.shape)
+            if crop is None:  # nothing of the framed square inside the frame: the C++ skips it too
+                continue
+            scores = np.asarray(self.classify(self.face_input(gray, crop)), np.int8).reshape(-1)
+            results.append(FaceResult(tuple(int(v) for v in box), crop, int(face_score), scores))
+        return results

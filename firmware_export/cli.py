@@ -43,6 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with the reference kernels and with CMSIS-NN (both cached), run each under "
                              "qemu-system-arm -M mps2-an386 -icount and record the instructions per inference in "
                              "export.json; needs the tree's downloads (CMSIS, CMSIS-NN, ...) in place")
+    parser.add_argument("--locator", metavar="LOCATOR",
+                        help="a face locator (face_locator_int8.tflite with its spec): also export the camera "
+                             "pipeline, <name>::process_frame(gray, width, height, &result): frame -> faces -> "
+                             "expressions; --verify-tflm and --measure-m4 then check and count it frame by frame")
+    parser.add_argument("--parity-video", metavar="CLIP",
+                        help="with --locator and --verify-tflm/--measure-m4: the video whose frames the pipeline is "
+                             "checked on against the Python reference (default: the synthetic demo video)")
+    parser.add_argument("--parity-frames", type=int, default=24, metavar="N",
+                        help="frames taken from the clip, evenly spread, at each camera size (default: 24)")
+    parser.add_argument("--parity-sizes", default="160x120,320x240", metavar="WxH[,WxH...]",
+                        help="camera frame sizes the pipeline is checked at (default: 160x120,320x240)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,11 +69,14 @@ def run(args: argparse.Namespace) -> int:
 
     model = resolve_model(args.model)
     check_outputs(inputs={"the model": model, "the model's spec": spec_path_for(model),
-                          "--parity-data": args.parity_data, "--verify-tflm": args.verify_tflm},
+                          "--parity-data": args.parity_data, "--verify-tflm": args.verify_tflm,
+                          "--locator": args.locator, "--parity-video": args.parity_video},
                   folders={"--out-dir": args.out}, replacing=True)
     config = ExportConfig(model=str(model), out=str(args.out), name=args.name, board=args.board,
                           parity_samples=args.parity_samples, parity_data=args.parity_data, force=args.force,
-                          verify_tflm=args.verify_tflm, measure_m4=args.measure_m4)
+                          verify_tflm=args.verify_tflm, measure_m4=args.measure_m4, locator=args.locator,
+                          parity_video=args.parity_video, parity_frames=args.parity_frames,
+                          parity_sizes=args.parity_sizes)
     result = export_firmware(config)
     info, arena, parity = result.info, result.arena, result.parity
     print(f"model:  {result.model_path} ({info.size} bytes, {info.macs:,} MACs, ops: {', '.join(info.ops)})")

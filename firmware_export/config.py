@@ -48,11 +48,19 @@ class ExportConfig:
     force: bool = False
     verify_tflm: str | None = None  # a tflite-micro checkout to build and check the export against
     measure_m4: str | None = None  # a tflite-micro checkout to count Cortex-M4 instructions per inference with
+    locator: str | None = None  # a face locator (.tflite + locator spec): also export the camera pipeline
+    parity_video: str | None = None  # the clip whose frames the pipeline is checked on (default: synthetic)
+    parity_frames: int = 24  # frames taken from it, evenly spread, at each camera size
+    parity_sizes: str = "160x120,320x240"  # the camera sizes (WIDTHxHEIGHT, comma-separated)
 
     def __post_init__(self):
         check_c_name(self.name)
         if not isinstance(self.parity_samples, int) or not 1 <= self.parity_samples <= 10000:
             raise UserError(f"--parity-samples {self.parity_samples!r}: expected an integer in 1..10000")
+        if not isinstance(self.parity_frames, int) or not 1 <= self.parity_frames <= 10000:
+            raise UserError(f"--parity-frames {self.parity_frames!r}: expected an integer in 1..10000")
+        if self.parity_video and not self.locator:
+            raise UserError("--parity-video checks the camera pipeline: it needs --locator LOCATOR")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,155 @@
+"""``export-firmware --locator``: the camera pipeline exported, its bad inputs, and its parity in the real TFLM.
+
+A tiny locator (the ``locator`` preset's network at width 4, untrained, its score bias spread so that a few
+cells of every frame are peaks) is quantized here in seconds; the expression model is the shipped micro
+(``int8_model``). The parity test builds the pipeline against ``FER_EDGE_TFLM_DIR`` (skipped without one,
+as the other TFLM tests) and runs a demo video's frames at 160x120 and 320x240 through the C++ and the
+Python reference (``edge.frame_pipeline``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import require_tool
+from edge.commands.dispatch import main as fer_edge
+from edge.core.errors import UserError
+from edge.core.locator_spec import LocatorSpec
+from edge.core.spec import ModelSpec, spec_path_for
+
+pytestmark = pytest.mark.requires("tflite_micro", "tensorflow")
+TFLM_DIR = os.environ.get("FER_EDGE_TFLM_DIR")
+needs_tflm = pytest.mark.skipif(not TFLM_DIR, reason="set FER_EDGE_TFLM_DIR to a tflite-micro checkout "
+                                                      "(with its downloads) to build against it")
+LOCATOR_SPEC = LocatorSpec(input_width=96, input_height=72, stride=8, score_threshold=0.5, nms_iou=0.4, max_faces=3)
+
+
+def build_tiny_locator(out_dir, seed: int = 0):
+    """(int8 .tflite path, float .tflite path) of an untrained width-4 locator with spread face logits."""
+    import tensorflow as tf
+
+    from train.locator.model import build_locator
+    from edge.runtime import TFLiteClassifier
+
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_locator(width=4, depth=1)
+    kernel, bias = model.get_layer("grid").get_weights()
+    kernel[:, :, :, 0] *= 40.0  # the face logit varies over the frame: some cells are peaks above 0
+    bias[0] = 0.0
+    model.get_layer("grid").set_weights([kernel, bias])
+    rng = np.random.default_rng(seed)
+    frames = rng.random((32, 72, 96, 1), dtype=np.float32)
+    float_path = out_dir / "locator_float.tflite"
+    float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    LOCATOR_SPEC.save(spec_path_for(float_path))
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([frames[i:i + 1]] for i in range(len(frames)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    int8_path = out_dir / "locator_int8.tflite"
+    int8_path.write_bytes(conv.convert())
+    clf = TFLiteClassifier(int8_path)
+    LOCATOR_SPEC.with_quant(clf.input_quant, clf.output_quant).save(spec_path_for(int8_path))
+    return int8_path, float_path
+
+
+@pytest.fixture(scope="module")
+def locators(tmp_path_factory):
+    return build_tiny_locator(tmp_path_factory.mktemp("locator"))
+
+
+def export(model, out, *extra: str) -> int:
+    return fer_edge(["export-firmware", str(model), "--out-dir", str(out), "--parity-samples", "4", *extra])
+
+
+def test_the_export_holds_the_pipeline_and_the_locator(int8_model, locators, tmp_path):
+    out = tmp_path / "fw"
+    assert export(int8_model, out, "--locator", str(locators[0])) == 0
+    for rel in ("fer_model_pipeline.h", "fer_model_pipeline.cc", "fer_image.h", "fer_model_locator_data.cc",
+                "fer_model_locator_ops.h", "fer_model_locator_settings.h"):
+        assert (out / rel).is_file(), rel
+    record = json.loads((out / "export.json").read_text())["pipeline"]["locator"]
+    assert record["input"] == [1, 72, 96, 1] and record["output"] == [1, 9, 12, 5]
+    assert record["arena"]["recommended"] > record["arena"]["used"] > 0
+    settings = (out / "fer_model_locator_settings.h").read_text()
+    assert f"#define FER_MODEL_LOCATOR_SCORE_MIN ({record['decode']['score_min']})" in settings
+    assert "constexpr double kMargin = -0.05;" in (out / "fer_model_pipeline.cc").read_text()
+
+
+def one_line_error(capsys, code: int, *needles: str) -> None:
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_a_locator_without_its_spec_is_one_line(int8_model, locators, tmp_path, capsys):
+    bare = tmp_path / "bare.tflite"
+    shutil.copy(locators[0], bare)
+    one_line_error(capsys, export(int8_model, tmp_path / "fw", "--locator", str(bare)),
+                   "--locator", "no spec beside the face locator (expected bare.spec.json")
+    assert not (tmp_path / "fw").exists()
+
+
+def test_a_float_locator_is_one_line(int8_model, locators, tmp_path, capsys):
+    one_line_error(capsys, export(int8_model, tmp_path / "fw", "--locator", str(locators[1])),
+                   f"--locator {locators[1]}: a float model", "full-int8")
+
+
+def test_an_expression_model_is_not_a_locator(int8_model, tmp_path, capsys):
+    one_line_error(capsys, export(int8_model, tmp_path / "fw", "--locator", str(int8_model)),
+                   "not a face locator's spec")
+
+
+def test_frames_smaller_than_the_locator_input_are_refused(int8_model, locators, tmp_path, capsys):
+    from edge.frame_pipeline import FramePipeline
+
+    pipe = FramePipeline(LocatorSpec.load(spec_path_for(locators[0])), ModelSpec.load(spec_path_for(int8_model)),
+                         lambda x: np.zeros((1, 9, 12, 5), np.int8), lambda x: np.zeros(7, np.int8))
+    with pytest.raises(UserError, match=r"frame: 95x72 is smaller than the face locator's 96x72 input"):
+        pipe(np.zeros((72, 95), np.uint8))
+    tree = tmp_path / "tflm"  # enough of a checkout to pass its check: the sizes are refused before any build
+    for rel in ("tensorflow/lite/micro/tools/make/Makefile", "tensorflow/lite/micro/micro_interpreter.h"):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text("")
+    code = export(int8_model, tmp_path / "fw", "--locator", str(locators[0]), "--parity-sizes", "160x120,80x60",
+                  "--verify-tflm", str(tree))
+    one_line_error(capsys, code, "--parity-sizes: 80x60 is smaller than the face locator's 96x72 input")
+    code = fer_edge(["export-firmware", str(int8_model), "--out-dir", str(tmp_path / "fw"), "--parity-video",
+                     str(tmp_path / "clip.mp4")])
+    one_line_error(capsys, code, "--parity-video", "needs --locator")
+
+
+@pytest.fixture(scope="module")
+def verified(int8_model, locators, tmp_path_factory):
+    if not TFLM_DIR:
+        pytest.skip("set FER_EDGE_TFLM_DIR to a tflite-micro checkout (with its downloads) to build against it")
+    require_tool("make")
+    require_tool("g++")
+    from edge.synthetic.video import VideoConfig, write_video
+
+    work = tmp_path_factory.mktemp("pipeline")
+    clip = work / "clip.mp4"
+    write_video(clip, VideoConfig(frames=12, width=640, height=480, fps=5.0, seed=3))
+    out = work / "fw"
+    assert export(int8_model, out, "--locator", str(locators[0]), "--verify-tflm", TFLM_DIR, "--parity-video",
+                  str(clip), "--parity-frames", "6") == 0
+    return out
+
+
+@needs_tflm
+def test_the_cpp_pipeline_equals_the_python_reference_on_every_frame(verified):
+    parity = json.loads((verified / "export.json").read_text())["pipeline"]["parity"]
+    assert parity["sizes"] == ["160x120", "320x240"]
+    assert parity["frames_compared"] == parity["frames_identical"] == 12
+    assert parity["faces"] > 0  # the spread logits make faces of every frame: the crop and classifier ran
+    assert 0 < parity["locator_arena_used"] and 0 < parity["classifier_arena_used"]
