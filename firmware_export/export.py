@@ -19,11 +19,10 @@ from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import measure_m4 as m4_mod
 from firmware_export import parity as parity_mod
-from firmware_export import pipeline as pipeline_mod
 from firmware_export import verify_tflm as verify_mod
 from edge.core.rundir import resolve_model
 from firmware_export.config import FIRMWARE_REPORT, ExportConfig
-from firmware_export.pipeline_frames import SYNTHETIC
+from firmware_export.pipeline_export import CameraPipeline
 from firmware_export.ops import resolver_methods
 from firmware_export.render import export_record, render_files
 from firmware_export.settings import settings_from
@@ -43,7 +42,6 @@ class ExportResult:
     files: list[str]
     verified: verify_mod.TflmVerification | None = None  # with --verify-tflm
     measured: m4_mod.M4Measurement | None = None  # with --measure-m4
-    locator: object | None = None  # pipeline.Locator, with --locator
     pipeline: dict | None = None  # export.json's "pipeline", with --locator
 
 
@@ -117,11 +115,11 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     settings = settings_from(spec, info.input.quant, info.output.quant, arena.recommended, arena.note)
     files = render_files(config.name, data, info, model_path.name, settings, arena, parity, fits, len(user))
     record = export_record(config.to_dict(), info, model_path.name, settings, arena, parity, fits)
-    locator = frames = None
-    if config.locator:
-        locator, frames = _prepare_pipeline(config, model_path, spec)
-        files.update(pipeline_mod.render_pipeline_files(config.name, locator, spec, info, model_path.name))
-        record["pipeline"] = {"locator": pipeline_mod.locator_record(locator)}
+    camera = None
+    if config.locator:  # the face locator and the camera pipeline: checked, measured and rendered before writing
+        camera = CameraPipeline.prepare(config, model_path, data, info, spec, arena.recommended)
+        files.update(camera.files)
+        record["pipeline"] = camera.record
     verified = measured = None
     with atomic_dir(out, overwrite=config.force) as tmp:
         for rel, text in files.items():
@@ -131,13 +129,6 @@ def export_firmware(config: ExportConfig) -> ExportResult:
             inputs = parity_mod.parity_inputs(model_path, spec, crops + user)
             verified = verify_mod.verify_export(tmp, config.name, data, settings, inputs, config.verify_tflm)
             record["verify_tflm"] = verified.to_record()
-            if locator is not None:
-                from firmware_export import pipeline_verify
-
-                parity_result = pipeline_verify.verify_pipeline(tmp, config.name, locator, data, spec, arena.recommended,
-                                                                frames, config.parity_video or SYNTHETIC,
-                                                                config.verify_tflm)
-                record["pipeline"]["parity"] = parity_result.to_record()
         if config.measure_m4:
             inputs = m4_mod.measure_inputs(model_path, spec, settings)
             measured = m4_mod.measure_export(tmp, config.name, data, settings, inputs, config.measure_m4)
@@ -146,23 +137,9 @@ def export_firmware(config: ExportConfig) -> ExportResult:
             with open(tmp / "README.md", "a", encoding="utf-8") as readme:
                 readme.write("\n## Measured on an emulated Cortex-M4\n\n"
                              + m4_mod.measured_markdown(record["measure_m4"], clocks) + "\n")
+        if camera is not None:  # built against the tree(s) from the files as written, its README section added
+            camera.check(tmp, config, m4_mod.board_clocks(all_boards))
         (tmp / FIRMWARE_REPORT).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("wrote %d files to %s", len(files) + 1, out)
     return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],
-                        sorted([*files, FIRMWARE_REPORT]), verified, measured, locator, record.get("pipeline"))
-
-
-def _prepare_pipeline(config: ExportConfig, model_path: Path, spec: ModelSpec):
-    """The locator, loaded, checked and measured, and the camera frames to check the pipeline on (if asked)."""
-    from edge.frame_pipeline import check_pipeline_spec
-    from firmware_export import pipeline_frames
-    from firmware_export.pipeline_verify import check_frames_fit
-
-    check_pipeline_spec(spec, str(model_path))
-    sizes = pipeline_frames.parse_sizes(config.parity_sizes)
-    locator = pipeline_mod.load_locator(config.locator)
-    frames = None
-    if config.verify_tflm or config.measure_m4:
-        frames = pipeline_frames.camera_frames(config.parity_video, sizes, config.parity_frames)
-        check_frames_fit(frames, locator)
-    return locator, frames
+                        sorted([*files, FIRMWARE_REPORT]), verified, measured, record.get("pipeline"))

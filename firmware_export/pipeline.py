@@ -189,3 +189,58 @@ def locator_record(locator: Locator) -> dict:
     return {"file": locator.path.name, "bytes": info.size, "sha256": info.sha256, "ops": info.op_counts,
             "macs": info.macs, "input": list(info.input.shape), "output": list(info.output.shape),
             "decode": locator.params.to_dict(), "arena": {**asdict(locator.arena), "used": locator.arena.used}}
+
+
+def _ms(instructions: int, mhz: float, cpi: float) -> float:
+    return instructions * cpi / (mhz * 1e3)
+
+
+def pipeline_readme(name: str, record: dict, clocks: dict[str, float]) -> str:
+    """The README section of the camera pipeline, from export.json's ``pipeline`` record."""
+    loc = record["locator"]
+    lines = [
+        "", "## The camera pipeline: a grayscale frame in, faces and expressions out", "",
+        f"`{name}_pipeline.h` / `{name}_pipeline.cc` (with `fer_image.h`, the `{name}_locator_*` files of the face "
+        f"locator `{loc['file']}` and this model's files) give one call:", "",
+        "```c++", f'#include "{name}_pipeline.h"',
+        f"{name}::FrameResult result;",
+        f"int n = {name}::process_frame(gray, width, height, &result);  // faces found, or a negative status",
+        f"for (int i = 0; i < n; ++i) {{ const {name}::Face& f = result.faces[i];  // f.x f.y f.w f.h, f.label, f.score",
+        f'  printf("%s %d%% at %d,%d %dx%d\\n", {name}_label(f.label), (int)(f.score * 100 + 0.5f), f.x, f.y, f.w, f.h); }}',
+        "```", "",
+        f"It shrinks the frame (at least {loc['input'][2]}x{loc['input'][1]}, at most 2048 pixels a side) into the "
+        f"locator's input, runs the locator ({loc['macs']:,} MACs), decodes its {loc['output'][1]}x{loc['output'][2]} "
+        "grid into faces, cuts each face from the full-resolution frame with this model's framing, resizes it "
+        "(integer area resize), quantizes and classifies it: fer-edge's `edge.frame_pipeline`, byte for byte. "
+        f"Tensor arenas: locator {loc['arena']['recommended']:,} bytes ({loc['arena']['used']:,} measured), this "
+        "model's as above; both are static.", ""]
+    parity = record.get("parity")
+    if parity:
+        lines += [f"**Checked** against TFLM's C++ (`--verify-tflm`, tree {str(parity['tflm_commit'])[:12]}) on "
+                  f"{parity['frames_compared']} frames of {parity['video']} at {', '.join(parity['sizes'])}: "
+                  f"{parity['frames_identical']} identical to the Python reference (same boxes, crops and int8 "
+                  f"scores; {parity['faces']} faces in {parity['frames_with_faces']} frames). C++ arenas used: "
+                  f"locator {parity['locator_arena_used']:,}, expression model {parity['classifier_arena_used']:,} "
+                  "bytes.", ""]
+    counted = record.get("measure_m4")
+    if counted:
+        lines += [f"**Counted** on an emulated Cortex-M4 (`--measure-m4`, QEMU `{counted['machine']}`, `-icount`), "
+                  "instructions per frame (median of the frames listed in export.json, `pipeline.measure_m4`):", "",
+                  "| kernels | frame | faces | shrink | locator | decode | crop+resize | expression model | total |"
+                  " " + " | ".join(f"fps at {mhz:g} MHz ({label})" for label, mhz in clocks.items()) + " |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(clocks)]
+        for k in ("cmsis_nn", "reference"):
+            for size, p in counted.get(k, {}).get("per_size", {}).items():
+                fps = [f"{1000 / _ms(p['total'], mhz, 1.4):.1f}-{1000 / _ms(p['total'], mhz, 1.0):.1f}"
+                       for mhz in clocks.values()]
+                cells = [f"{p[part] / 1e6:.2f} M" for part in ("downscale", "locator", "decode", "crop", "classifier")]
+                lines.append(f"| {'CMSIS-NN' if k == 'cmsis_nn' else 'reference'} | {size} | "
+                             f"{'/'.join(map(str, p['faces']))} | " + " | ".join(cells)
+                             + f" | **{p['total'] / 1e6:.2f} M** | " + " | ".join(fps) + " |")
+        agree = counted.get("agreement")
+        lines += ["", "Frames per second assume 1.4-1.0 cycles per instruction (QEMU counts instructions, not cycles) "
+                  "and no camera wait. The reference-kernel build gives the Python reference's faces and scores on "
+                  f"{counted['python_identical']} of {len(counted['frames'])} frames"
+                  + (f"; CMSIS-NN's equal the reference kernels' on {agree['frames_identical']} of {agree['frames']} "
+                     f"(largest score difference {agree['max_lsb_diff']} LSB)" if agree else "") + ".", ""]
+    return "\n".join(lines)
