@@ -117,7 +117,7 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     record = export_record(config.to_dict(), info, model_path.name, settings, arena, parity, fits)
     camera = None
     if config.locator:  # the face locator and the camera pipeline: checked, measured and rendered before writing
-        camera = CameraPipeline.prepare(config, model_path, data, info, spec, arena.recommended)
+        camera = CameraPipeline.prepare(config, model_path, data, info, spec, arena.recommended, files)
         files.update(camera.files)
         record["pipeline"] = camera.record
     verified = measured = None

@@ -35,7 +35,7 @@ class CameraPipeline:
 
     @classmethod
     def prepare(cls, config, model_path: Path, data: bytes, info: ModelInfo, spec: ModelSpec,
-                arena_size: int) -> "CameraPipeline":
+                arena_size: int, model_files: dict[str, str]) -> "CameraPipeline":
         from firmware_export.pipeline_verify import check_frames_fit
 
         check_pipeline_spec(spec, str(model_path))
@@ -46,6 +46,7 @@ class CameraPipeline:
             frames = pipeline_frames.camera_frames(config.parity_video, sizes, config.parity_frames)
             check_frames_fit(frames, locator)
         files = pipeline_mod.render_pipeline_files(config.name, locator, spec, info, model_path.name)
+        files.update(pipeline_mod.board_files(config.name, {**model_files, **files}))
         record = {"locator": pipeline_mod.locator_record(locator),
                   "video": str(config.parity_video) if config.parity_video else SYNTHETIC}
         return cls(locator, data, spec, arena_size, frames, files, record)
