@@ -46,12 +46,12 @@ class FrameRun:
 
 def choose_frames(frames: list[CameraFrame], reference: FramePipeline,
                   per_size: int = FRAMES_PER_SIZE) -> tuple[list[CameraFrame], list[list[str]]]:
-    """Up to ``per_size`` frames of each size with exactly one face (else with most faces, else any), and
+    """Up to ``per_size`` frames of each size with exactly one face (then the fewest faces, then none), and
     the Python reference's result lines of each."""
     chosen, lines = [], []
     for size in dict.fromkeys((f.width, f.height) for f in frames):
         results = [(f, frame_lines(reference(f.gray))) for f in frames if (f.width, f.height) == size]
-        ranked = sorted(results, key=lambda r: (len(r[1]) - 1 != 1, -(len(r[1]) - 1), r[0].index))
+        ranked = sorted(results, key=lambda r: (len(r[1]) == 1, len(r[1]), r[0].index))  # 1 line: no face
         for frame, result in ranked[:per_size]:
             chosen.append(frame)
             lines.append(result)

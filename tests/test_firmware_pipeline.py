@@ -29,8 +29,10 @@ needs_tflm = pytest.mark.skipif(not TFLM_DIR, reason="set FER_EDGE_TFLM_DIR to a
 LOCATOR_SPEC = LocatorSpec(input_width=96, input_height=72, stride=8, score_threshold=0.5, nms_iou=0.4, max_faces=3)
 
 
-def build_tiny_locator(out_dir, seed: int = 0):
-    """(int8 .tflite path, float .tflite path) of an untrained width-4 locator with spread face logits."""
+def build_tiny_locator(out_dir, seed: int = 0, width: int = 4, depth: int = 1, score_bias: float = 0.0,
+                       spec: LocatorSpec = LOCATOR_SPEC):
+    """(int8 .tflite path, float .tflite path) of an untrained locator (the preset's network) with spread face
+    logits: its face-score kernel scaled up, its bias ``score_bias``."""
     import tensorflow as tf
 
     from train.locator.model import build_locator
@@ -39,16 +41,16 @@ def build_tiny_locator(out_dir, seed: int = 0):
     import tf_keras as keras
 
     keras.utils.set_random_seed(seed)
-    model = build_locator(width=4, depth=1)
+    model = build_locator(width=width, depth=depth)
     kernel, bias = model.get_layer("grid").get_weights()
     kernel[:, :, :, 0] *= 40.0  # the face logit varies over the frame: some cells are peaks above 0
-    bias[0] = 0.0
+    bias[0] = score_bias
     model.get_layer("grid").set_weights([kernel, bias])
     rng = np.random.default_rng(seed)
     frames = rng.random((32, 72, 96, 1), dtype=np.float32)
     float_path = out_dir / "locator_float.tflite"
     float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    LOCATOR_SPEC.save(spec_path_for(float_path))
+    spec.save(spec_path_for(float_path))
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([frames[i:i + 1]] for i in range(len(frames)))
@@ -58,7 +60,7 @@ def build_tiny_locator(out_dir, seed: int = 0):
     int8_path = out_dir / "locator_int8.tflite"
     int8_path.write_bytes(conv.convert())
     clf = TFLiteClassifier(int8_path)
-    LOCATOR_SPEC.with_quant(clf.input_quant, clf.output_quant).save(spec_path_for(int8_path))
+    spec.with_quant(clf.input_quant, clf.output_quant).save(spec_path_for(int8_path))
     return int8_path, float_path
 
 
