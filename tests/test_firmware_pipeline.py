@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import require_tool
+from conftest import full_int8_tflite, require_tool
 from edge.commands.dispatch import main as fer_edge
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
@@ -51,14 +51,8 @@ def build_tiny_locator(out_dir, seed: int = 0, width: int = 4, depth: int = 1, s
     float_path = out_dir / "locator_float.tflite"
     float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     spec.save(spec_path_for(float_path))
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([frames[i:i + 1]] for i in range(len(frames)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
     int8_path = out_dir / "locator_int8.tflite"
-    int8_path.write_bytes(conv.convert())
+    int8_path.write_bytes(full_int8_tflite(model, frames))
     clf = TFLiteClassifier(int8_path)
     spec.with_quant(clf.input_quant, clf.output_quant).save(spec_path_for(int8_path))
     return int8_path, float_path

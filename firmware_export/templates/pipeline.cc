@@ -184,6 +184,7 @@ int process_frame(const uint8_t* gray, int width, int height, FrameResult* resul
     start = Now(clock);  // edge.frame_pipeline.face_crop_box + face_pixels + quantize_table
     fer_image::Box crop;
     if (!fer_image::FaceCropBox(faces[i].x, faces[i].y, faces[i].w, faces[i].h, kMargin, width, height, &crop)) {
+      t.crop += Now(clock) - start;
       continue;  // nothing of the framed square is left inside the frame
     }
     fer_image::AreaResize<int8_t>(gray + crop.y0 * width + crop.x0, width, crop.x1 - crop.x0, crop.y1 - crop.y0,
