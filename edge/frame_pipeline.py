@@ -20,8 +20,8 @@ computes it, in integers wherever the C++ uses integers:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

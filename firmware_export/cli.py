@@ -57,15 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.core.paths import check_outputs
+    from edge.core.rundir import resolve_model
+    from edge.core.spec import spec_path_for
     from firmware_export import boards
     from firmware_export.config import ExportConfig
     from firmware_export.export import export_firmware
     from firmware_export.measure_m4 import board_clocks, latency_lines
-
-    from edge.core.rundir import resolve_model
-
-    from edge.core.paths import check_outputs
-    from edge.core.spec import spec_path_for
 
     model = resolve_model(args.model)
     check_outputs(inputs={"the model": model, "the model's spec": spec_path_for(model),

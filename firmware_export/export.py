@@ -14,16 +14,16 @@ from pathlib import Path
 
 from edge.core.atomic import atomic_dir
 from edge.core.errors import UserError
+from edge.core.rundir import resolve_model
 from edge.core.spec import ModelSpec, Quant, load_spec_for
 from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import measure_m4 as m4_mod
 from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
-from edge.core.rundir import resolve_model
 from firmware_export.config import FIRMWARE_REPORT, ExportConfig
-from firmware_export.pipeline_export import CameraPipeline
 from firmware_export.ops import resolver_methods
+from firmware_export.pipeline_export import CameraPipeline
 from firmware_export.render import export_record, render_files
 from firmware_export.settings import settings_from
 from firmware_export.tflite_model import ModelInfo, TensorInfo, read_model

@@ -35,7 +35,7 @@ class CameraPipeline:
 
     @classmethod
     def prepare(cls, config, model_path: Path, data: bytes, info: ModelInfo, spec: ModelSpec,
-                arena_size: int, model_files: dict[str, str]) -> "CameraPipeline":
+                arena_size: int, model_files: dict[str, str]) -> CameraPipeline:
         from firmware_export.pipeline_verify import check_frames_fit
 
         check_pipeline_spec(spec, str(model_path))

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
 
 pytestmark = pytest.mark.requires("tflite_micro", "tensorflow")
@@ -35,6 +34,7 @@ def checkout(variable: str, probe: str) -> Path:
 @pytest.fixture(scope="module")
 def exported(int8_model, tmp_path_factory):
     from test_firmware_pipeline import build_tiny_locator
+
     from edge.commands.dispatch import main as fer_edge
 
     work = tmp_path_factory.mktemp("boards")

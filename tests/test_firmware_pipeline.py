@@ -15,8 +15,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import full_int8_tflite, require_tool
+
 from edge.commands.dispatch import main as fer_edge
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
@@ -34,11 +34,10 @@ def build_tiny_locator(out_dir, seed: int = 0, width: int = 4, depth: int = 1, s
     """(int8 .tflite path, float .tflite path) of an untrained locator (the preset's network) with spread face
     logits: its face-score kernel scaled up, its bias ``score_bias``."""
     import tensorflow as tf
-
-    from train.locator.model import build_locator
-    from edge.runtime import TFLiteClassifier
-
     import tf_keras as keras
+
+    from edge.runtime import TFLiteClassifier
+    from train.locator.model import build_locator
 
     keras.utils.set_random_seed(seed)
     model = build_locator(width=width, depth=depth)
