@@ -148,3 +148,36 @@ def test_the_cpp_pipeline_equals_the_python_reference_on_every_frame(verified):
     assert parity["frames_compared"] == parity["frames_identical"] == 12
     assert parity["faces"] > 0  # the spread logits make faces of every frame: the crop and classifier ran
     assert 0 < parity["locator_arena_used"] and 0 < parity["classifier_arena_used"]
+
+
+@pytest.fixture(scope="module")
+def measured(int8_model, locators, tmp_path_factory):
+    if not TFLM_DIR:
+        pytest.skip("set FER_EDGE_TFLM_DIR to a tflite-micro checkout (with its downloads) to build for a Cortex-M4")
+    for tool in ("make", "arm-none-eabi-gcc", "qemu-system-arm"):
+        require_tool(tool)
+    out = tmp_path_factory.mktemp("pipeline_m4") / "fw"
+    assert export(int8_model, out, "--locator", str(locators[0]), "--measure-m4", TFLM_DIR, "--parity-frames",
+                  "3") == 0
+    return out
+
+
+@needs_tflm
+def test_the_pipeline_is_counted_per_part_on_a_cortex_m4(measured):
+    pipeline = json.loads((measured / "export.json").read_text())["pipeline"]
+    m = pipeline["measure_m4"]
+    assert m["python_identical"] == len(m["frames"]) == 4  # two frames at each size, as the Python reference
+    assert {f["size"] for f in m["frames"]} == {"160x120", "320x240"}
+    for kernels in ("reference", "cmsis_nn"):
+        per_size = pipeline["instructions_per_frame"][kernels]
+        for parts in per_size.values():
+            assert parts["locator"] > parts["downscale"] > 0 and parts["decode"] > 0
+            parts_sum = sum(parts[p] for p in ("downscale", "locator", "decode", "crop", "classifier"))
+            assert abs(parts["total"] - parts_sum) < 0.01 * parts["total"]  # the parts are the whole frame
+            if parts["faces"][0]:
+                assert parts["classifier"] > parts["crop"] > 0
+        # the frame's shrink grows with the frame; the locator's input does not
+        assert per_size["320x240"]["downscale"] > per_size["160x120"]["downscale"]
+    assert m["agreement"]["frames"] == 4
+    readme = (measured / "README.md").read_text()
+    assert "instructions per frame" in readme and "| CMSIS-NN | 160x120 |" in readme
