@@ -214,7 +214,23 @@ def pipeline_readme(name: str, record: dict, clocks: dict[str, float]) -> str:
         "grid into faces, cuts each face from the full-resolution frame with this model's framing, resizes it "
         "(integer area resize), quantizes and classifies it: fer-edge's `edge.frame_pipeline`, byte for byte. "
         f"Tensor arenas: locator {loc['arena']['recommended']:,} bytes ({loc['arena']['used']:,} measured), this "
-        "model's as above; both are static.", ""]
+        "model's as above; both are static.", "",
+        "### Board examples", "",
+        f"- `arduino/{name}_camera/`: Arduino Nano 33 BLE Sense (Lite) with the OV7675 of the TinyML kit. Libraries: "
+        "Arduino_OV767X and Arduino_TensorFlowLite. Grayscale QQVGA (160x120) at the 5 frames a second the camera "
+        "library allows on this board; prints label, score, box and milliseconds per frame at 115200 baud and shows "
+        "the first face's expression on the RGB LED.",
+        "- `esp32s3_eye/`: an ESP-IDF (>= 5.1) project for the ESP32-S3-EYE: esp32-camera, grayscale QVGA (320x240) "
+        "in PSRAM, espressif/esp-tflite-micro; prints the same line per frame on the console (`idf.py build flash "
+        "monitor`). The LCD is not used.",
+        "",
+        "What fer-edge checked: both compile with `arm-none-eabi-g++` against the camera libraries' real headers "
+        "(Arduino_OV767X e5dd28f, esp32-camera 2ac69a6), with the Arduino core and ESP-IDF declarations stood in for "
+        "(fer-edge's `tests/test_firmware_boards.py`), and the sketch's pipeline compiles for the Nano's Cortex-M4F "
+        "against TFLM's headers. Neither was built with its board's own toolchain (Arduino mbed core, ESP-IDF's "
+        "Xtensa compiler), flashed or run on a board; the pipeline they call is the one `--verify-tflm` and "
+        "`--measure-m4` check and count.",
+        ""]
     parity = record.get("parity")
     if parity:
         lines += [f"**Checked** against TFLM's C++ (`--verify-tflm`, tree {str(parity['tflm_commit'])[:12]}) on "
