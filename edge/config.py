@@ -14,7 +14,12 @@ from typing import Any
 
 from edge.core.errors import UserError
 
-DETECTORS = ("auto", "haar", "yunet")
+DETECTORS = ("auto", "haar", "yunet")  # or the path of a face locator .tflite (edge.locator_detector)
+
+
+def is_locator_path(detector: str) -> bool:
+    """Whether a --detector value names a face locator model (a .tflite file) rather than a detector kind."""
+    return str(detector).lower().endswith(".tflite")
 #: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
@@ -72,7 +77,8 @@ class EdgeConfig:
     #: detections a face may miss while keeping its last box (and its track and smoothing state).
     max_missed: int = 5
     max_faces: int = 8
-    #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade.
+    #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade; or the path of a
+    #: face locator .tflite (edge.locator_detector), which runs instead of either.
     detector: str = "auto"
     detector_model: str | None = None
     #: smallest face to look for, in pixels of the display image; None: as small as the detector finds
@@ -125,8 +131,12 @@ class EdgeConfig:
                             f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
         if self.summary is not None and Path(self.summary).suffix.lower() != ".png":
             raise UserError(f"--summary {self.summary}: expected an image file name ending in .png")
-        if self.detector not in DETECTORS:
-            raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
+        if self.detector not in DETECTORS and not is_locator_path(self.detector):
+            raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)} or a face "
+                            "locator .tflite (e.g. models/face_locator_int8.tflite)")
+        if is_locator_path(self.detector) and self.detector_model:
+            raise UserError(f"--detector {self.detector} with --detector-model {self.detector_model}: a face "
+                            "locator is its own model (--detector-model names YuNet's file; drop one of them)")
         if self.detector == "haar" and self.detector_model:
             raise UserError(f"--detector haar with --detector-model {self.detector_model}: the Haar cascade "
                             "takes no model file (use --detector yunet with it, or drop --detector-model)")

@@ -195,9 +195,16 @@ class YuNetDetector:
 
 def make_detector(config):
     """The detector ``config`` asks for. ``auto`` is YuNet when its model file is found
-    (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one loud warning."""
+    (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one loud warning; a
+    .tflite path is a face locator (``edge.locator_detector``)."""
     from edge.detector_model import ENV_MODEL, detector_model_label, find_detector_model, verify_detector_model
 
+    from edge.config import is_locator_path
+
+    if is_locator_path(config.detector):
+        from edge.locator_detector import LocatorDetector
+
+        return LocatorDetector(config.detector, config.threads)
     if config.detector == "haar":
         return HaarDetector(config.detect_width)
     path, where = find_detector_model(config.detector_model)

@@ -112,9 +112,10 @@ def _build_recognizer(config: EdgeConfig, timer: StageTimer, keep_crops: bool):
     classifier, spec = load_classifier(config.model, config.threads) if config.model else (None, None)
     tracker = Tracker(config.smooth_alpha if config.smooth else 1.0, config.iou_threshold, config.max_missed)
     detector = make_detector(config)
-    # the saved config names the detector that ran (auto resolves to yunet or haar)
-    config = replace(config, detector=detector.name,
-                     detector_model=str(getattr(detector, "model_path", "") or "") or None)
+    # the saved config names the detector that ran (auto resolves to yunet or haar; a locator is its file)
+    locator = detector.name == "locator"
+    config = replace(config, detector=str(detector.model_path) if locator else detector.name,
+                     detector_model=None if locator else str(getattr(detector, "model_path", "") or "") or None)
     recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
                            config.max_faces, timer, config.detect_every, hold=config.max_missed,
                            keep_crops=keep_crops)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 HELP = "quantization-aware training and full-int8 TFLite, gated on accuracy"  # fer-edge --help
 NEEDS = ("tensorflow", "tf_keras", "tensorflow_model_optimization")  # what run() imports, which this extra installs:
@@ -42,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-drop", type=_finite_float, default=1.0, metavar="POINTS",
                         help="fail (exit 4) if the int8 model's accuracy is more than this many points below "
                              "the float model's on the evaluation split (default: 1.0)")
+    parser.add_argument("--min-agreement", type=_finite_float, default=95.0, metavar="PERCENT",
+                        help="a face locator run: fail (exit 4) unless the int8 boxes match the float model's with "
+                             "recall and precision of at least this many percent at IoU >= 0.5 (default: 95)")
     parser.add_argument("--float16", action="store_true", help="also write model_float16.tflite (mobile GPU delegates)")
     parser.add_argument("--eval-split", choices=("val", "test", "train"), default="val",
                         help="split that compares float and int8 and picks the method (default: val)")
@@ -55,7 +59,22 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = QuantizeConfig(method=args.method, qat_epochs=args.qat_epochs, qat_lr=args.qat_lr,
                          qat_batch_size=args.qat_batch_size, rep_samples=args.rep_samples,
-                         max_drop=args.max_drop, float16=args.float16, eval_split=args.eval_split, seed=args.seed)
+                         max_drop=args.max_drop, float16=args.float16, eval_split=args.eval_split, seed=args.seed,
+                         min_agreement=args.min_agreement)
+    from edge.core.locator_spec import is_locator_spec
+    from edge.core.rundir import FLOAT_MODEL
+
+    if is_locator_spec(Path(args.run_dir) / FLOAT_MODEL):
+        from quantize.locator import quantize_locator_run
+
+        located = quantize_locator_run(args.run_dir, cfg, force=args.force)
+        from quantize.locator import to_markdown
+
+        print(to_markdown(located.report))
+        if not located.passed:
+            print(f"fer-edge quantize: {located.gate.message}", file=sys.stderr)
+            return GATE_FAILED
+        return 0
     result = quantize_run(args.run_dir, cfg, force=args.force, verbose=1 if sys.stderr.isatty() else 2)
     from quantize.report import to_markdown
 

@@ -27,6 +27,8 @@ class QuantizeConfig:
     rep_samples: int = 500
     #: the gate: the chosen int8 model may lose at most this many accuracy points vs float
     max_drop: float = 1.0
+    #: the face locator's gate: int8 boxes against the float model's, recall and precision in percent (quantize.locator)
+    min_agreement: float = 95.0
     float16: bool = False
     eval_split: str = "val"
     seed: int = 0
@@ -44,6 +46,8 @@ class QuantizeConfig:
                    hint=" (the int8 ranges are calibrated on these images; a few hundred is typical)")
         if not _is_number(self.max_drop):
             raise UserError(f"max_drop must be a finite number of accuracy points, got {self.max_drop!r}")
+        if not _is_number(self.min_agreement) or not 0 <= self.min_agreement <= 100:
+            raise UserError(f"min_agreement must be a percentage in 0..100, got {self.min_agreement!r}")
         if not isinstance(self.float16, bool):
             raise UserError(f"float16 must be true or false, got {self.float16!r}")
         if self.eval_split not in EVAL_SPLITS:
