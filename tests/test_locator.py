@@ -255,3 +255,20 @@ def test_bad_locators_and_frames_are_one_line_errors(big_locator, int8_model, tm
     one_line_error(capsys, "a face locator's spec, not an expression model's")
     assert main([*base, "--detector", str(path), "--detector-model", str(path)]) == 2
     one_line_error(capsys, "a face locator is its own model")
+
+
+def test_locator_clips_benchmark_compares_with_yunet(locator_run, sources, int8_model, yunet_model, tmp_path,
+                                                      monkeypatch, capsys):
+    import train.datasets.locator_frames as frames
+    from benchmarks.locator_clips import main as locator_clips, make_clips
+
+    monkeypatch.setattr(frames, "held_out", lambda name: name in ("p0.png", "p3.png"))
+    clips = tmp_path / "clips"
+    counts = make_clips(clips, __import__("pathlib").Path(sources[0]), hold=3, size=(320, 240), fps=10.0, views=2)
+    assert counts == {"angry": 1, "happy": 1}  # p0 (class 0) and p3 (class 3), two views of three frames each
+    out = tmp_path / "result.json"
+    assert locator_clips([str(locator_run / "model_int8.tflite"), "--out", str(clips), "--model", str(int8_model),
+                          "--detector-model", str(yunet_model), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["detection"]["frames"] == 12 and set(result["reads"]) == {"yunet", "locator"}
+    assert "through the locator" in capsys.readouterr().out
