@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from edge.commands.dispatch import main
+from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.timing import StageTimer
@@ -157,10 +158,12 @@ def test_model_path_errors(int8_model, tmp_path, capsys):
 def test_detect_every_n_frames_classifies_every_frame():
     calls = []
 
-    class Detector:
-        def detect(self, gray, min_face):
+    class Detector(FaceDetector):
+        name, model_path = "scripted", None
+
+        def detect_faces(self, gray, min_face=None):
             calls.append(gray.shape)
-            return np.array([[10, 10, 60, 60]], np.int32)
+            return np.array([[10, 10, 60, 60]], np.int32), None
 
     class Classifier:
         def predict(self, batch):
