@@ -115,7 +115,8 @@ def test_min_face_help_matches_the_default():
     run_args = parser.parse_args(["run", "--source", "x.mp4"])
     assert args.min_face is None and run_args.min_face is None, "collect keeps the faces run classifies"
     options = help_options("collect")
-    assert "default: keep every face the detector finds" in options["--min-face"] and "64 px" not in options["--min-face"]
+    min_face = options["--min-face"]
+    assert "default: keep every face the detector finds" in min_face and "64 px" not in min_face
     assert options["--out-dir"].startswith("--out-dir DIR ") and "--out" not in options
 
 

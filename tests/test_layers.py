@@ -112,6 +112,7 @@ def test_the_check_catches_each_kind_of_import(tmp_path):
     floor_of = {"edge": 1, "train": 2, "firmware_export": 2, "quantize": 3, "mobile_export": 4, "model_card": 4}
     assert [v.split(" (")[0] for v in violations("train", floor_of, tmp_path)] == [
         "train/a.py:2 imports quantize.cli", "train/b.py:1 imports firmware_export",
-        "train/c.py:2 imports model_card.card", "train/c.py:3 imports quantize", "train/d.py:1 imports mobile_export.cli"]
+        "train/c.py:2 imports model_card.card", "train/c.py:3 imports quantize",
+        "train/d.py:1 imports mobile_export.cli"]
     assert [v.split(" (")[0] for v in violations("edge", floor_of, tmp_path)] == [
         "edge/core/x.py:1 imports edge.detect", "edge/loop.py:1 imports edge.commands"]
