@@ -17,7 +17,7 @@ from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.timing import StageTimer
-from edge_testkit import demo_frames, demo_video, help_options
+from edge_testkit import demo_frames, demo_video, help_options, one_line_error, write_no_face_frames
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +312,12 @@ def test_run_says_loudly_at_start_that_it_fell_back_to_haar(int8_model, video, t
     assert "'fer-edge fetch-models'" in first and "'fer-edge fetch-models --from " in first
     asked = subprocess.run([*argv, "-q", "--detector", "haar"], capture_output=True, text=True, timeout=300)
     assert asked.returncode == 0 and "HAAR" not in asked.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["--max-frames", "1", "--detect-every", "0"], "--detect-every 0:"),
+                                           (["--camera-timeout", "nan"], "--camera-timeout nan:")])
+def test_messages_name_the_flags(int8_model, tmp_path, args, message, capsys):
+    frames = write_no_face_frames(tmp_path / "frames", 2)
+    assert main(["run", str(int8_model), "--source", str(frames), "--headless", *args]) == 2
+    err = one_line_error(capsys, message)
+    assert "detect_every" not in err and "camera timeout" not in err

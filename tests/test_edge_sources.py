@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 from edge.config import EdgeConfig
 from edge.core.errors import UserError
 from edge.frame import FrameSource, SourceError
+from edge.commands.dispatch import main
 from edge.sources import ImageFolderSource, Reconnecting, VideoCaptureSource, open_source
-from edge_testkit import demo_frames, demo_video
+from edge_testkit import demo_frames, demo_video, one_line_error
 
 
 def test_video_file_frames_then_end(tmp_path):
@@ -162,3 +164,22 @@ def test_the_retry_budget_is_restored_once_frames_flow_again():
     src.open()
     assert [src.read() for _ in range(4)] == ["frame"] * 4, "each stall is one retry, then frames again"
     assert cam.opens == 4 and stop.waits == [0.5, 0.5, 0.5]
+
+
+def test_a_usb_camera_that_does_not_exist_fails_at_once(int8_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("edge.sources.DEVICE_DIR", tmp_path)
+    (tmp_path / "video0").touch()
+    start = time.monotonic()
+    assert main(["run", str(int8_model), "--source", "usb:7", "--headless"]) == 2
+    assert time.monotonic() - start < 5  # the reopen retries would take about 16 s
+    one_line_error(capsys, f"--source usb:7: no camera {tmp_path / 'video7'}", "found video0")
+
+
+def test_a_garbage_video_is_one_line_without_ffmpegs_chatter(int8_model, tmp_path, capfd):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\0\0\0\x18ftypisom" + np.random.default_rng(0).bytes(5000))
+    assert main(["run", str(int8_model), "--source", str(bad), "--headless", "-q"]) == 2
+    err = capfd.readouterr().err
+    assert "moov atom" not in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"fer-edge run: error: {bad}: not a readable video (OpenCV could not open it)"]
