@@ -102,7 +102,7 @@ def detection(clips: list[Path], locator: str, yunet_model: str | None) -> dict:
             if not ok:
                 break
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            counts.add(loc.detect(gray), yunet.detect(gray), gray.shape[0])
+            counts.add(loc.detect_faces(gray)[0], yunet.detect_faces(gray)[0], gray.shape[0])
         cap.release()
     return counts.to_dict()
 

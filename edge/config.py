@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ class EdgeConfig:
         if self.detector not in DETECTORS and not is_locator_path(self.detector):
             raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)} or a face "
                             "locator .tflite (e.g. models/face_locator_int8.tflite)")
-        if is_locator_path(self.detector) and self.detector_model:
+        if is_locator_path(self.detector) and self.detector_model and self.detector_model != self.detector:
             raise UserError(f"--detector {self.detector} with --detector-model {self.detector_model}: a face "
                             "locator is its own model (--detector-model names YuNet's file; drop one of them)")
         if self.detector == "haar" and self.detector_model:
@@ -170,14 +170,6 @@ class EdgeConfig:
         d["token"] = None if self.token is None else "<hidden>"
         d["main_size"], d["lores_size"] = list(self.main_size), list(self.lores_size)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EdgeConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown edge config fields {unknown}")
-        return cls(**d)
 
     @staticmethod
     def config_path_for(out: str | Path) -> Path:

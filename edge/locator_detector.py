@@ -3,8 +3,10 @@
 ``LocatorDetector`` runs the int8 .tflite with ``edge.runtime`` (LiteRT, no TensorFlow) between the integer
 steps of ``edge.locator``: downscale the gray frame into the locator's input, quantize it with the input
 table, invoke, decode the raw int8 grid into boxes in frame pixels. It has the detector interface the loop
-uses (``detect_faces(gray, min_face) -> (boxes, landmarks)``, ``detect``, ``name``, ``model_path``); it finds
-no landmarks, so faces are framed without levelling the eyes (as with Haar).
+uses (``edge.detect.FaceDetector``: ``detect_faces(gray, min_face) -> (boxes, landmarks)``, ``name``, which is
+the --detector value, here the file, and ``model_path``); it finds no landmarks, so faces are framed without
+levelling the eyes (as with Haar). It returns the decoded boxes (square unless clipped) largest first, as every
+detector does; ``locate`` gives them in decode order with their int8 scores (what the C++ pipeline returns).
 
 Refused, one line each: a model without its locator spec, a spec that is not a locator's, a float (not full
 int8) locator, a model whose tensors do not match its spec, and frames smaller than the locator's input.
@@ -18,25 +20,22 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.errors import UserError
+from edge.detect import FaceDetector
 from edge.core.locator_spec import load_locator_spec_for
 from edge.locator import DecodeParams, Located, check_frame, decode, downscale, input_table, quantize_input
 
 log = logging.getLogger(__name__)
 
 
-def looks_like_locator(value: str | None) -> bool:
-    """Whether a --detector value names a model file (a locator) rather than a detector kind."""
-    return bool(value) and (str(value).endswith(".tflite") or "/" in str(value) or Path(str(value)).is_file())
-
-
-class LocatorDetector:
-    name, min_size = "locator", 1
+class LocatorDetector(FaceDetector):
+    min_size = 1
 
     def __init__(self, model_path: str | Path, num_threads: int | None = None, delegates: bool = True,
                  label: str | None = None):
         from edge.runtime import TFLiteClassifier
 
         self.model_path = Path(model_path)
+        self.name = str(model_path)  # the --detector value that selects it
         self.label = label or f"--detector {self.model_path}"
         if not self.model_path.is_file():
             raise UserError(f"{self.label}: no such file (expected a face locator .tflite with its .spec.json)")
@@ -76,13 +75,10 @@ class LocatorDetector:
     def locate(self, gray: np.ndarray) -> Located:
         return decode(self.raw(gray), self.params, gray.shape[1], gray.shape[0])
 
-    def detect_faces(self, gray: np.ndarray, min_face: int | None = None) -> tuple[np.ndarray, None]:
-        """Faces in decode order (score, then raster), at least ``min_face`` pixels wide; no landmarks."""
+    def detect_faces(self, gray: np.ndarray, min_face: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Faces at least ``min_face`` pixels wide, largest first (ties in decode order); no landmarks."""
         boxes = self.locate(gray).boxes
         if min_face:
             boxes = boxes[boxes[:, 2] >= min_face]
-        return boxes, None
-
-    def detect(self, gray: np.ndarray, min_face: int | None = None) -> np.ndarray:
-        return self.detect_faces(gray, min_face)[0]
+        return boxes[np.argsort(-(boxes[:, 2].astype(np.int64) * boxes[:, 3]), kind="stable")], None
 

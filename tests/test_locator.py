@@ -227,7 +227,7 @@ def test_run_with_the_locator_as_detector_on_the_demo_video(locator_run, int8_mo
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(records) == 6
     saved = json.loads((tmp_path / "out.config.json").read_text())
-    assert saved["detector"] == str(locator) and saved["detector_model"] is None
+    assert saved["detector"] == saved["detector_model"] == str(locator)
     from edge.locator_detector import LocatorDetector
 
     detector = LocatorDetector(locator)
@@ -235,6 +235,9 @@ def test_run_with_the_locator_as_detector_on_the_demo_video(locator_run, int8_mo
     boxes, landmarks = detector.detect_faces(gray)
     assert landmarks is None and boxes.dtype == np.int32 and boxes.shape[1] == 4
     assert (boxes[:, :2] >= 0).all() and (boxes[:, 0] + boxes[:, 2] <= gray.shape[1]).all()
+    areas = boxes[:, 2] * boxes[:, 3]
+    assert (np.diff(areas) <= 0).all()  # largest first, as every FaceDetector
+    assert sorted(map(tuple, detector.locate(gray).boxes.tolist())) == sorted(map(tuple, boxes.tolist()))
 
 
 def test_bad_locators_and_frames_are_one_line_errors(big_locator, int8_model, tmp_path, capsys):
@@ -253,7 +256,7 @@ def test_bad_locators_and_frames_are_one_line_errors(big_locator, int8_model, tm
     one_line_error(capsys, "a float locator", "fer-edge quantize")
     assert main(["run", str(path), "--source", str(small)]) == 2  # a locator where the expression model goes
     one_line_error(capsys, "a face locator's spec, not an expression model's")
-    assert main([*base, "--detector", str(path), "--detector-model", str(path)]) == 2
+    assert main([*base, "--detector", str(path), "--detector-model", str(float_path)]) == 2
     one_line_error(capsys, "a face locator is its own model")
 
 

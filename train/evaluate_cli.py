@@ -172,7 +172,7 @@ def _evaluate_locator(args) -> int:
         check_outputs({"--json": args.json}, {"the model": model_path, "--data": folder})
     detector = LocatorDetector(model_path, args.threads, label=str(model_path))
     labeler = None if (folder / "labels.jsonl").is_file() else _yunet(args.detector_model)
-    counts = score_folder(detector.detect, folder, labeler)
+    counts = score_folder(lambda gray: detector.detect_faces(gray)[0], folder, labeler)
     print(f"{model_path} on {folder}: {counts.summary()}")
     for band, c in counts.to_dict()["per_size"].items():
         print(f"  faces {band} of the frame height: {c['found']}/{c['faces']} found")
