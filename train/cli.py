@@ -240,5 +240,9 @@ def run(args) -> int:
         return 143 if result.fit.interrupted == "SIGTERM" else 130
     print()
     print(summary(result))
-    print(f"\nnext: fer-edge evaluate {result.run_dir} [--data SOURCE --split test]   |   fer-edge quantize {result.run_dir}")
+    if result.cfg.preset == "locator":  # its int8 model is what evaluate scores (on the run's val frames)
+        print(f"\nnext: fer-edge quantize {result.run_dir}   |   then fer-edge evaluate {result.run_dir} [--data FRAMES]")
+    else:
+        print(f"\nnext: fer-edge evaluate {result.run_dir} [--data SOURCE --split test]   |   "
+              f"fer-edge quantize {result.run_dir}")
     return 0

@@ -88,13 +88,14 @@ def _inputs(images: np.ndarray) -> np.ndarray:
 
 
 def _train_data(split, spec, cfg, start_epoch=0, teacher_log_probs=None):
-    x, y, n = tf.constant(_inputs(split.images)), tf.constant(split.targets), len(split)
+    """Every epoch the frames in a seeded order (the same after a resume), batches of float inputs and targets."""
+    x, y, n = tf.constant(split.images[..., None]), tf.constant(split.targets), len(split)
 
     def epoch_batches(epoch):
         seed = tf.stack([tf.constant(cfg.seed, tf.int64), epoch])
         order = tf.argsort(tf.random.stateless_uniform([n], seed))
         return tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).map(
-            lambda idx: (tf.gather(x, idx), tf.gather(y, idx)))
+            lambda idx: (tf.cast(tf.gather(x, idx), tf.float32) / 255.0, tf.gather(y, idx)))
 
     return tf.data.Dataset.range(start_epoch, cfg.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
