@@ -59,7 +59,7 @@ def test_preset_builds_within_budget_and_trains_a_step():
     from train.models import build_model
 
     budget = model_budget(build_model("locator"))
-    assert budget.macs < 2_000_000 and budget.int8_weight_bytes < 16_000  # a few M Cortex-M4 instructions
+    assert budget.macs < 2_300_000 and budget.int8_weight_bytes < 16_000  # a few M Cortex-M4 instructions
     model = build_model("locator", width=2, depth=1, input_width=32, input_height=24)
     assert model.output_shape == (None, 3, 4, 5)
     x = np.random.default_rng(0).uniform(0, 1, (4, 24, 32, 1)).astype(np.float32)

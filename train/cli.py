@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"default {cfg.preset}")
     g.add_argument("--width", type=int, default=S, help="preset base width (channels of the first stage)")
     g.add_argument("--input-size", type=_size, default=S, metavar="WxH",
-                   help="preset locator: the frame size it sees (default 96x72; multiples of 8)")
+                   help="preset locator: the frame size it sees (default 128x96; multiples of 8)")
     g.add_argument("--depth", type=int, default=S, help="preset convolutions per stage")
     g.add_argument("--dropout", type=float, default=S, help="preset dropout before the classifier")
     g.add_argument("--init", default=S, metavar="MODEL_OR_RUN",

@@ -67,7 +67,9 @@ def spec_for(cfg: TrainConfig, run_dir: Path | None = None) -> LocatorSpec:
     o = cfg.preset_options
     meta = {"run": run_dir.name if run_dir else None, "data": " + ".join(rundir.source_name(s) for s in cfg.sources),
             "preset_options": dict(o), "train_config": rundir.TRAIN_CONFIG, "teacher": "YuNet (face_detection_yunet_2023mar)"}
-    return LocatorSpec(input_width=o.get("input_width", 96), input_height=o.get("input_height", 72), preset="locator",
+    default = LocatorSpec()
+    return LocatorSpec(input_width=o.get("input_width", default.input_width),
+                       input_height=o.get("input_height", default.input_height), preset="locator",
                        meta=meta)
 
 
