@@ -275,3 +275,21 @@ def test_locator_clips_benchmark_compares_with_yunet(locator_run, sources, int8_
     result = json.loads(out.read_text())
     assert result["detection"]["frames"] == 12 and set(result["reads"]) == {"yunet", "locator"}
     assert "through the locator" in capsys.readouterr().out
+
+
+def test_mirrored_batches_carry_mirrored_targets():
+    import tensorflow as tf
+
+    from train.locator.session import _mirror
+    from train.locator.targets import encode
+
+    box = np.array([[21.0, 5.0, 9.0, 11.0]])  # centre (25.5, 10.5) in a 64x48 input: cell (1, 3), offset (0.1875, 0.3125)
+    mirrored = np.array([[64 - 21.0 - 9.0, 5.0, 9.0, 11.0]])
+    images = np.random.default_rng(0).uniform(0, 1, (16, 48, 64, 1)).astype(np.float32)
+    targets = np.stack([encode(box, 64, 48, 8)] * 16)
+    out_images, out_targets = (t.numpy() for t in _mirror(tf.constant(images), tf.constant(targets),
+                                                          tf.constant([1, 2], tf.int64)))
+    flipped = np.all(out_images == images[:, :, ::-1], axis=(1, 2, 3))
+    assert 0 < flipped.sum() < 16 and np.all(out_images[~flipped] == images[~flipped])
+    assert np.allclose(out_targets[flipped], encode(mirrored, 64, 48, 8), atol=1e-6)
+    assert np.allclose(out_targets[~flipped], targets[~flipped])

@@ -31,6 +31,7 @@ from train.fit import Task, fit
 from train.locator.data import LocatorDataset, load_split
 from train.locator.loss import LocatorLoss
 from train.locator.model import build_locator
+from train.locator.targets import REG
 from train.pipeline import steps_per_epoch
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,22 @@ def _train_data(split, spec, cfg, start_epoch=0, teacher_log_probs=None):
     def epoch_batches(epoch):
         seed = tf.stack([tf.constant(cfg.seed, tf.int64), epoch])
         order = tf.argsort(tf.random.stateless_uniform([n], seed))
-        return tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).map(
-            lambda idx: (tf.cast(tf.gather(x, idx), tf.float32) / 255.0, tf.gather(y, idx)))
+        return tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).enumerate().map(
+            lambda step, idx: _mirror(tf.cast(tf.gather(x, idx), tf.float32) / 255.0, tf.gather(y, idx),
+                                      tf.stack([seed[0], seed[1] * 100_003 + step])))
 
     return tf.data.Dataset.range(start_epoch, cfg.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+
+
+def _mirror(images, targets, seed):
+    """Half the frames of a batch mirrored (seeded), their targets with them: the grid flips left to right and
+    the centre's offset inside its cell x becomes 1 - x."""
+    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed) < 0.5
+    images = tf.where(flip[:, None, None, None], images[:, :, ::-1], images)
+    mirrored = targets[:, :, ::-1]
+    offset_x = tf.where(mirrored[..., REG] > 0, tf.minimum(1.0 - mirrored[..., 3], 0.999), mirrored[..., 3])
+    mirrored = tf.concat([mirrored[..., :3], offset_x[..., None], mirrored[..., 4:]], axis=-1)
+    return images, tf.where(flip[:, None, None, None], mirrored, targets)
 
 
 def _val_data(split, spec):
@@ -129,12 +142,25 @@ def evaluate_outputs(raw: np.ndarray, frames, spec: LocatorSpec):
     return counts
 
 
+#: score thresholds tried on the validation frames when a run finishes (the best F1 is kept in the spec)
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
 def evaluate_float(model, split, spec: LocatorSpec):
+    """(the float model's counts at the spec's threshold, F1 per threshold of ``THRESHOLDS``)."""
+    from dataclasses import replace
+
     from edge.locator import quantize_output
 
     values = model.predict(_inputs(split.images), batch_size=EVAL_BATCH, verbose=0)
     spec = spec.with_quant(None, float_output_quant(values))
-    return evaluate_outputs(quantize_output(values, spec), split.frames, spec)
+    q = quantize_output(values, spec)
+    f1 = {}
+    for t in THRESHOLDS:
+        c = evaluate_outputs(q, split.frames, replace(spec, score_threshold=t))
+        p, r = (c.precision if c.boxes else 0.0), (c.recall if c.faces_in_band else 0.0)
+        f1[t] = 2 * p * r / (p + r) if p + r else 0.0
+    return evaluate_outputs(q, split.frames, spec), f1
 
 
 def start_run(cfg: TrainConfig, *, runs_dir="runs", name=None, force=False, max_flash=None, max_ram=None):
@@ -194,13 +220,23 @@ def _train(cfg, run_dir: Path, strategy, model, budget, dataset: LocatorDataset,
 def finalize(run_dir: Path, dataset: LocatorDataset, result, budget, data: dict) -> dict:
     from train.plots import plot_curves
 
+    from dataclasses import replace
+
     model = keras.models.load_model(run_dir / rundir.FLOAT_MODEL, compile=False)
-    spec = LocatorSpec.load(spec_path_for(run_dir / rundir.FLOAT_MODEL))
-    counts = evaluate_float(model, dataset.splits["val"], spec)
+    spec_path = spec_path_for(run_dir / rundir.FLOAT_MODEL)
+    spec = LocatorSpec.load(spec_path)
+    _, f1 = evaluate_float(model, dataset.splits["val"], spec)
+    best = max(f1, key=lambda t: (round(f1[t], 6), -abs(t - 0.5)))  # the decoding threshold: best F1 on val
+    spec = replace(spec, score_threshold=best)
+    spec.save(spec_path)
+    counts, _ = evaluate_float(model, dataset.splits["val"], spec)
+    log.info("score threshold %.2f: the best F1 on the val frames (%s)", best,
+             ", ".join(f"{t:g}: {v:.3f}" for t, v in f1.items()))
     state = result.state
     metrics = {"model": rundir.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
                "stop_reason": state.stop_reason, "train_seconds": round(state.seconds, 1), "data": data,
-               "budget": budget.to_dict(), "locator": {"val": counts.to_dict(), "summary": counts.summary()}}
+               "budget": budget.to_dict(), "locator": {"val": counts.to_dict(), "summary": counts.summary(),
+                                                       "score_threshold": best, "f1_by_threshold": f1}}
     plot_curves(state.history, run_dir / rundir.CURVES, state.best_epoch)
     atomic.write_json(run_dir / rundir.METRICS, metrics)
     log.info("float locator on the val frames: %s", counts.summary())
