@@ -64,9 +64,16 @@ def frames_folder(cfg: TrainConfig) -> Path:
     return generated_frames(cfg.sources, frames_config(cfg), label, label_id)
 
 
+def source_names(cfg: TrainConfig) -> str:
+    """The sources by name, a split folder with its dataset's (``fer2013/train``): never the trainer's paths."""
+    names = [rundir.source_name(s) for s in cfg.sources]
+    return " + ".join(f"{Path(str(s).rstrip('/')).parent.name}/{n}" if n in ("train", "val", "test") and s else n
+                      for s, n in zip(cfg.sources, names))
+
+
 def spec_for(cfg: TrainConfig, run_dir: Path | None = None) -> LocatorSpec:
     o = cfg.preset_options
-    meta = {"run": run_dir.name if run_dir else None, "data": " + ".join(rundir.source_name(s) for s in cfg.sources),
+    meta = {"run": run_dir.name if run_dir else None, "data": source_names(cfg),
             "preset_options": dict(o), "train_config": rundir.TRAIN_CONFIG, "teacher": "YuNet (face_detection_yunet_2023mar)"}
     default = LocatorSpec()
     return LocatorSpec(input_width=o.get("input_width", default.input_width),
@@ -78,8 +85,7 @@ def load_data(cfg: TrainConfig, spec: LocatorSpec) -> tuple[LocatorDataset, Path
     folder = frames_folder(cfg)
     splits = {s: load_split(folder / s, spec.input_width, spec.input_height, spec.stride, cfg.seed)
               for s in ("train", "val")}
-    names = " + ".join(rundir.source_name(s) for s in cfg.sources)
-    return LocatorDataset(names, splits), folder
+    return LocatorDataset(source_names(cfg), splits), folder
 
 
 def _compile(model, cfg, lr, optimizer=None):
