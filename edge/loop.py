@@ -72,7 +72,8 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
         raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); {hint}") from None
     stack.callback(server.close)
     level = logging.WARNING if config.listen_network else logging.INFO
-    log.log(level, "live view: %s", server.url)
+    urls = server.urls
+    log.log(level, "live view: %s", urls[0] if len(urls) == 1 else " or ".join(urls))
     return server
 
 
