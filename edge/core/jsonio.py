@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 from dataclasses import fields
@@ -23,6 +24,16 @@ def read_json(path: str | Path, what: str = "JSON file", missing: str = "") -> A
         raise UserError(f"{path}: {what} not found" + (f" ({missing})" if missing else "")) from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise UserError(f"{path}: not a readable {what} ({e})") from None
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is finite; never a bool or a string (JSON ``true`` or ``"0.5"``)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_integer(value: Any) -> bool:
+    """An int, never a bool (JSON ``true``) or a float."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_regular_file(path: str | Path, what: str = "file") -> bytes:

@@ -8,14 +8,13 @@ the spec file that travelled with the model.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from edge.core import atomic
 from edge.core.errors import UserError
-from edge.core.jsonio import dataclass_from_dict, read_json
+from edge.core.jsonio import dataclass_from_dict, is_integer, is_number, read_json
 
 #: Class names in dataset order (FER2013 / ExpW label ids 0..6).
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -32,16 +31,6 @@ MAX_LABEL_LENGTH = 64
 #: any normalisation of 0..255 pixels, narrow enough that float32 arithmetic stays finite and meaningful
 MAX_PIXEL_SCALE = 1000.0
 MAX_PIXEL_OFFSET = 1000.0
-
-
-def is_number(value: Any) -> bool:
-    """An int or float that is finite; never a bool or a string (JSON ``true`` or ``"0.5"``)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_integer(value: Any) -> bool:
-    """An int, never a bool (JSON ``true``) or a float."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_label(name: Any, what: str = "spec label") -> str:
