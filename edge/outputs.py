@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from edge.core import atomic
-from edge.core.errors import UserError
+from edge.core.errors import UserError, describe_os_error
+from edge.core.lock import try_lock
 
 log = logging.getLogger(__name__)
 FOURCC = "mp4v"
@@ -105,9 +106,16 @@ class JsonlOutput:
             raise UserError(f"--jsonl {self.path}: is a folder (expected a file name, e.g. {self.path / 'predictions.jsonl'})")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)  # not emptied before it is ours alone
         except OSError as e:
-            raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror}); expected a writable file path") from None
+            raise UserError(f"--jsonl {self.path}: cannot write it ({describe_os_error(e)}); expected a writable "
+                            "file path") from None
+        if not try_lock(fd):
+            os.close(fd)
+            raise UserError(f"--jsonl {self.path}: another fer-edge is writing to it; choose another file (two "
+                            "runs' lines would mix)")
+        os.ftruncate(fd, 0)
+        self._file = open(fd, "w", encoding="utf-8")
 
     def write(self, record: dict) -> None:
         try:

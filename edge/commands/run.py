@@ -117,6 +117,10 @@ def check_run_paths(config, files: dict | None = None, folders: dict | None = No
                 outputs[f"{flag}'s config"] = sidecar
     inputs = {"--source": config.source if os.path.exists(config.source) else None,
               "--detector-model": config.detector_model}
+    if os.path.isdir(config.source):  # an image folder: each image it reads is an input too
+        from edge.sources import ImageFolderSource
+
+        inputs.update({f"--source's image {p.name}": p for p in ImageFolderSource(config.source).paths})
     if config.model:
         inputs.update({"the model": config.model, "the model's spec": spec_path_for(config.model)})
     check_outputs(outputs, inputs, folders)
