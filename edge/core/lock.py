@@ -19,17 +19,18 @@ except ImportError:  # Windows: no advisory locks; the checks before the work st
     fcntl = None
 
 
-def try_lock(fd: int) -> bool:
-    """Take an exclusive lock on the open ``fd`` without waiting; False if another process holds one."""
+def try_lock(fd: int, unsupported: bool = True) -> bool:
+    """Take an exclusive lock on the open ``fd`` without waiting; False if another process holds one, and
+    ``unsupported`` where there are no locks (Windows, a file system without them)."""
     if fcntl is None:
-        return True
+        return unsupported
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
         if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
-        if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):  # a file system without locks
-            return True
+        if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return unsupported
         raise
     return True
 
