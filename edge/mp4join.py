@@ -88,7 +88,13 @@ class Segment:
 
 def read_segment(path: str | Path) -> Segment:
     """The sample table of a finalized single-video-track MP4; JoinError if it is not one."""
-    path = Path(path)
+    try:
+        return _read_segment(Path(path))
+    except (struct.error, IndexError) as e:  # a table shorter than its own counts say
+        raise JoinError(f"{path}: a damaged sample table ({e})") from None
+
+
+def _read_segment(path: Path) -> Segment:
     with open(path, "rb") as f:
         head = f.read()
     top = parse_boxes(head)

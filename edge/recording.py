@@ -175,7 +175,13 @@ def recover(folder: Path, out: Path) -> Path | None:
 
 
 def frames_in(path: str | os.PathLike) -> int:
-    """How many frames OpenCV reads back from the video at ``path`` (0 if it cannot open it)."""
+    """How many frames the video at ``path`` holds (0 if it cannot be read): an MP4's sample table, read directly
+    (FFmpeg would print "moov atom not found" for a file cut short), else what OpenCV reads back."""
+    if Path(path).suffix.lower() in JOINABLE:
+        try:
+            return len(read_segment(path).sizes)
+        except (JoinError, OSError, ValueError, IndexError):
+            return 0
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():

@@ -141,6 +141,11 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
         print(f"{prog} {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except OSError as e:
+        if e.errno == errno.EROFS:  # a write the command's own checks did not foresee
+            where = f" {e.filename}" if e.filename else ""
+            print(f"{prog} {args.command}: error: cannot write{where}: read-only file system; choose a place on a "
+                  "writable one", file=sys.stderr)
+            return 2
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         where = f" writing {e.filename}" if e.filename else ""

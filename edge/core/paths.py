@@ -30,6 +30,18 @@ def writable_out_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path
     return path
 
 
+def writable_folder(folder: str | os.PathLike, what: str, fix: str) -> Path:
+    """``folder`` if files can be written in it (or in the folder it would be made in); else a one-line error
+    naming ``what`` it is, why ("read-only file system", "permission denied") and ``fix``."""
+    folder = Path(folder)
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{folder}: {existing} is a file, not a folder (expected {what}); {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{folder}: cannot write {what} there ({not_writable_reason(existing)}); {fix}")
+    return folder
+
+
 def not_writable_reason(path: str | os.PathLike) -> str:
     """Why ``path`` (an existing file or folder) cannot be written: "read-only file system" when it is on one
     (mounted read-only: no permission would help), else "permission denied"."""
@@ -101,6 +113,8 @@ def check_outputs(files: dict[str, str | os.PathLike | None] | None = None,
         parent = next(p for p in real.parents if p.exists())
         if not parent.is_dir():
             raise UserError(f"{shown}: {parent} is a file, not a folder (expected a path in a writable folder)")
+        if is_folder and real.is_dir() and not os.access(real, os.W_OK | os.X_OK):  # written into
+            raise UserError(f"{shown}: cannot write in it ({not_writable_reason(real)}; expected a writable folder)")
         if not os.access(parent, os.W_OK | os.X_OK) or (real.is_file() and not os.access(real, os.W_OK)):
             raise UserError(f"{shown}: cannot write there ({not_writable_reason(parent)} in {parent}; expected a "
                             "writable folder)")
