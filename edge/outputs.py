@@ -104,12 +104,19 @@ class JsonlOutput:
         raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror or e}); it holds only the complete "
                         "lines written before", exit_code=1) from None
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Close the file; when the run ``failed`` before any line was written, remove it rather than leave an
+        empty file behind."""
         if not self._file.closed:
+            empty = self._file.tell() == 0
             try:
                 self._file.close()
             except OSError as e:
                 self._fail(e)
+            if failed and empty:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+                return
             log.info("wrote %s", self.path)
 
 

@@ -36,6 +36,8 @@ SEGMENT_S = 2.0
 #: containers whose segments ``edge.mp4join`` joins
 JOINABLE = (".mp4", ".m4v", ".mov")
 FOURCC = "mp4v"
+#: OpenCV's FFmpeg writer opens no mp4v video narrower or lower than this
+MIN_SIDE = 2
 
 
 def recording_dir(out: str | os.PathLike) -> Path:
@@ -96,6 +98,10 @@ class Recording:
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), self.fps, self._size)
         if not writer.isOpened():
             self.discard()
+            w, h = self._size
+            if min(w, h) < MIN_SIDE:
+                raise UserError(f"--out {self.out}: the frames are {w}x{h} pixels; {FOURCC} video needs at least "
+                                f"{MIN_SIDE}x{MIN_SIDE} (is the first image of the source that small?)")
             raise UserError(f"--out {self.out}: OpenCV cannot write {FOURCC} video there (check the folder is "
                             "writable and the name ends in .mp4)")
         self._segments.append(path)

@@ -140,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if timer.frames:
             print(timer.table())
-    outputs = [p for p in (config.out, config.jsonl, config.summary) if p]
+    import os
+
+    outputs = [p for p in (config.out, config.jsonl, config.summary) if p and os.path.exists(p)]  # no frame, no video
     print(f"{result.frames} frames, {result.faces} faces in {result.frames_with_faces} frames; "
           f"stopped by {result.stopped_by}" + (f"; wrote {', '.join(outputs)}" if outputs else ""))
     return 0

@@ -132,8 +132,10 @@ def check_outputs(files: dict[str, str | os.PathLike | None] | None = None,
 
 
 def plain_name(value: str, option: str, where: str = "", what: str = "name") -> str:
-    """``value`` if it is a plain name (no '/', '\\', not ``.``/``..``, not absolute), else a one-line error."""
-    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
-        raise UserError(f"{option} {value!r}: expected a plain {what} (no folder part such as '/' or '..')"
-                        + (f"; {where}" if where else ""))
+    """``value`` if it is a plain name (no '/', '\\', not ``.``/``..``, not absolute, printable: no line break
+    or control character), else a one-line error."""
+    if (not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value
+            or not value.isprintable()):
+        raise UserError(f"{option} {value!r}: expected a plain {what} (no folder part such as '/' or '..', no "
+                        "control character)" + (f"; {where}" if where else ""))
     return value
