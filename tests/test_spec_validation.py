@@ -132,3 +132,12 @@ def test_a_fifo_in_place_of_the_spec_is_refused_at_once(model_copy, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert f"{spec}: not a regular file" in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_in_place_of_the_model_is_refused_at_once(tmp_path, capsys):
+    model = tmp_path / "m.tflite"
+    os.mkfifo(model)
+    frames = write_no_face_frames(tmp_path / "frames", 1)
+    assert main(["run", str(model), "--source", str(frames)]) == 2
+    one_line_error(capsys, f"{model}: not a regular file (a pipe or device")
