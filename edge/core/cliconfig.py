@@ -38,6 +38,7 @@ class Option:
     deprecated: tuple[str, ...] = ()  # older spellings, accepted with a warning (edge.core.deprecated)
     keys: dict[str, "Option"] | None = None  # a dict field: one option per key (absent key: not given)
     group: str | None = None  # the argument group's title in --help
+    dest: str | None = None  # the namespace attribute (default: the field's name)
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,16 @@ class _Bound:
     default: Any  # the dataclass's default (MISSING: the field has none)
 
     @property
-    def dest(self) -> str:
+    def name(self) -> str:  # the field's name (or the dict's key)
         return self.path[-1]
 
     @property
+    def dest(self) -> str:
+        return self.option.dest or self.name
+
+    @property
     def flag(self) -> str:
-        return self.option.flag or "--" + self.dest.replace("_", "-")
+        return self.option.flag or "--" + self.name.replace("_", "-")
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -231,11 +236,11 @@ def to_argv(config: Any) -> list[str]:
         container = value
         if isinstance(container, dict):  # a bound dict: every key present was given
             _check_keys(container, b, type(config))
-            if b.dest not in container:
+            if b.name not in container:
                 continue
-            value = container[b.dest]
+            value = container[b.name]
         else:
-            value = getattr(container, b.dest)
+            value = getattr(container, b.name)
             if value is None or (value == b.default and not b.option.always):
                 continue
         write = b.option.text or text
@@ -253,7 +258,7 @@ def to_argv(config: Any) -> list[str]:
 
 def _check_keys(values: dict, b: _Bound, cls: type) -> None:
     known = {k for k in bound_options(cls) if k.path[:-1] == b.path[:-1]}
-    extra = set(values) - {k.dest for k in known}
+    extra = set(values) - {k.name for k in known}
     if extra:
         raise ValueError(f"{'.'.join(b.path[:-1])} {sorted(extra)}: no command-line option writes "
                          f"{'this' if len(extra) == 1 else 'these'}")
