@@ -127,7 +127,7 @@ def bound_options(cls: type, prefix: tuple[str, ...] = (), only: dict[str, str |
             continue
         if only is not None and only[f.name] is not None:
             meta = dataclasses.replace(meta, help=only[f.name])
-        if group and not meta.group:
+        if only is not None or (group and not meta.group):  # a subset bound into another command: its groups
             meta = dataclasses.replace(meta, group=group)
         if meta.keys is not None:
             out += [_Bound(prefix + (f.name, k), dataclasses.replace(opt, group=opt.group or meta.group), MISSING)
