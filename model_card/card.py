@@ -18,7 +18,8 @@ from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.jsonio import read_json
 from edge.core.spec import ModelSpec, load_spec_for, spec_path_for
-from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT
+from firmware_export.cli import to_argv as export_argv
+from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT, ExportConfig
 from quantize import files as quantize_files
 from quantize.cli import to_argv as quantize_argv
 from quantize.config import QuantizeConfig
@@ -58,6 +59,11 @@ def _model_placeholder(model: str) -> str:
 def quantize_command(cfg: QuantizeConfig, run: str) -> str:
     """The `fer-edge quantize` command line that reproduces ``cfg`` (``quantize.cli.to_argv``)."""
     return " ".join(["fer-edge quantize", run, *quantize_argv(cfg)])
+
+
+def export_command(run: str, out: str) -> str:
+    """The `fer-edge export-firmware` command line that writes the run's firmware with every board's fit."""
+    return " ".join(["fer-edge export-firmware", *export_argv(ExportConfig(model=run, out=out, board="all"))])
 
 
 def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) -> list[str]:
@@ -227,7 +233,7 @@ def _reproduce(c: CardInputs) -> str:
 ```sh
 {train_command(c.cfg, run, c.refs)}
 {quantize_command(c.qcfg, f"runs/{run}")}
-fer-edge export-firmware runs/{run} --out-dir runs/{run}/{FIRMWARE_DIR} --board all
+{export_command(f"runs/{run}", f"runs/{run}/{FIRMWARE_DIR}")}
 fer-edge model-card runs/{run} --name {c.name} --out-dir models{c.card_args}
 ```
 """

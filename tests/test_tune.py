@@ -4,7 +4,19 @@ import sys
 
 import pytest
 
+from train.config import TrainConfig
+
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "keras_tuner")]
+
+
+def _train_config(argv):
+    import argparse
+
+    from train import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.config_from_args(parser.parse_args(argv))
 
 
 def _tune(*args, cwd):
@@ -27,7 +39,10 @@ def test_tune_skips_over_budget_models_records_trials_and_resumes(tmp_path):
             assert t["int8_weight_bytes"] <= 150_000
     best = json.loads((tmp_path / "runs/t/best/train_config.json").read_text())
     assert best["preset_options"]["width"] == results["best"]["width"] == 4
-    assert "fer-edge train --preset micro --width 4" in r.stdout
+    # the printed command trains exactly the best trial's configuration, --synthetic-per-class included
+    command = r.stdout.split("train it fully with:")[1].split()
+    assert command[:2] == ["fer-edge", "train"] and "--synthetic-per-class" in command
+    assert _train_config(command[2:]) == TrainConfig.from_dict(best)
 
     # resuming a finished search trains nothing again and keeps the same trials
     r2 = _tune("--resume", "runs/t", cwd=tmp_path)
