@@ -25,7 +25,7 @@ from quantize.cli import to_argv as quantize_argv
 from quantize.config import QuantizeConfig
 from train.cli import to_argv as train_argv
 from train.config import TrainConfig
-from train.rundir import METRICS, load_run, run_model_path, source_name
+from train.run_artifacts import METRICS, load_run, run_model_path, source_name
 
 def train_command(cfg: TrainConfig, name: str, refs: dict[str, str] | None = None) -> str:
     """The `fer-edge train` command line that reproduces ``cfg`` (``train.cli.to_argv``: every option that differs

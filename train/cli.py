@@ -75,7 +75,7 @@ def _fmt_seconds(s: float) -> str:
 
 
 def summary(result) -> str:
-    from train.evaluate import format_report
+    from train.scoring import format_report
 
     st, cfg, b = result.fit.state, result.cfg, result.budget
     sizes = ", ".join(f"{k} {v}" for k, v in result.data["sizes"].items())
@@ -113,11 +113,11 @@ def run(args) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     cfg = None if args.resume else config_from_args(args)  # option errors before TensorFlow loads
     if args.name is not None and not args.resume:
-        from train.rundir import check_run_dir
+        from train.run_artifacts import check_run_dir
 
         check_run_dir(args.runs_dir, args.name, force=args.force)
     from train.budget import parse_bytes
-    from train.session import resume_run, start_run
+    from train.training_run import resume_run, start_run
 
     limits = {"max_flash": parse_bytes(args.max_flash) if args.max_flash else None,
               "max_ram": parse_bytes(args.max_ram) if args.max_ram else None}

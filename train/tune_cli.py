@@ -42,7 +42,7 @@ def run(args) -> int:
     import shlex
     from pathlib import Path
 
-    from train import rundir
+    from train import run_artifacts
     from train.cli import to_argv as train_argv
     from train.tune import format_rows, search
     from train.tune_config import TuneConfig
@@ -52,9 +52,9 @@ def run(args) -> int:
         cfg = TuneConfig.load(run_dir)
     else:
         cfg = config_from_args(args)
-        run_dir = rundir.create_run_dir(args.runs_dir, args.name or f"tune_{cfg.train.preset}", force=args.force)
+        run_dir = run_artifacts.create_run_dir(args.runs_dir, args.name or f"tune_{cfg.train.preset}", force=args.force)
         cfg.save(run_dir)
-    dataset = rundir.load_config_data(cfg.train)
+    dataset = run_artifacts.load_config_data(cfg.train)
     for member in dataset.members or [dataset]:
         if "val" not in member.splits or not len(member.splits["val"]):
             raise UserError(f"{member.source}: tuning needs a val split")
