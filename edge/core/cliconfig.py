@@ -20,6 +20,8 @@ import dataclasses
 from dataclasses import MISSING, dataclass
 from typing import Any, Callable
 
+from edge.core.deprecated import add_alias
+
 _KEY = "fer_edge.cli"
 
 
@@ -146,8 +148,6 @@ def add_options(parser: argparse.ArgumentParser, cls: type, *, suppress: bool = 
                 groups: dict[str, Any] | None = None) -> dict[str, Any]:
     """Add the options of config dataclass ``cls`` (but those whose dest is in ``skip``: added elsewhere) to
     ``parser``, each in its argument group (made as needed, or taken from ``groups``); returns the groups."""
-    from edge.core.deprecated import add_alias
-
     groups = {} if groups is None else groups
     for b in bound_options(cls):
         if b.dest in skip:
