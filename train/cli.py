@@ -12,8 +12,6 @@ from pathlib import Path
 
 from edge.core.errors import UserError
 
-log = logging.getLogger(__name__)
-
 HELP = "train a compact CNN preset into a run directory"  # fer-edge --help
 NEEDS = ("tensorflow", "tf_keras")  # what run() imports, which this extra installs:
 EXTRA = "train"  # pip install 'fer-edge[train]'
@@ -106,8 +104,6 @@ def summary(result) -> str:
 
 
 def run(args) -> int:
-    import logging
-
     if logging.getLogger().getEffectiveLevel() >= logging.INFO:  # TensorFlow's per-epoch chatter: only with -v
         for name in ("absl", "tensorflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
