@@ -84,5 +84,6 @@ def test_tune_on_two_sources_scores_trials_by_the_mean_of_their_val_splits(tmp_p
         assert 0.0 <= t["val_accuracy"] <= 1.0
     best = json.loads((tmp_path / "runs/two/best/train_config.json").read_text())
     assert best["data"] == ["synthetic:1", str(tmp_path / "faces")] and best["source_weights"] == [3.0, 1.0]
-    assert (f"--data synthetic:1 --data {tmp_path / 'faces'} --source-weight 3 --source-weight 1 "
-            "--monitor val_source_accuracy") in r.stdout
+    assert (f"--data synthetic:1 --data {tmp_path / 'faces'} --source-weight 3 --source-weight 1 ") in r.stdout
+    command = r.stdout.split("train it fully with:")[1].split()
+    assert "val_source_accuracy" in command and _train_config(command[2:]) == TrainConfig.from_dict(best)
