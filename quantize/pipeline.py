@@ -52,7 +52,7 @@ class QuantizeResult:
 def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = False, verbose: int = 1) -> QuantizeResult:
     """Quantize the run in ``run_dir``, holding a lock on the folder throughout: a second quantize of the same run
     is refused at once and never touches the first one's staging folder."""
-    from train.rundir import load_run
+    from train.run_artifacts import load_run
 
     run_dir = Path(run_dir)
     train_cfg, spec, model_path = load_run(run_dir)
@@ -68,7 +68,7 @@ def _refuse_existing(run_dir: Path, force: bool) -> None:
 
 
 def _quantize_locked(run_dir, cfg, train_cfg, spec, model_path, force, verbose) -> QuantizeResult:
-    from train.rundir import load_run_dataset
+    from train.run_artifacts import load_run_dataset
 
     _refuse_existing(run_dir, force)
 
@@ -104,7 +104,7 @@ def _quantize_locked(run_dir, cfg, train_cfg, spec, model_path, force, verbose) 
 
 def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model, rep, splits, verbose,
            sources=()):
-    from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split
+    from train.scoring import metrics_from_predictions, predict_fn_for, predict_split
     from quantize.convert import convert_float16, convert_int8
 
     eval_split = splits[cfg.eval_split]
