@@ -28,9 +28,9 @@ class JoinError(ValueError):
 class Box:
     kind: bytes
     payload: bytes = b""  # for a leaf box
-    children: list["Box"] | None = None  # for a container box
+    children: list[Box] | None = None  # for a container box
 
-    def find(self, kind: bytes) -> "Box":
+    def find(self, kind: bytes) -> Box:
         for child in self.children or []:
             if child.kind == kind:
                 return child

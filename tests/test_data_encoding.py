@@ -1,9 +1,9 @@
 """A dataset file in another encoding than UTF-8 is one line naming it (issue 36, case 17), not a traceback."""
 
 import pytest
+from edge_testkit import one_line_error
 
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error
 
 pytestmark = pytest.mark.requires("tensorflow", "tf_keras")
 

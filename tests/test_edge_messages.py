@@ -10,10 +10,10 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_video, no_face_frame, one_line_error
 
 from edge.commands.dispatch import main
-from edge.sources import ImageFolderSource, MAX_IMAGE_PIXELS
-from edge_testkit import demo_video, no_face_frame, one_line_error
+from edge.sources import MAX_IMAGE_PIXELS, ImageFolderSource
 
 
 def _png_header_only(path, width, height):
@@ -69,8 +69,9 @@ def test_a_one_pixel_frame_names_its_size(int8_model, tmp_path, capsys):
 
 
 def test_an_empty_model_file_says_it_is_empty(int8_model, tmp_path, capsys):
-    from edge.core.spec import spec_path_for
     import shutil
+
+    from edge.core.spec import spec_path_for
 
     model = tmp_path / "m.tflite"
     model.write_bytes(b"")

@@ -2,9 +2,9 @@
 finite number of seconds, a --url that is not http(s). Nothing is contacted."""
 
 import pytest
+from edge_testkit import one_line_error
 
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +18,7 @@ def test_a_timeout_that_cannot_be_waited(value, capsys):
         main(["fetch-models", "--timeout", value])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and f"--timeout: expected a number of seconds above 0" in err, err
+    assert "Traceback" not in err and "--timeout: expected a number of seconds above 0" in err, err
 
 
 @pytest.mark.parametrize("url", ["x.onnx", "file:///etc/passwd", "ftp://host/x.onnx", "http://", "/tmp/x.onnx"])

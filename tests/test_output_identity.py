@@ -7,10 +7,10 @@ import os
 import shutil
 
 import pytest
+from edge_testkit import one_line_error, write_no_face_frames
 
 from edge.commands.dispatch import main
 from edge.core.spec import spec_path_for
-from edge_testkit import one_line_error, write_no_face_frames
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ before it touches anything, in particular the first one's staging folder."""
 import os
 
 import pytest
-
 from conftest import build_tiny_keras
+from edge_testkit import one_line_error
+
 from edge.commands.dispatch import main
 from edge.core.errors import UserError
 from edge.core.lock import folder_locked
 from edge.core.spec import DEFAULT_SPEC, spec_path_for
-from edge_testkit import one_line_error
 
 
 def test_a_folder_lock_is_exclusive_and_released(tmp_path):

@@ -13,11 +13,11 @@ import time
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_video, one_line_error
 
 from edge import recording
 from edge.commands.dispatch import main
 from edge.mp4join import JoinError, join
-from edge_testkit import demo_video, one_line_error
 
 
 def _decoded(path):

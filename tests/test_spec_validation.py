@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
+from edge_testkit import one_line_error, write_no_face_frames
 
 from edge.commands.dispatch import main
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, ModelSpec, check_label, spec_path_for
-from edge_testkit import one_line_error, write_no_face_frames
 
 
 def _spec_file(tmp_path, **changes):

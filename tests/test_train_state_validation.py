@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 import pytest
+from edge_testkit import one_line_error
 
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error
 
 pytestmark = pytest.mark.requires("tensorflow", "tf_keras")
 
