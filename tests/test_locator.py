@@ -128,7 +128,7 @@ def locator_run(sources, tmp_path_factory):
     mp.setenv("FER_EDGE_CACHE", str(runs / "cache"))
     try:
         argv = ["train", "--preset", "locator", *sum((["--data", s] for s in sources), []), "--frames", "24",
-                "--val-frames", "8", "--epochs", "1", "--batch-size", "8", "--input-size", "32x24", "--width", "2",
+                "--val-frames", "8", "--epochs", "1", "--batch-size", "8", "--input-width", "32", "--input-height", "24", "--width", "2",
                 "--depth", "1", "--runs-dir", str(runs), "--name", "tiny"]
         assert main(argv) == 0
         run = runs / "tiny"

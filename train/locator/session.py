@@ -23,7 +23,7 @@ from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
 from edge.core.spec import spec_path_for
-from train import rundir
+from train import run_artifacts as rundir
 from train.budget import check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, make_strategy
@@ -181,7 +181,7 @@ def start_run(cfg: TrainConfig, *, runs_dir="runs", name=None, force=False, max_
             cfg.save(run_dir)
             return _train(cfg, run_dir, strategy, model, budget, dataset, folder)
         except BaseException:
-            from train.session import _clean_failed
+            from train.training_run import _clean_failed
 
             _clean_failed(run_dir)
             raise
@@ -206,7 +206,7 @@ def _build(cfg: TrainConfig, max_flash, max_ram):
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget, dataset: LocatorDataset, folder: Path):
-    from train.session import RunResult
+    from train.training_run import RunResult
 
     start = time.monotonic()
     spec = spec_for(cfg, run_dir)
