@@ -8,16 +8,23 @@ from __future__ import annotations
 import ipaddress
 import math
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from edge.core.errors import UserError
 
-DETECTORS = ("auto", "haar", "yunet")
+DETECTORS = ("auto", "haar", "yunet")  # or the path of a face locator .tflite (edge.locator_detector)
+
+
+def is_locator_path(detector: str) -> bool:
+    """Whether a --detector value names a face locator model (a .tflite file) rather than a detector kind."""
+    return str(detector).lower().endswith(".tflite")
 #: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
+#: interpreter threads at most (LiteRT takes a C int; more threads than this helps no edge device)
+MAX_THREADS = 256
 
 
 def parse_size(text: str, what: str, *, camera: bool = True) -> tuple[int, int]:
@@ -72,7 +79,8 @@ class EdgeConfig:
     #: detections a face may miss while keeping its last box (and its track and smoothing state).
     max_missed: int = 5
     max_faces: int = 8
-    #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade.
+    #: auto: YuNet when its model file is found (edge.detector_model), else the Haar cascade; or the path of a
+    #: face locator .tflite (edge.locator_detector), which runs instead of either.
     detector: str = "auto"
     detector_model: str | None = None
     #: smallest face to look for, in pixels of the display image; None: as small as the detector finds
@@ -99,16 +107,19 @@ class EdgeConfig:
     format: str = CONFIG_FORMAT
 
     def __post_init__(self):
+        if not isinstance(self.source, str) or not self.source.strip():  # '' would be read as the current folder
+            raise UserError(f"--source {self.source!r}: expected picamera2, usb:N, a video file or an image folder")
         object.__setattr__(self, "main_size", tuple(self.main_size))
         object.__setattr__(self, "lores_size", tuple(self.lores_size))
         if not 0.0 < self.smooth_alpha <= 1.0:
             raise UserError(f"--smooth-alpha {self.smooth_alpha}: expected a number in (0, 1]")
         if not 0.0 < self.iou_threshold < 1.0:
             raise UserError(f"iou_threshold {self.iou_threshold}: expected a number in (0, 1)")
-        for name in ("max_frames", "threads"):
+        for name, high in (("max_frames", None), ("threads", MAX_THREADS)):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer")
+            if value is not None and (value < 1 or (high is not None and value > high)):
+                raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer"
+                                + (f" up to {high}" if high else ""))
         for name, low in (("max_faces", 1), ("min_face", 8), ("detect_width", 64), ("detect_every", 1),
                           ("retries", 0), ("max_missed", 0)):
             if getattr(self, name) is not None and getattr(self, name) < low:
@@ -125,8 +136,12 @@ class EdgeConfig:
                             f"{' or '.join(VIDEO_SUFFIXES)} (for frames-only output use --jsonl)")
         if self.summary is not None and Path(self.summary).suffix.lower() != ".png":
             raise UserError(f"--summary {self.summary}: expected an image file name ending in .png")
-        if self.detector not in DETECTORS:
-            raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
+        if self.detector not in DETECTORS and not is_locator_path(self.detector):
+            raise UserError(f"--detector {self.detector!r}: expected one of {', '.join(DETECTORS)} or a face "
+                            "locator .tflite (e.g. models/face_locator_int8.tflite)")
+        if is_locator_path(self.detector) and self.detector_model and self.detector_model != self.detector:
+            raise UserError(f"--detector {self.detector} with --detector-model {self.detector_model}: a face "
+                            "locator is its own model (--detector-model names YuNet's file; drop one of them)")
         if self.detector == "haar" and self.detector_model:
             raise UserError(f"--detector haar with --detector-model {self.detector_model}: the Haar cascade "
                             "takes no model file (use --detector yunet with it, or drop --detector-model)")
@@ -160,14 +175,6 @@ class EdgeConfig:
         d["token"] = None if self.token is None else "<hidden>"
         d["main_size"], d["lores_size"] = list(self.main_size), list(self.lores_size)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EdgeConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown edge config fields {unknown}")
-        return cls(**d)
 
     @staticmethod
     def config_path_for(out: str | Path) -> Path:

@@ -5,16 +5,16 @@
 the same boxes and bit-identical int8 scores on every frame. So every step below is written the way the C++
 computes it, in integers wherever the C++ uses integers:
 
-1. ``locator_tensor``: the frame shrunk to the locator's input by ``edge.core.area_resize`` (exact integer
+1. ``FramePipeline.locator_input``: the frame shrunk to the locator's input by ``edge.core.area_resize`` (exact integer
    area weights), each pixel mapped to the locator's int8 input by ``quantize_pixel`` (through a 256-entry
    table, which is what the C++ holds);
 2. the locator runs (any callable int8 tensor -> int8 output: tflite-micro's interpreter for parity, LiteRT
-   on a Pi) and ``edge.locator`` decodes its grid into boxes in the frame's pixels, in integers;
+   on a Pi) and ``edge.locator`` decodes its grid into square boxes in the frame's pixels, in integers;
 3. ``face_crop_box``: each box framed as the expression model's spec says, by the functions the live loop
    frames YuNet's and Haar's boxes with (``edge.detect.square``, ``edge.core.preprocess.framed_box``; the
    locator gives no landmarks, so the eyes are not levelled): the square of side max(w, h) around the box's
    centre, grown by the spec's margin, rounded to whole pixels (ties to even, Python's ``round``), clipped;
-4. ``face_tensor``: that rectangle of the FULL-resolution frame shrunk (or grown) to the model's input by the
+4. ``FramePipeline.face_input``: that rectangle of the FULL-resolution frame shrunk (or grown) to the model's input by the
    same integer area resize and quantized by the model's table; the classifier runs on it.
 """
 

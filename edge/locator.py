@@ -35,8 +35,11 @@ non-negative integers (C's ``/`` on unsigned values); ``>>`` is applied to non-n
 7. To frame pixels: clamp ``x0, x1`` to ``[0, 16 * w]`` and ``y0, y1`` to ``[0, 16 * h]``; then
    ``X(a) = (a * W + 8 * w) // (16 * w)``, ``Y(a) = (a * H + 8 * h) // (16 * h)`` (round half up); the box is
    ``(X(x0), Y(y0), X(x1) - X(x0), Y(y1) - Y(y0))``, never empty (``bw >= 32`` leaves at least one input pixel
-   inside the input, which is at least one frame pixel). Boxes come out in the order of step 6, with their
-   ``q_score``.
+   inside the input, which is at least one frame pixel).
+8. Square, as the detectors' boxes are (the faces the expression models learnt are square): with
+   ``side = max(w, h)``, ``x = x - (side - w) // 2``, ``y = y - (side - h) // 2``, then clipped to the frame
+   (``x0 = max(x, 0)``, ``x1 = min(x + side, W)``, likewise in y; the box is ``(x0, y0, x1 - x0, y1 - y0)``).
+   Boxes come out in the order of step 6, with their ``q_score``.
 
 ``sigmoid((q_score - z) * s)`` is the face probability shown to a user (float, not part of the integer path).
 """
@@ -168,7 +171,8 @@ def _iou_exceeds(a, b, pct: int) -> bool:
 
 @dataclass(frozen=True)
 class Located:
-    """Decoded faces: int32 (N, 4) x, y, w, h in frame pixels and their int8 scores, in decode order;
+    """Decoded faces: int32 (N, 4) x, y, w, h in frame pixels (square unless clipped) and their int8 scores, in
+    decode order;
     ``sub_boxes`` are the same faces as int64 (N, 4) x0, y0, x1, y1 in 1/16 input pixels (step 5)."""
 
     boxes: np.ndarray
@@ -180,7 +184,7 @@ class Located:
 
 
 def decode(raw: np.ndarray, params: DecodeParams, frame_width: int, frame_height: int) -> Located:
-    """Steps 4-7: raw int8 outputs (rows, cols, 5) (or (1, rows, cols, 5)) -> faces in a frame of that size."""
+    """Steps 4-8: raw int8 outputs (rows, cols, 5) (or (1, rows, cols, 5)) -> faces in a frame of that size."""
     raw = np.asarray(raw)
     if raw.ndim == 4:
         raw = raw[0]
@@ -208,7 +212,8 @@ def decode(raw: np.ndarray, params: DecodeParams, frame_width: int, frame_height
         kept.append(box)
         scores.append(int(q[r, c, 0]))
     sub = np.array(kept, np.int64).reshape(-1, 4)
-    return Located(to_frame(sub, p, frame_width, frame_height), np.array(scores, np.int8), sub)
+    boxes = square_in_frame(to_frame(sub, p, frame_width, frame_height), frame_width, frame_height)
+    return Located(boxes, np.array(scores, np.int8), sub)
 
 
 def to_frame(sub_boxes: np.ndarray, params: DecodeParams, frame_width: int, frame_height: int) -> np.ndarray:
@@ -218,6 +223,16 @@ def to_frame(sub_boxes: np.ndarray, params: DecodeParams, frame_width: int, fram
     xs = (np.clip(b[:, 0::2], 0, SUB * w) * frame_width + SUB // 2 * w) // (SUB * w)
     ys = (np.clip(b[:, 1::2], 0, SUB * h) * frame_height + SUB // 2 * h) // (SUB * h)
     return np.stack([xs[:, 0], ys[:, 0], xs[:, 1] - xs[:, 0], ys[:, 1] - ys[:, 0]], axis=1).astype(np.int32)
+
+
+def square_in_frame(boxes: np.ndarray, frame_width: int, frame_height: int) -> np.ndarray:
+    """Step 8: int32 (N, 4) x, y, w, h -> the square of side max(w, h) around the same centre (integer), clipped."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    side = np.maximum(b[:, 2], b[:, 3])
+    x, y = b[:, 0] - (side - b[:, 2]) // 2, b[:, 1] - (side - b[:, 3]) // 2
+    x0, y0 = np.maximum(x, 0), np.maximum(y, 0)
+    x1, y1 = np.minimum(x + side, frame_width), np.minimum(y + side, frame_height)
+    return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int32)
 
 
 def face_probability(q_score: np.ndarray | int, spec: LocatorSpec) -> np.ndarray:

@@ -154,3 +154,28 @@ def image_files(folder: str | Path) -> list[Path]:
         raise UserError(f"{folder}: no {LABELS_FILE} and no images (expected frames labelled by "
                         f"'fer-edge train --preset locator', or a folder of images for YuNet to label)")
     return files
+
+
+def score_folder(locate, folder: str | Path, labeler=None, progress=None) -> Counts:
+    """Counts of ``locate(gray) -> boxes`` on a labelled-frames folder, or on a folder of images that
+    ``labeler(gray) -> boxes`` (YuNet) labels as they are read."""
+    import cv2
+
+    folder = Path(folder)
+    if (folder / LABELS_FILE).is_file():
+        items = [(f.path, f.faces) for f in read_labels(folder)]
+    else:
+        if labeler is None:
+            raise UserError(f"{folder}: no {LABELS_FILE}, and no YuNet to label its images (run 'fer-edge "
+                            "fetch-models' or pass --detector-model)")
+        items = [(p, None) for p in image_files(folder)]
+    counts = Counts()
+    for i, (path, faces) in enumerate(items):
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise UserError(f"{path}: not an image OpenCV can read")
+        truth = faces if faces is not None else labeler(gray)
+        counts.add(locate(gray), truth, gray.shape[0])
+        if progress:
+            progress(i + 1, len(items))
+    return counts

@@ -40,13 +40,13 @@ def build_tiny_locator(out_dir, seed: int = 0, width: int = 4, depth: int = 1, s
     from train.locator.model import build_locator
 
     keras.utils.set_random_seed(seed)
-    model = build_locator(width=width, depth=depth)
+    model = build_locator(width=width, depth=depth, input_width=spec.input_width, input_height=spec.input_height)
     kernel, bias = model.get_layer("grid").get_weights()
     kernel[:, :, :, 0] *= 40.0  # the face logit varies over the frame: some cells are peaks above 0
     bias[0] = score_bias
     model.get_layer("grid").set_weights([kernel, bias])
     rng = np.random.default_rng(seed)
-    frames = rng.random((32, 72, 96, 1), dtype=np.float32)
+    frames = rng.random((32, spec.input_height, spec.input_width, 1), dtype=np.float32)
     float_path = out_dir / "locator_float.tflite"
     float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     spec.save(spec_path_for(float_path))

@@ -10,8 +10,8 @@ from edge.core.area_resize import area_resize
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
 from edge.core.spec import Quant
-from edge.locator import (DecodeParams, decode, downscale, input_table, peaks, quantize_output,
-                          score_min_q, to_frame)
+from edge.locator import (DecodeParams, decode, downscale, input_table, peaks, quantize_output, score_min_q,
+                          square_in_frame, to_frame)
 
 # 32x24 input, stride 8: a 3 x 4 grid. Output scale 1/16, zero point 0: v(q) = q * (1/16) * 8 * 16 = 8q
 # (in 1/16 input pixels), so every decoded value below is exact.
@@ -36,9 +36,9 @@ def test_params_from_spec():
 def test_one_face_decodes_to_the_box_worked_out_by_hand():
     # cell (1, 2): cx = 2*128 + 4*8 = 288, cy = 1*128 + 8*8 = 192 (1/16 px); bw = 16*8 = 128, bh = 24*8 = 192;
     # x0 = 224, x1 = 352, y0 = 96, y1 = 288. Frame 64x48: X(a) = (64a + 256) // 512, Y(a) = (48a + 192) // 384:
-    # X(224) = 28, X(352) = 44, Y(96) = 12, Y(288) = 36.
+    # X(224) = 28, X(352) = 44, Y(96) = 12, Y(288) = 36: 16 x 24 at (28, 12), squared: side 24, x = 28 - 8 // 2.
     found = decode(grid((1, 2, 20, 4, 8, 16, 24)), P, 64, 48)
-    assert found.boxes.tolist() == [[28, 12, 16, 24]]
+    assert found.boxes.tolist() == [[24, 12, 24, 24]]
     assert found.scores.tolist() == [20]
     assert found.sub_boxes.tolist() == [[224, 96, 352, 288]]
     same = decode(grid((1, 2, 20, 4, 8, 16, 24))[None], P, 64, 48)  # the (1, rows, cols, 5) tensor as well
@@ -65,7 +65,8 @@ def test_offsets_are_clamped_to_the_cell_and_sizes_to_two_pixels():
     # qx = 127 -> v = 1016 > 127: ox = 127; qw = -5 -> v(0) = 0 -> bw = 32; qy = 0, qh = 2 -> bh = 32
     found = decode(grid((0, 0, 10, 127, 0, -5, 2)), P, 32, 24)
     assert found.sub_boxes.tolist() == [[127 - 16, -16, 127 + 16, 16]]
-    assert found.boxes.tolist() == [[7, 0, 2, 1]]  # clamped to the frame: y from 0 (X(111) = 7, X(143) = 9)
+    # clamped to the frame: x from X(111) = 7 to X(143) = 9, y from 0 to Y(16) = 1; squared (side 2) from y 0
+    assert found.boxes.tolist() == [[7, 0, 2, 2]]
 
 
 def test_nms_keeps_the_higher_score_then_the_earlier_cell():
@@ -132,3 +133,9 @@ def test_a_float_spec_cannot_be_decoded():
 
 def test_quantize_output_matches_tflite_rounding():
     assert quantize_output(np.array([0.03125, 0.09375, -20.0, 20.0]), SPEC).tolist() == [0, 2, -128, 127]
+
+
+def test_square_in_frame_keeps_the_centre_in_integers_and_clips():
+    boxes = np.array([[10, 10, 4, 8], [10, 10, 5, 8], [0, 2, 6, 3], [60, 40, 4, 8]])
+    # side 8: x = 10 - 4 // 2 = 8, then 10 - 3 // 2 = 9; side 6: y = 2 - 3 // 2 = 1; side 8: x 58..66 clipped to 64
+    assert square_in_frame(boxes, 64, 48).tolist() == [[8, 10, 8, 8], [9, 10, 8, 8], [0, 1, 6, 6], [58, 40, 6, 8]]

@@ -6,12 +6,13 @@ Light on purpose (no TensorFlow, no matplotlib): the loaders need only numpy and
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import replace
 
 HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
 
-FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "folders", "synthetic")  # train.datasets.FORMATS
+FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "ferplus", "folders", "legend", "synthetic")  # train.datasets.FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +82,6 @@ def contact_sheet(dataset, per_class: int = 8, seed: int = 0, split: str = "trai
 
 def write_image(path: str, image) -> None:
     """Encode by the file's extension (PNG if none) and write atomically."""
-    import os
 
     import cv2
 
@@ -102,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.per_class < 1:
         raise UserError(f"--per-class must be at least 1, got {args.per_class}")
+    if args.contact_sheet:  # before the loading: a sheet that cannot be written fails at once, not after it
+        from edge.core.paths import check_outputs
+
+        check_outputs({"--contact-sheet": args.contact_sheet},
+                      {"the dataset": args.source if args.source and os.path.exists(args.source) else None})
     start = time.monotonic()
     dataset = load_dataset(args.source, format=args.format, val_fraction=args.val_fraction, seed=args.seed,
                            spec=DEFAULT_SPEC if args.expw_margin is None else replace(

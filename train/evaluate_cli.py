@@ -36,16 +36,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "whole folder when it has no split folders; all: every face)")
     p.add_argument("--threads", type=int, default=None, help="interpreter threads for .tflite models")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
+    p.add_argument("--detector-model", metavar="FILE", default=None,
+                   help="a face locator on a folder of images without labels.jsonl: the YuNet .onnx that labels them "
+                        "(default: $FER_EDGE_DETECTOR_MODEL, then the fetch-models cache)")
 
 
 def _resolve(args) -> tuple[Path, Path | None]:
     """(model path, run dir whose data to use by default or None)."""
     from edge.core.rundir import is_run_dir
-    from train import rundir
+    from train import run_artifacts
 
     target = Path(args.model)
     if target.is_dir():
-        return rundir.run_model_path(target, args.kind), target
+        return run_artifacts.run_model_path(target, args.kind), target
     if not target.is_file():
         raise UserError(f"{target}: no such model file or run directory")
     return target, target.parent if is_run_dir(target.parent) else None
@@ -93,10 +96,12 @@ def run(args) -> int:
     from edge.core import atomic
     from edge.core.spec import load_spec_for
     from edge.evaluate import format_report, metrics_from_predictions, predict_split
-    from train.evaluate import predict_fn_for  # imports tf_keras only for a .keras model
+    from train.scoring import predict_fn_for  # imports tf_keras only for a .keras model
 
     if args.data:
         _refuse_repeated_data(args.data)
+    if _locator_target(args.model):
+        return _evaluate_locator(args)
     model_path, run_dir = _resolve(args)
     if args.json:
         from edge.core.paths import check_outputs
@@ -130,3 +135,66 @@ def run(args) -> int:
     if args.json:
         atomic.write_json(args.json, out)
     return 0
+
+
+def _locator_target(model: str) -> bool:
+    """Whether MODEL_OR_RUN is a face locator (its spec says so) or a locator's run directory."""
+    from edge.core.locator_spec import is_locator_spec
+    from edge.core.rundir import FLOAT_MODEL
+
+    path = Path(model)
+    return is_locator_spec(path / FLOAT_MODEL if path.is_dir() else path)
+
+
+def _evaluate_locator(args) -> int:
+    """A face locator: recall and precision against YuNet's faces on a folder of frames (edge.locator_eval)."""
+    from edge.core import atomic
+    from edge.core.rundir import INT8_MODEL
+    from edge.locator_detector import LocatorDetector
+    from edge.locator_eval import score_folder
+
+    target = Path(args.model)
+    model_path = target / INT8_MODEL if target.is_dir() else target
+    if model_path.suffix != ".tflite":
+        raise UserError(f"{model_path}: a float face locator; evaluate its int8 model (fer-edge quantize makes "
+                        "model_int8.tflite; the float model's numbers are in the run's metrics.json)")
+    if not model_path.is_file():
+        raise UserError(f"{target}: no {INT8_MODEL} (run 'fer-edge quantize {target}' first)")
+    if args.data and len(args.data) > 1:
+        raise UserError(f"--data given {len(args.data)} times: a face locator is scored on one folder of frames")
+    folder = Path(args.data[0]) if args.data else _run_val_frames(target)
+    if not folder.is_dir():
+        raise UserError(f"--data {folder}: not a folder (expected frames with labels.jsonl, or images for YuNet "
+                        "to label)")
+    if args.json:
+        from edge.core.paths import check_outputs
+
+        check_outputs({"--json": args.json}, {"the model": model_path, "--data": folder})
+    detector = LocatorDetector(model_path, args.threads, label=str(model_path))
+    labeler = None if (folder / "labels.jsonl").is_file() else _yunet(args.detector_model)
+    counts = score_folder(lambda gray: detector.detect_faces(gray)[0], folder, labeler)
+    print(f"{model_path} on {folder}: {counts.summary()}")
+    for band, c in counts.to_dict()["per_size"].items():
+        print(f"  faces {band} of the frame height: {c['found']}/{c['faces']} found")
+    if args.json:
+        atomic.write_json(args.json, {"model": str(model_path), "data": str(folder), **counts.to_dict()})
+    return 0
+
+
+def _run_val_frames(run_dir: Path) -> Path:
+    from edge.core.jsonio import read_json
+
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not inside a run directory, so say which frames to use with --data FOLDER")
+    return Path(read_json(run_dir / "data.json", "run data file")["frames"]) / "val"
+
+
+def _yunet(explicit):
+    from edge.detect import YuNetDetector
+    from edge.detector_model import detector_model_label, find_detector_model
+
+    path, where = find_detector_model(explicit)
+    if path is None:
+        return None
+    yunet = YuNetDetector(path, label=detector_model_label(path, where))
+    return lambda gray: yunet.detect_faces(gray)[0]

@@ -24,9 +24,11 @@ MIN_FACE_HELP = ("smallest face to keep, in pixels of the displayed image; detec
 def add_source_arguments(parser: argparse.ArgumentParser, min_face_help: str = MIN_FACE_HELP) -> None:
     """Detection and camera options shared by ``run``, ``bench`` and ``collect``."""
     g = parser.add_argument_group("detection")
-    g.add_argument("--detector", choices=("auto", "haar", "yunet"), default=_default("detector"),
+    g.add_argument("--detector", default=_default("detector"), metavar="{auto,haar,yunet,LOCATOR.tflite}",
                    help="yunet: OpenCV FaceDetectorYN (get its model once with 'fer-edge fetch-models'); "
-                   "haar: OpenCV's bundled frontal-face cascade; auto (default): yunet if its model is found")
+                   "haar: OpenCV's bundled frontal-face cascade; auto (default): yunet if its model is found; "
+                   "a face locator .tflite (e.g. models/face_locator_int8.tflite, with its .spec.json): the "
+                   "microcontroller's detector, run here in LiteRT")
     g.add_argument("--detector-model", metavar="FILE",
                    help="the YuNet .onnx (default: $FER_EDGE_DETECTOR_MODEL, then the fetch-models cache)")
     g.add_argument("--min-face", type=int, metavar="PX", default=_default("min_face"), help=min_face_help)
@@ -115,8 +117,16 @@ def check_run_paths(config, files: dict | None = None, folders: dict | None = No
             if os.path.realpath(sidecar) not in claimed:  # --out x.mp4 --jsonl x.jsonl share x.config.json
                 claimed.add(os.path.realpath(sidecar))
                 outputs[f"{flag}'s config"] = sidecar
+    from edge.config import is_locator_path
+
     inputs = {"--source": config.source if os.path.exists(config.source) else None,
               "--detector-model": config.detector_model}
+    if is_locator_path(config.detector):
+        inputs.update({"--detector": config.detector, "the locator's spec": spec_path_for(config.detector)})
+    if os.path.isdir(config.source):  # an image folder: each image it reads is an input too
+        from edge.sources import ImageFolderSource
+
+        inputs.update({f"--source's image {p.name}": p for p in ImageFolderSource(config.source).paths})
     if config.model:
         inputs.update({"the model": config.model, "the model's spec": spec_path_for(config.model)})
     check_outputs(outputs, inputs, folders)
@@ -136,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if timer.frames:
             print(timer.table())
-    outputs = [p for p in (config.out, config.jsonl, config.summary) if p]
+    import os
+
+    outputs = [p for p in (config.out, config.jsonl, config.summary) if p and os.path.exists(p)]  # no frame, no video
     print(f"{result.frames} frames, {result.faces} faces in {result.frames_with_faces} frames; "
           f"stopped by {result.stopped_by}" + (f"; wrote {', '.join(outputs)}" if outputs else ""))
     return 0

@@ -28,8 +28,8 @@ CHANNELS = ("score", "offset_x", "offset_y", "width", "height")
 
 @dataclass(frozen=True)
 class LocatorSpec:
-    input_width: int = 96
-    input_height: int = 72
+    input_width: int = 128
+    input_height: int = 96
     #: input pixels per grid cell: the grid is (input_height / stride) x (input_width / stride)
     stride: int = 8
     channels: tuple[str, ...] = CHANNELS

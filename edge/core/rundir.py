@@ -5,7 +5,7 @@
     model.keras         its float model (fer-edge train), with model.spec.json
     model_int8.tflite   its int8 model (fer-edge quantize), with model_int8.spec.json
 
-Each stage names the other files it writes (``train.rundir``, ``quantize.files``, ``firmware_export.config``,
+Each stage names the other files it writes (``train.run_artifacts``, ``quantize.files``, ``firmware_export.config``,
 ``mobile_export.export``); the run folder only composes them. Standard library only: the Pi reads run
 directories too.
 """
@@ -66,6 +66,9 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
         found = ", ".join(sorted(p.name for k in kinds for p in path.glob("*" + k))) or "none"
         raise UserError(f"{path}: run directory has no {' or '.join(names)} to use as {what} ({hint}; "
                         f"{expected} files here: {found})")
+    if path.exists() and not path.is_file():  # never opened: reading a FIFO would wait forever
+        raise UserError(f"{path}: not a regular file (a pipe or device; expected a {expected} {what} file or a run "
+                        "directory)")
     if not path.is_file():
         raise UserError(f"{path}: no such {what} file or run directory (expected a {expected} file)")
     if path.suffix not in kinds:

@@ -82,7 +82,7 @@ bool IouExceeds(const int64_t* a, const int64_t* b) {
   return inter * 100 > static_cast<int64_t>(${LOC}_NMS_PCT) * uni;
 }
 
-// edge.locator.decode (steps 4-7): the raw grid -> faces in a width x height frame; returns how many.
+// edge.locator.decode (steps 4-8): the raw grid -> faces in a width x height frame; returns how many.
 int Decode(const int8_t* q, int width, int height, Face* faces) {
   // step 4: peaks, in raster order; a neighbour earlier in raster order must be strictly lower
   int16_t order[kGridRows * kGridCols];
@@ -142,11 +142,16 @@ int Decode(const int8_t* q, int width, int height, Face* faces) {
     const int x1 = static_cast<int>((e[2] * width + kSub / 2 * kLocCols) / xden);
     const int y0 = static_cast<int>((e[1] * height + kSub / 2 * kLocRows) / yden);
     const int y1 = static_cast<int>((e[3] * height + kSub / 2 * kLocRows) / yden);
+    // step 8: the square of side max(w, h) around the same centre (integers), clipped to the frame
+    const int side = (x1 - x0) > (y1 - y0) ? (x1 - x0) : (y1 - y0);
+    const int sx = x0 - (side - (x1 - x0)) / 2, sy = y0 - (side - (y1 - y0)) / 2;
+    const int fx0 = sx > 0 ? sx : 0, fy0 = sy > 0 ? sy : 0;
+    const int fx1 = sx + side < width ? sx + side : width, fy1 = sy + side < height ? sy + side : height;
     Face& f = faces[count++];
-    f.x = x0;
-    f.y = y0;
-    f.w = x1 - x0;
-    f.h = y1 - y0;
+    f.x = fx0;
+    f.y = fy0;
+    f.w = fx1 - fx0;
+    f.h = fy1 - fy0;
     f.face_score = v[0];
   }
   return count;

@@ -23,7 +23,7 @@ from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
 from edge.core.spec import spec_path_for
-from train import rundir
+from train import run_artifacts as rundir
 from train.budget import check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, make_strategy
@@ -31,6 +31,7 @@ from train.fit import Task, fit
 from train.locator.data import LocatorDataset, load_split
 from train.locator.loss import LocatorLoss
 from train.locator.model import build_locator
+from train.locator.targets import REG
 from train.pipeline import steps_per_epoch
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,20 @@ def frames_folder(cfg: TrainConfig) -> Path:
     return generated_frames(cfg.sources, frames_config(cfg), label, label_id)
 
 
+def source_names(cfg: TrainConfig) -> str:
+    """The sources by name, a split folder with its dataset's (``fer2013/train``): never the trainer's paths."""
+    names = [rundir.source_name(s) for s in cfg.sources]
+    return " + ".join(f"{Path(str(s).rstrip('/')).parent.name}/{n}" if n in ("train", "val", "test") and s else n
+                      for s, n in zip(cfg.sources, names))
+
+
 def spec_for(cfg: TrainConfig, run_dir: Path | None = None) -> LocatorSpec:
     o = cfg.preset_options
-    meta = {"run": run_dir.name if run_dir else None, "data": " + ".join(rundir.source_name(s) for s in cfg.sources),
+    meta = {"run": run_dir.name if run_dir else None, "data": source_names(cfg),
             "preset_options": dict(o), "train_config": rundir.TRAIN_CONFIG, "teacher": "YuNet (face_detection_yunet_2023mar)"}
-    return LocatorSpec(input_width=o.get("input_width", 96), input_height=o.get("input_height", 72), preset="locator",
+    default = LocatorSpec()
+    return LocatorSpec(input_width=o.get("input_width", default.input_width),
+                       input_height=o.get("input_height", default.input_height), preset="locator",
                        meta=meta)
 
 
@@ -75,8 +85,7 @@ def load_data(cfg: TrainConfig, spec: LocatorSpec) -> tuple[LocatorDataset, Path
     folder = frames_folder(cfg)
     splits = {s: load_split(folder / s, spec.input_width, spec.input_height, spec.stride, cfg.seed)
               for s in ("train", "val")}
-    names = " + ".join(rundir.source_name(s) for s in cfg.sources)
-    return LocatorDataset(names, splits), folder
+    return LocatorDataset(source_names(cfg), splits), folder
 
 
 def _compile(model, cfg, lr, optimizer=None):
@@ -88,15 +97,28 @@ def _inputs(images: np.ndarray) -> np.ndarray:
 
 
 def _train_data(split, spec, cfg, start_epoch=0, teacher_log_probs=None):
-    x, y, n = tf.constant(_inputs(split.images)), tf.constant(split.targets), len(split)
+    """Every epoch the frames in a seeded order (the same after a resume), batches of float inputs and targets."""
+    x, y, n = tf.constant(split.images[..., None]), tf.constant(split.targets), len(split)
 
     def epoch_batches(epoch):
         seed = tf.stack([tf.constant(cfg.seed, tf.int64), epoch])
         order = tf.argsort(tf.random.stateless_uniform([n], seed))
-        return tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).map(
-            lambda idx: (tf.gather(x, idx), tf.gather(y, idx)))
+        return tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).enumerate().map(
+            lambda step, idx: _mirror(tf.cast(tf.gather(x, idx), tf.float32) / 255.0, tf.gather(y, idx),
+                                      tf.stack([seed[0], seed[1] * 100_003 + step])))
 
     return tf.data.Dataset.range(start_epoch, cfg.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+
+
+def _mirror(images, targets, seed):
+    """Half the frames of a batch mirrored (seeded), their targets with them: the grid flips left to right and
+    the centre's offset inside its cell x becomes 1 - x."""
+    flip = tf.random.stateless_uniform([tf.shape(images)[0]], seed) < 0.5
+    images = tf.where(flip[:, None, None, None], images[:, :, ::-1], images)
+    mirrored = targets[:, :, ::-1]
+    offset_x = tf.where(mirrored[..., REG] > 0, tf.minimum(1.0 - mirrored[..., 3], 0.999), mirrored[..., 3])
+    mirrored = tf.concat([mirrored[..., :3], offset_x[..., None], mirrored[..., 4:]], axis=-1)
+    return images, tf.where(flip[:, None, None, None], mirrored, targets)
 
 
 def _val_data(split, spec):
@@ -126,12 +148,25 @@ def evaluate_outputs(raw: np.ndarray, frames, spec: LocatorSpec):
     return counts
 
 
+#: score thresholds tried on the validation frames when a run finishes (the best F1 is kept in the spec)
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
 def evaluate_float(model, split, spec: LocatorSpec):
+    """(the float model's counts at the spec's threshold, F1 per threshold of ``THRESHOLDS``)."""
+    from dataclasses import replace
+
     from edge.locator import quantize_output
 
     values = model.predict(_inputs(split.images), batch_size=EVAL_BATCH, verbose=0)
     spec = spec.with_quant(None, float_output_quant(values))
-    return evaluate_outputs(quantize_output(values, spec), split.frames, spec)
+    q = quantize_output(values, spec)
+    f1 = {}
+    for t in THRESHOLDS:
+        c = evaluate_outputs(q, split.frames, replace(spec, score_threshold=t))
+        p, r = (c.precision if c.boxes else 0.0), (c.recall if c.faces_in_band else 0.0)
+        f1[t] = 2 * p * r / (p + r) if p + r else 0.0
+    return evaluate_outputs(q, split.frames, spec), f1
 
 
 def start_run(cfg: TrainConfig, *, runs_dir="runs", name=None, force=False, max_flash=None, max_ram=None):
@@ -146,7 +181,7 @@ def start_run(cfg: TrainConfig, *, runs_dir="runs", name=None, force=False, max_
             cfg.save(run_dir)
             return _train(cfg, run_dir, strategy, model, budget, dataset, folder)
         except BaseException:
-            from train.session import _clean_failed
+            from train.training_run import _clean_failed
 
             _clean_failed(run_dir)
             raise
@@ -171,7 +206,7 @@ def _build(cfg: TrainConfig, max_flash, max_ram):
 
 
 def _train(cfg, run_dir: Path, strategy, model, budget, dataset: LocatorDataset, folder: Path):
-    from train.session import RunResult
+    from train.training_run import RunResult
 
     start = time.monotonic()
     spec = spec_for(cfg, run_dir)
@@ -191,13 +226,23 @@ def _train(cfg, run_dir: Path, strategy, model, budget, dataset: LocatorDataset,
 def finalize(run_dir: Path, dataset: LocatorDataset, result, budget, data: dict) -> dict:
     from train.plots import plot_curves
 
+    from dataclasses import replace
+
     model = keras.models.load_model(run_dir / rundir.FLOAT_MODEL, compile=False)
-    spec = LocatorSpec.load(spec_path_for(run_dir / rundir.FLOAT_MODEL))
-    counts = evaluate_float(model, dataset.splits["val"], spec)
+    spec_path = spec_path_for(run_dir / rundir.FLOAT_MODEL)
+    spec = LocatorSpec.load(spec_path)
+    _, f1 = evaluate_float(model, dataset.splits["val"], spec)
+    best = max(f1, key=lambda t: (round(f1[t], 6), -abs(t - 0.5)))  # the decoding threshold: best F1 on val
+    spec = replace(spec, score_threshold=best)
+    spec.save(spec_path)
+    counts, _ = evaluate_float(model, dataset.splits["val"], spec)
+    log.info("score threshold %.2f: the best F1 on the val frames (%s)", best,
+             ", ".join(f"{t:g}: {v:.3f}" for t, v in f1.items()))
     state = result.state
     metrics = {"model": rundir.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
                "stop_reason": state.stop_reason, "train_seconds": round(state.seconds, 1), "data": data,
-               "budget": budget.to_dict(), "locator": {"val": counts.to_dict(), "summary": counts.summary()}}
+               "budget": budget.to_dict(), "locator": {"val": counts.to_dict(), "summary": counts.summary(),
+                                                       "score_threshold": best, "f1_by_threshold": f1}}
     plot_curves(state.history, run_dir / rundir.CURVES, state.best_epoch)
     atomic.write_json(run_dir / rundir.METRICS, metrics)
     log.info("float locator on the val frames: %s", counts.summary())
