@@ -192,6 +192,11 @@ def locator_record(locator: Locator) -> dict:
             "decode": locator.params.to_dict(), "arena": {**asdict(locator.arena), "used": locator.arena.used}}
 
 
+def count_text(instructions: int) -> str:
+    """An instruction count for a table: millions with two decimals, or thousands below 10,000."""
+    return f"{instructions / 1e6:.2f} M" if instructions >= 10_000 else f"{instructions / 1e3:.1f} K"
+
+
 def _ms(instructions: int, mhz: float, cpi: float) -> float:
     return instructions * cpi / (mhz * 1e3)
 
@@ -250,7 +255,7 @@ def pipeline_readme(name: str, record: dict, clocks: dict[str, float]) -> str:
             for size, p in counted.get(k, {}).get("per_size", {}).items():
                 fps = [f"{1000 / _ms(p['total'], mhz, 1.4):.1f}-{1000 / _ms(p['total'], mhz, 1.0):.1f}"
                        for mhz in clocks.values()]
-                cells = [f"{p[part] / 1e6:.2f} M" for part in ("downscale", "locator", "decode", "crop", "classifier")]
+                cells = [count_text(p[part]) for part in ("downscale", "locator", "decode", "crop", "classifier")]
                 lines.append(f"| {'CMSIS-NN' if k == 'cmsis_nn' else 'reference'} | {size} | "
                              f"{'/'.join(map(str, p['faces']))} | " + " | ".join(cells)
                              + f" | **{p['total'] / 1e6:.2f} M** | " + " | ".join(fps) + " |")

@@ -27,7 +27,7 @@ from edge.core.errors import UserError
 from edge.frame_pipeline import FramePipeline
 from firmware_export import measure_m4 as m4
 from firmware_export import verify_tflm as tflm
-from firmware_export.pipeline import Locator, template
+from firmware_export.pipeline import Locator, count_text, template
 from firmware_export.pipeline_frames import CameraFrame
 from firmware_export.pipeline_verify import frame_lines
 from firmware_export.tflite_model import read_model
@@ -200,7 +200,7 @@ def summary(record: dict) -> list[str]:
     lines = []
     for k in m4.KERNELS:
         for size, parts in record.get(k, {}).get("per_size", {}).items():
-            cells = ", ".join(f"{p} {parts[p] / 1e6:.2f} M" for p in PARTS[:-1])
+            cells = ", ".join(f"{p} {count_text(parts[p])}" for p in PARTS[:-1])
             lines.append(f"{m4._kernel_title(k)} {size} ({'/'.join(map(str, parts['faces']))} faces): "
                          f"{parts['total'] / 1e6:.2f} M instructions per frame ({cells})")
     return lines
