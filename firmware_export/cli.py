@@ -16,7 +16,8 @@ EXTRA = "micro"  # pip install 'fer-edge[micro]'
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL_INT8.tflite|RUN_DIR", nargs="?", default=None,
                         help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
-                             "model_int8.tflite (written by 'fer-edge quantize'); default: the micro model in models/")
+                             "model_int8.tflite (written by 'fer-edge quantize'), or a shipped model by name: micro, "
+                             "pi ('fer-edge models' lists them); default: micro")
     from edge.core.deprecated import add_alias
 
     out = parser.add_mutually_exclusive_group(required=True)

@@ -14,8 +14,9 @@ EXTRA = "mobile"  # pip install 'fer-edge[mobile]'
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN",
-                   help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), or a run "
-                        "directory with model_int8.tflite (and model.keras for float16)")
+                   help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), a run "
+                        "directory with model_int8.tflite (and model.keras for float16), or a shipped model by "
+                        "name: micro, pi ('fer-edge models' lists them)")
     from edge.core.deprecated import add_alias
 
     out = p.add_mutually_exclusive_group(required=True)

@@ -15,8 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.commands.run import add_source_arguments
 
     parser.add_argument("source", metavar="VIDEO", help="a video file (or an image folder)")
-    parser.add_argument("--model", metavar="MODEL", help="a .tflite model (with its .spec.json) or a run directory "
-                        "(default: detection only)")
+    parser.add_argument("--model", metavar="MODEL", help="a .tflite model (with its .spec.json), a run directory or a "
+                        "shipped model by name: micro, pi (default: none, so only detection is timed, not the "
+                        "whole 'fer-edge run' pipeline, which classifies with micro by default)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--out", metavar="VIDEO.mp4", help="also write the annotated video to this file")
     parser.add_argument("--json", metavar="FILE", help="write the timings as JSON")

@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "DIR' reads); faces already there are kept and counted")
     add_alias(parser, "--out", "--out-dir", "out_dir", metavar="DIR")
     parser.add_argument("--model", metavar="MODEL",
-                        help="the .tflite (with its spec) or run directory whose framing, size and classes the crops "
-                        "follow (default: the shipped micro model)")
+                        help="the .tflite (with its spec), run directory or shipped model (micro, pi) whose framing, "
+                        "size and classes the crops follow (default: micro)")
     parser.add_argument("--label", metavar="CLASS",
                         help="label every face of this session with CLASS; without it, keys choose: 1-7 a class "
                         "(in the model's label order), space pauses (the session starts paused)")
