@@ -57,7 +57,8 @@ def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = Fals
     if existing and not force:
         raise UserError(f"{run_dir}: already quantized ({existing[0]} exists); pass --force to replace it")
 
-    from quantize.qat import load_float_model, make_qat_model
+    from quantize.float_model import load_float_model
+    from quantize.qat import make_qat_model
 
     float_model = load_float_model(model_path)
     qat_model = make_qat_model(float_model) if cfg.method in ("auto", "qat") else None  # fail before the slow part

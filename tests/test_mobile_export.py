@@ -217,3 +217,46 @@ def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
     assert np.array_equal(web.argmax(1), ref.argmax(1))
     assert np.abs(web - ref).max() <= 1e-6
     assert len(set(ref.argmax(1))) >= 3
+
+
+#: what the train extra adds to the mobile one: export-mobile must not need them
+NOT_IN_MOBILE_EXTRA = ("tensorflow_model_optimization", "sklearn", "matplotlib", "keras_tuner", "scipy")
+
+
+def test_the_float16_conversion_needs_only_the_mobile_extra(tmp_path):
+    """Loading and converting the shipped float model (export-mobile's default float16 file) with no tfmot, scikit-learn
+    or matplotlib importable: the mobile extra installs none of them."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import importlib.abc, sys
+        class Blocker(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {NOT_IN_MOBILE_EXTRA!r}:
+                    raise ModuleNotFoundError(f"blocked import of {{name}} (not in the mobile extra)")
+        sys.meta_path.insert(0, Blocker())
+        from pathlib import Path
+        from mobile_export.export import _float_spec, _plain_model, find_source
+        source = find_source("micro")  # the shipped model, by its short name
+        path, spec = _plain_model("float16", source, _float_spec(source), Path(sys.argv[1]))
+        print(source.float_model.name, path.stat().st_size, spec.input_shape)
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, size, shape = done.stdout.split(maxsplit=2)
+    assert name == "fer_micro.keras" and int(size) > 100_000 and shape.strip() == "(48, 48, 1)"
+
+
+def test_a_qat_keras_file_is_told_apart_from_a_float_one(tmp_path):
+    import zipfile
+
+    from quantize.float_model import has_qat_wrappers
+
+    assert not has_qat_wrappers(MODELS / "fer_micro.keras")
+    qat = tmp_path / "qat.keras"
+    with zipfile.ZipFile(qat, "w") as z:
+        z.writestr("config.json", '{"class_name": "Sequential", "config": {"layers": [{"class_name": "QuantizeWrapperV2"}]}}')
+    assert has_qat_wrappers(qat)
