@@ -139,6 +139,8 @@ class _FrameLoop:
         #: the last frame shown and its record (kept on screen at the end of a file)
         self.frame = self.record = None
         self.pass_frames = 0  # frames of this pass over a file (--loop)
+        #: an image folder's frames are unrelated stills: nothing is tracked or smoothed from one to the next
+        self.stills = bool(getattr(source, "stills", False))
 
     def run(self) -> None:
         result, timer = self.result, self.timer
@@ -160,6 +162,8 @@ class _FrameLoop:
 
     def _one_frame(self, frame) -> None:
         out, result = self.out, self.result
+        if self.stills:
+            self.recognize.forget()
         faces = self.recognize(frame)
         fps = self.meter.tick()
         # the rate drawn on the frames: a file's own (what --out is written at), a camera's measured one

@@ -46,6 +46,7 @@ class VideoOutput:
         self.path, self.fps = Path(path), fps
         self.frames = 0
         self._writer = self._atomic = self._fit = None
+        self._warned = False
 
     def write(self, image: np.ndarray) -> None:
         if image.ndim == 3 and image.shape[2] == 4:
@@ -54,6 +55,11 @@ class VideoOutput:
             self._open(image.shape[1], image.shape[0])
             self._fit = np.empty_like(image)
         if image.shape != self._fit.shape:
+            if not self._warned:
+                self._warned = True
+                log.warning("--out %s: frame %d is %dx%d, but the video is %dx%d (its first frame's size): frames of "
+                            "other sizes are scaled to fit, with black bars", self.path, self.frames + 1,
+                            image.shape[1], image.shape[0], self._fit.shape[1], self._fit.shape[0])
             image = letterbox(image, self._fit)
         self._writer.write(image)
         self.frames += 1

@@ -103,10 +103,15 @@ class VideoCaptureSource:
 
 
 class ImageFolderSource:
-    """Every image in a folder, in name order; unreadable files are skipped with a warning."""
+    """Every image in a folder, in name order; unreadable files are skipped with a warning.
+
+    The images are ``stills``: unrelated pictures, not a time series, so the loop detects each one afresh and
+    neither tracks nor smooths a face from one file to the next.
+    """
 
     live = False
     fps = None
+    stills = True
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
