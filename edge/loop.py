@@ -235,8 +235,8 @@ class _FrameLoop:
             view = {"session": self.session.view()} if self.session is not None else {}
             jpeg = cv2.imencode(".jpg", frame.image, self.jpeg_params)[1].tobytes() if frame is not None else None
             server.publish({**server.latest(), **self.record, **view, "ended": True}, jpeg)
-        log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit (--loop replays the file)",
-                 self.source.name)
+        replay = " (--loop replays the file)" if self.on_frame is None else ""  # run has --loop; collect does not
+        log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit%s", self.source.name, replay)
         self.stop.wait()
 
     def _log_progress(self, faces: int) -> None:

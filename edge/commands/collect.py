@@ -21,10 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.commands.run import add_source_arguments
 
     parser.add_argument("--source", required=True, metavar="SRC", help="picamera2 | usb:N | a video file | a folder of images")
-    parser.add_argument("--out-dir", metavar="DIR",
-                        help="(required) the folder the faces go to: DIR/<class>/*.png (what 'fer-edge train --data "
-                        "DIR' reads); faces already there are kept and counted")
-    add_alias(parser, "--out", "--out-dir", "out_dir", metavar="DIR")
+    out = parser.add_mutually_exclusive_group(required=True)  # required: the usage line shows it so
+    out.add_argument("--out-dir", metavar="DIR",
+                     help="the folder the faces go to: DIR/<class>/*.png (what 'fer-edge train --data DIR' reads); "
+                     "faces already there are kept and counted")
+    add_alias(out, "--out", "--out-dir", "out_dir", metavar="DIR")
     parser.add_argument("--model", metavar="MODEL",
                         help="the .tflite (with its spec), run directory or shipped model (micro, pi) whose framing, "
                         "size and classes the crops follow (default: micro)")
