@@ -164,3 +164,18 @@ def int8_model(tmp_path_factory):
     shutil.copy(DEFAULT_MODEL, out)
     shutil.copy(spec_path_for(DEFAULT_MODEL), spec_path_for(out))
     return out
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory):
+    """(a copy of the checkout, the fer-edge wheel built from it offline): built once for the wheel tests. The copy
+    holds a float model that must stay out of the wheel."""
+    if missing_modules("setuptools") or (missing_modules("wheel")
+                                         and importlib.util.find_spec("setuptools.command.bdist_wheel") is None):
+        pytest.skip("building the wheel offline needs setuptools (and wheel, before setuptools 70.1) installed here")
+    from wheel_kit import build_wheel, copy_source
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = copy_source(tmp / "src")
+    (src / "models" / "fer_pi.keras").write_bytes(b"a float model that must stay out of the wheel")
+    return src, build_wheel(src, tmp / "dist")
