@@ -163,7 +163,8 @@ class CardInputs:
         return self.report["models"][self.report["chosen"]]
 
 
-def _card(c: CardInputs) -> str:
+def card_text(c: CardInputs) -> str:
+    """The card's Markdown, from what ``publish`` read of the run (no I/O: tests render it from fixed inputs)."""
     return "".join([_summary(c), _accuracy(c), c.side_by_side + "\n", c.speed, _microcontroller(c),
                     _known_limits(c), _reproduce(c)])
 
@@ -329,7 +330,7 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         card_args = "".join([f" --eval {_data_placeholder(e)}" for e in evals]
                             + [f" --baseline <before: {b.name}>" for b in baseline_paths])
         staged[card] = stage / card.name
-        staged[card].write_text(_card(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export,
+        staged[card].write_text(card_text(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export,
                                                  float_bytes, table, card_args, refs,
                                                  card_speed.section(speed, metrics["budget"]["macs"]))),
                                 encoding="utf-8")

@@ -10,6 +10,7 @@ import pytest
 
 from dataset_fixtures import write_expw_photos
 from edge.core.preprocess import prepare
+from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import Framing, ModelSpec
 from edge.timing import StageTimer
@@ -31,8 +32,10 @@ def _photo() -> np.ndarray:
 def _live_crop(gray: np.ndarray, spec: ModelSpec, box, landmarks) -> np.ndarray:
     """The crop the live loop's Recognizer cuts for a detector that returns ``box`` (and ``landmarks``)."""
 
-    class Detector:
-        def detect_faces(self, g, min_face):
+    class Detector(FaceDetector):
+        name, model_path = "scripted", None
+
+        def detect_faces(self, g, min_face=None):
             return np.array([box], np.int32), None if landmarks is None else landmarks[None]
 
     class Classifier:

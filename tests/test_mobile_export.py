@@ -261,3 +261,16 @@ def test_a_qat_keras_file_is_told_apart_from_a_float_one(tmp_path):
     with zipfile.ZipFile(qat, "w") as z:
         z.writestr("config.json", '{"class_name": "Sequential", "config": {"layers": [{"class_name": "QuantizeWrapperV2"}]}}')
     assert has_qat_wrappers(qat)
+
+
+@pytest.mark.requires("tensorflow", "flatbuffers")
+@pytest.mark.parametrize("size", [100, 1000, 20000])
+def test_export_mobile_on_a_truncated_model_says_what_is_wrong(int8_model, size):
+    from edge.core.spec import load_spec_for
+    from mobile_export.model import for_apps
+
+    with pytest.raises(UserError) as e:
+        for_apps(int8_model.read_bytes()[:size], load_spec_for(int8_model), what="cut_int8.tflite")
+    message = str(e.value)
+    assert message.startswith("cut_int8.tflite: not a readable TFLite model") and "(error)" not in message
+    assert "truncated or corrupt" in message and "\n" not in message
