@@ -141,7 +141,7 @@ class _FrameLoop:
         self.frame = self.record = None
         self.pass_frames = 0  # frames of this pass over a file (--loop)
         #: an image folder's frames are unrelated stills: nothing is tracked or smoothed from one to the next
-        self.stills = bool(getattr(source, "stills", False))
+        self.stills = source.stills
 
     def run(self) -> None:
         result, timer = self.result, self.timer

@@ -155,6 +155,7 @@ class Reconnecting(FrameSource):
                  stop: threading.Event | None = None):
         self.source, self.retries, self.backoff, self.max_backoff = source, retries, backoff, max_backoff
         self.name, self.live, self.clock, self.fps = source.name, source.live, source.clock, source.fps
+        self.stills = source.stills
         self.stop = stop or threading.Event()
         self._attempts, self._delay = 0, backoff
         self._opened = False
