@@ -24,7 +24,7 @@ from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
 from edge.live.session import SessionStats
 from edge.sources import open_source
-from edge.core.stop import stop_on_signals
+from edge.core.stop import stop_on_signals, wait_for
 from edge.timing import StageTimer
 from edge.track import Tracker
 
@@ -238,7 +238,7 @@ class _FrameLoop:
             server.publish({**server.latest(), **self.record, **view, "ended": True}, jpeg)
         replay = " (--loop replays the file)" if self.on_frame is None else ""  # run has --loop; collect does not
         log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit%s", self.source.name, replay)
-        self.stop.wait()
+        wait_for(self.stop)  # wakes up now and then: a signal another thread took still stops it
 
     def _log_progress(self, faces: int) -> None:
         if time.monotonic() >= self.next_log:
