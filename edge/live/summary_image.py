@@ -77,5 +77,5 @@ def render(view: dict) -> np.ndarray:
 
 
 def write_summary(path: str | Path, view: dict) -> Path:
-    ok, png = cv2.imencode(".png", render(view))
+    ok, png = cv2.imencode(".png", render(view), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     return atomic.write_bytes(path, png.tobytes())
