@@ -15,17 +15,11 @@ import pytest
 from conftest import missing_modules, require_modules
 from edge.evaluate import metrics_from_predictions
 from edge.core.spec import DEFAULT_SPEC, LABELS
-from edge_testkit import demo_frames
+from edge_testkit import demo_frames, import_blocker
 
 #: what an edge-only install lacks; the subprocess refuses to import them
 BLOCKED = ("tensorflow", "tf_keras", "keras", "sklearn", "scipy")
-BLOCKER = textwrap.dedent(f"""
-    import importlib.abc, sys
-    class Blocker(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {BLOCKED!r}:
-                raise ModuleNotFoundError(f"blocked import of {{name}} (not in the edge extra)")
-    sys.meta_path.insert(0, Blocker())
+BLOCKER = import_blocker(BLOCKED, "not in the edge extra") + textwrap.dedent("""
     from edge.commands.dispatch import main
     sys.exit(main(sys.argv[1:]))
 """)

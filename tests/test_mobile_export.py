@@ -231,13 +231,9 @@ def test_the_float16_conversion_needs_only_the_mobile_extra(tmp_path):
     import sys
     import textwrap
 
-    script = textwrap.dedent(f"""
-        import importlib.abc, sys
-        class Blocker(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {NOT_IN_MOBILE_EXTRA!r}:
-                    raise ModuleNotFoundError(f"blocked import of {{name}} (not in the mobile extra)")
-        sys.meta_path.insert(0, Blocker())
+    from edge_testkit import import_blocker
+
+    script = import_blocker(NOT_IN_MOBILE_EXTRA, "not in the mobile extra") + textwrap.dedent("""
         from pathlib import Path
         from mobile_export.export import _float_spec, _plain_model, find_source
         source = find_source("micro")  # the shipped model, by its short name
