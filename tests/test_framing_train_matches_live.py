@@ -94,14 +94,18 @@ def test_expw_margin_is_an_alias_of_framing_margin_with_one_deprecation_line(cap
     from train import cli
     from train.config import TrainConfig
 
+    from edge.core.deprecated import warn_deprecated
+
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
+    args = parser.parse_args(["--expw-margin", "0.3", "--no-framing-align"])
     with caplog.at_level(logging.WARNING, logger="train.cli"):
-        cfg = cli._config(parser.parse_args(["--expw-margin", "0.3", "--no-framing-align"]))
+        cfg = cli.config_from_args(args)
+        warn_deprecated(args, logging.getLogger("train.cli"))  # as fer-edge does once logging is set up
     assert cfg.framing == Framing(margin=0.3, align=False)
     assert [r.message for r in caplog.records if "--expw-margin" in r.message][0].count("deprecated") == 1
     assert len(caplog.records) == 1
-    assert cli._config(parser.parse_args(["--expw-margin", "0.3", "--framing-margin", "0.1"])).framing.margin == 0.1
+    assert cli.config_from_args(parser.parse_args(["--expw-margin", "0.3", "--framing-margin", "0.1"])).framing.margin == 0.1
     # a train_config.json written before the alias still loads, its margin as the framing margin
     old = {k: v for k, v in TrainConfig().to_dict().items() if k != "framing_margin"}
     assert TrainConfig.from_dict({**old, "expw_margin": 0.2}).framing.margin == 0.2

@@ -110,7 +110,7 @@ def test_bench_and_evaluate_json_are_checked_before_any_work(int8_model, video, 
 @pytest.mark.parametrize("target, message", [("spec", "is also the model's spec"), ("folder", "is a folder"),
                                              ("file.txt/x.json", "file.txt is a file, not a folder")])
 def test_evaluate_json_is_checked_before_the_evaluation(int8_model, tmp_path, target, message, capsys):
-    import train.evaluate
+    import train.scoring
 
     spec = int8_model.with_name(int8_model.stem + ".spec.json")
     (tmp_path / "folder").mkdir()
@@ -121,7 +121,7 @@ def test_evaluate_json_is_checked_before_the_evaluation(int8_model, tmp_path, ta
     assert main(["evaluate", str(int8_model), "--data", str(tmp_path / "data"), "--json", str(out)]) == 2
     one_line_error(capsys, f"--json {out}: " if target != "file.txt/x.json" else "--json", message)
     assert snapshot(tmp_path) == before and spec.read_bytes() == spec_before
-    assert train.evaluate  # imported only to show the stage is installed
+    assert train.scoring  # imported only to show the stage is installed
 
 
 def test_collect_out_under_a_file_or_with_a_class_that_is_a_file(int8_model, video, tmp_path, capsys):

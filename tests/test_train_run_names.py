@@ -35,7 +35,7 @@ def test_force_replaces_only_a_run(tmp_path, capsys):
 
 @pytest.mark.requires("tensorflow", "tf_keras")
 def test_a_failed_run_leaves_no_half_run_folder(tmp_path):
-    from train.session import _clean_failed
+    from train.training_run import _clean_failed
 
     run = tmp_path / "run"
     (run / "checkpoints" / "ckpt-1_temp").mkdir(parents=True)

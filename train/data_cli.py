@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.core.errors import UserError
     from train.config import TrainConfig
     from train.datasets import load_dataset
-    from train.rundir import data_spec
+    from train.run_artifacts import data_spec
 
     if args.per_class < 1:
         raise UserError(f"--per-class must be at least 1, got {args.per_class}")
