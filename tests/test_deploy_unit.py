@@ -19,9 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from edge_testkit import demo_video
 
 import edge
-from edge_testkit import demo_video
 
 UNIT = Path(edge.__file__).parent / "deploy" / "fer-edge.service"
 FAKES = Path(__file__).parent / "fake_libcamera"

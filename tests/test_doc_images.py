@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

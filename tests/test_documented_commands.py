@@ -15,12 +15,12 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 from conftest import missing_modules
-from edge.core.spec import LABELS
 from edge_testkit import demo_frames
 from test_docs import commands, shell_blocks
 from wheel_kit import ROOT, role_venv
+
+from edge.core.spec import LABELS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -108,8 +108,9 @@ def _run_dir(folder: Path, model: Path) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, yunet_model_or_none):
     """A home folder and the inputs the guides assume (the clip, a video to label, faces, run directories)."""
-    from edge.core.rundir import DEFAULT_MODEL
     from edge_testkit import demo_video
+
+    from edge.core.rundir import DEFAULT_MODEL
 
     base = tmp_path_factory.mktemp("documented")
     home = base / "home"

@@ -9,9 +9,9 @@ import logging
 
 import cv2
 import numpy as np
+from edge_testkit import demo_frames
 
 from edge.commands.dispatch import main
-from edge_testkit import demo_frames
 
 
 def _run(folder, out, *extra):

@@ -11,10 +11,10 @@ import threading
 import time
 
 import pytest
+from edge_testkit import demo_video
 
 from edge.config import EdgeConfig
 from edge.loop import run_edge
-from edge_testkit import demo_video
 
 pytestmark = pytest.mark.timeout(120)
 
