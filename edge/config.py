@@ -18,6 +18,8 @@ DETECTORS = ("auto", "haar", "yunet")
 #: containers OpenCV's FFmpeg writer accepts for the mp4v video that --out writes
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 CONFIG_FORMAT = "fer-edge-run/1"
+#: interpreter threads at most (LiteRT takes a C int; more threads than this helps no edge device)
+MAX_THREADS = 256
 
 
 def parse_size(text: str, what: str, *, camera: bool = True) -> tuple[int, int]:
@@ -99,16 +101,19 @@ class EdgeConfig:
     format: str = CONFIG_FORMAT
 
     def __post_init__(self):
+        if not isinstance(self.source, str) or not self.source.strip():  # '' would be read as the current folder
+            raise UserError(f"--source {self.source!r}: expected picamera2, usb:N, a video file or an image folder")
         object.__setattr__(self, "main_size", tuple(self.main_size))
         object.__setattr__(self, "lores_size", tuple(self.lores_size))
         if not 0.0 < self.smooth_alpha <= 1.0:
             raise UserError(f"--smooth-alpha {self.smooth_alpha}: expected a number in (0, 1]")
         if not 0.0 < self.iou_threshold < 1.0:
             raise UserError(f"iou_threshold {self.iou_threshold}: expected a number in (0, 1)")
-        for name in ("max_frames", "threads"):
+        for name, high in (("max_frames", None), ("threads", MAX_THREADS)):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer")
+            if value is not None and (value < 1 or (high is not None and value > high)):
+                raise UserError(f"--{name.replace('_', '-')} {value}: expected a positive integer"
+                                + (f" up to {high}" if high else ""))
         for name, low in (("max_faces", 1), ("min_face", 8), ("detect_width", 64), ("detect_every", 1),
                           ("retries", 0), ("max_missed", 0)):
             if getattr(self, name) is not None and getattr(self, name) < low:

@@ -73,7 +73,8 @@ def _start_server(config: EdgeConfig, stack: contextlib.ExitStack):
         raise UserError(f"--serve {config.serve}: cannot listen there ({e.strerror or e}); {hint}") from None
     stack.callback(server.close)
     level = logging.WARNING if config.listen_network else logging.INFO
-    log.log(level, "live view: %s", server.url)
+    urls = server.urls
+    log.log(level, "live view: %s", urls[0] if len(urls) == 1 else " or ".join(urls))
     return server
 
 
@@ -97,7 +98,7 @@ class _Outputs:
             stack.callback(out.video.close)
         if config.jsonl:
             out.jsonl = JsonlOutput(config.jsonl)
-            stack.callback(out.jsonl.close)
+            stack.push(lambda kind, *_: out.jsonl.close(failed=kind is not None))
         if config.display:
             out.display = Display()
             stack.callback(out.display.close)
@@ -276,8 +277,8 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source: Fra
                    if spec is not None and (out.server or config.summary) else None)
         frames = _FrameLoop(config, source, recognize, out, session, result, stop, encode_always, on_frame)
         frames.run()
-        if stop.is_set() and result.stopped_by == "end of source":
-            result.stopped_by = "signal"
+        if stop.is_set() and result.stopped_by == "end of source":  # the hook's own reason (collect --max), else a signal
+            result.stopped_by = getattr(on_frame, "stopped_by", None) or "signal"
         elif out.server is not None and not source.live and result.stopped_by == "end of source":
             frames.serve_final_state()
         _write_summary(config, session)

@@ -1,7 +1,7 @@
 """Where annotated frames and predictions go: a video file, JSON lines, a window.
 
-The video is written under a temporary name and moved into place when it is finalized, so the
-file at ``--out`` is always playable. JSON lines are appended and flushed frame by frame, so the
+The video is recorded in segments that a kill cannot spoil (``edge.recording``) and joined onto ``--out`` when
+it is finalized, so the file at ``--out`` is always playable. JSON lines are appended and flushed frame by frame, so the
 file can be followed live and is valid whenever the run stops.
 """
 
@@ -16,11 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.core import atomic
-from edge.core.errors import UserError
+from edge.core.errors import UserError, describe_os_error
+from edge.core.lock import try_lock
 
 log = logging.getLogger(__name__)
-FOURCC = "mp4v"
 
 
 def frame_record(index: int, timestamp: float, faces) -> dict:
@@ -39,20 +38,24 @@ def letterbox(image: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class VideoOutput:
-    """mp4v video at the first frame's size (later frames of another size are letterboxed into it),
-    finalized by ``close``."""
+    """mp4v video at the first frame's size (later frames of another size are letterboxed into it), recorded so
+    that a kill loses only its last seconds (``edge.recording``) and finalized onto ``path`` by ``close``."""
 
     def __init__(self, path: str | Path, fps: float):
+        from edge.recording import Recording
+
         self.path, self.fps = Path(path), fps
-        self.frames = 0
-        self._writer = self._atomic = self._fit = None
-        self._warned = False
+        self._recording = Recording(self.path, fps)  # claims the name now: a second recording fails at once
+        self._fit, self._closed, self._warned = None, False, False
+
+    @property
+    def frames(self) -> int:
+        return self._recording.frames
 
     def write(self, image: np.ndarray) -> None:
         if image.ndim == 3 and image.shape[2] == 4:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-        if self._writer is None:
-            self._open(image.shape[1], image.shape[0])
+        if self._fit is None:
             self._fit = np.empty_like(image)
         if image.shape != self._fit.shape:
             if not self._warned:
@@ -61,47 +64,14 @@ class VideoOutput:
                             "other sizes are scaled to fit, with black bars", self.path, self.frames + 1,
                             image.shape[1], image.shape[0], self._fit.shape[1], self._fit.shape[0])
             image = letterbox(image, self._fit)
-        self._writer.write(image)
-        self.frames += 1
-
-    def _open(self, width: int, height: int) -> None:
-        self._atomic = atomic.atomic_path(self.path)
-        tmp = self._tmp = self._atomic.__enter__()
-        self._writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FOURCC), self.fps, (width, height))
-        if not self._writer.isOpened():
-            self._writer = None
-            error = UserError(f"--out {self.path}: OpenCV cannot write {FOURCC} video there (check the folder "
-                              "is writable and the name ends in .mp4)")
-            self._atomic.__exit__(UserError, error, None)  # removes the temporary file; nothing is written
-            raise error
+        self._recording.write(image)
 
     def close(self) -> None:
-        if self._writer is None:
+        if self._closed:
             return
-        self._writer.release()
-        self._writer = None
-        tmp = self._tmp
-        readable = _frames_in(tmp)
-        if readable < self.frames:  # OpenCV's writer says nothing when the disk fills: check what it wrote
-            error = UserError(f"--out {self.path}: the video could not be written completely ({readable} of "
-                              f"{self.frames} frames readable; is the disk full?); nothing was saved under that name",
-                              exit_code=1)
-            self._atomic.__exit__(UserError, error, None)
-            raise error
-        self._atomic.__exit__(None, None, None)
-        log.info("wrote %s (%d frames at %g fps)", self.path, self.frames, self.fps)
-
-
-def _frames_in(path: Path) -> int:
-    """How many frames OpenCV can read back from the video at ``path`` (0 if it cannot open it)."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            return 0
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        return count if count > 0 else int(cap.read()[0])
-    finally:
-        cap.release()
+        self._closed = True
+        if self._recording.close():
+            log.info("wrote %s (%d frames at %g fps)", self.path, self.frames, self.fps)
 
 
 class JsonlOutput:
@@ -111,9 +81,16 @@ class JsonlOutput:
             raise UserError(f"--jsonl {self.path}: is a folder (expected a file name, e.g. {self.path / 'predictions.jsonl'})")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)  # not emptied before it is ours alone
         except OSError as e:
-            raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror}); expected a writable file path") from None
+            raise UserError(f"--jsonl {self.path}: cannot write it ({describe_os_error(e)}); expected a writable "
+                            "file path") from None
+        if not try_lock(fd):
+            os.close(fd)
+            raise UserError(f"--jsonl {self.path}: another fer-edge is writing to it; choose another file (two "
+                            "runs' lines would mix)")
+        os.ftruncate(fd, 0)
+        self._file = open(fd, "w", encoding="utf-8")
 
     def write(self, record: dict) -> None:
         try:
@@ -132,12 +109,19 @@ class JsonlOutput:
         raise UserError(f"--jsonl {self.path}: cannot write it ({e.strerror or e}); it holds only the complete "
                         "lines written before", exit_code=1) from None
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Close the file; when the run ``failed`` before any line was written, remove it rather than leave an
+        empty file behind."""
         if not self._file.closed:
+            empty = self._file.tell() == 0
             try:
                 self._file.close()
             except OSError as e:
                 self._fail(e)
+            if failed and empty:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+                return
             log.info("wrote %s", self.path)
 
 

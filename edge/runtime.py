@@ -112,6 +112,9 @@ class TFLiteClassifier:
             content = self.path.read_bytes()
         except OSError as e:
             raise UserError(f"{self.path}: cannot read model ({e.strerror or e})") from None
+        if not content:  # LiteRT would say "model_path or model_content must be specified"
+            raise UserError(f"{self.path}: an empty file (0 bytes; expected a .tflite model: copied or written "
+                            "only in part?)")
         Interpreter, self.backend = interpreter_class()
         try:
             extra = {} if delegates else _no_delegates_option(Interpreter)

@@ -102,6 +102,29 @@ class VideoCaptureSource(FrameSource):
             self._cap = None
 
 
+#: images larger than this are skipped unread: a decompression bomb, or a photo too large to decode on a Pi
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+def read_image(path: Path):
+    """The BGR image at ``path``, or None (with a warning) if it cannot be read or is too large to decode."""
+    from edge.image_header import image_size
+
+    size = image_size(path)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        log.warning("%s: %dx%d pixels, over %d million: skipped unread (a decompression bomb, or an image too large "
+                    "to decode here; scale it down)", path, size[0], size[1], MAX_IMAGE_PIXELS // 1_000_000)
+        return None
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as e:  # OpenCV's own size limit, or out of memory
+        log.warning("%s: cannot be decoded (%s), skipped", path, str(e).strip().splitlines()[-1][:120])
+        return None
+    if image is None:
+        log.warning("%s: not a readable image, skipped", path)
+    return image
+
+
 class ImageFolderSource(FrameSource):
     """Every image in a folder, in name order; unreadable files are skipped with a warning. Its frames carry
     the time they were read.
@@ -118,6 +141,7 @@ class ImageFolderSource(FrameSource):
         self.name, self.live, self.fps, self.clock = str(folder), False, None, "wall"
         self.paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         self._next = 0
+        self._read_any = False
 
     def open(self) -> None:
         if not self.paths:
@@ -128,11 +152,14 @@ class ImageFolderSource(FrameSource):
         while self._next < len(self.paths):
             path = self.paths[self._next]
             self._next += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
-                log.warning("%s: not a readable image, skipped", path)
                 continue
+            self._read_any = True
             return Frame(image, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (1.0, 1.0), time.time())
+        if not self._read_any:  # not a run over no frames that then says it wrote its outputs
+            raise UserError(f"{self.folder}: none of its {len(self.paths)} image(s) could be read (see the warnings "
+                            "above); expected readable images")
         return None
 
     def rewind(self) -> None:

@@ -9,6 +9,7 @@ Macros (``<NAME>_INPUT_ROWS`` ...) work from C and C++; C++ code also gets the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from edge.core.spec import ModelSpec, Quant
@@ -32,7 +33,9 @@ class Settings:
 
 
 def c_float(value: float) -> str:
-    """A C ``float`` literal that round-trips a float32 value."""
+    """A C ``float`` literal that round-trips a float32 value (finite: C has no literal for nan or inf)."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} has no C float literal")
     text = f"{float(value):.9g}"
     if not any(c in text for c in ".en"):
         text += ".0"

@@ -35,6 +35,7 @@ from string import Template
 import numpy as np
 
 from edge.core.errors import UserError
+from edge.core.stop import run_child_group
 from firmware_export.settings import Settings, c_float
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def _run_logged(cmd: list[str], log_path: Path, **kw) -> int:
     with open(log_path, "a", encoding="utf-8") as out:
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
-        return subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, **kw).returncode
+        return run_child_group(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)  # interrupted: make -j ends too
 
 
 def run_make(root: Path, build: Path, args: list[str], log_path: Path, option: str = "--verify-tflm") -> None:

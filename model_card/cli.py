@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from edge.core.paths import plain_name
+
+    plain_name(args.name, "--name", "the files are written inside --out-dir as NAME_int8.tflite, NAME.md, ...")
     from model_card.card import publish
     from train.budget import parse_bytes
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from edge.core import atomic
 from edge.core.errors import UserError
+from edge.core.lock import folder_locked
 from edge.runtime import TFLiteClassifier
 from edge.core.spec import ModelSpec, spec_path_for
 from quantize import files
@@ -49,13 +50,27 @@ class QuantizeResult:
 
 
 def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = False, verbose: int = 1) -> QuantizeResult:
-    from train.run_artifacts import load_run, load_run_dataset
+    """Quantize the run in ``run_dir``, holding a lock on the folder throughout: a second quantize of the same run
+    is refused at once and never touches the first one's staging folder."""
+    from train.run_artifacts import load_run
 
     run_dir = Path(run_dir)
     train_cfg, spec, model_path = load_run(run_dir)
+    with folder_locked(run_dir, f"{run_dir}: another fer-edge quantize is working on this run; wait for it to end "
+                                "(or stop it) and try again"):
+        return _quantize_locked(run_dir, cfg, train_cfg, spec, model_path, force, verbose)
+
+
+def _refuse_existing(run_dir: Path, force: bool) -> None:
     existing = [n for n in artifact_names() if (run_dir / n).exists()]
     if existing and not force:
         raise UserError(f"{run_dir}: already quantized ({existing[0]} exists); pass --force to replace it")
+
+
+def _quantize_locked(run_dir, cfg, train_cfg, spec, model_path, force, verbose) -> QuantizeResult:
+    from train.run_artifacts import load_run_dataset
+
+    _refuse_existing(run_dir, force)
 
     from quantize.float_model import load_float_model
     from quantize.qat import make_qat_model
@@ -74,7 +89,7 @@ def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = Fals
 
     rep = representative_inputs(splits["train"], cfg.rep_samples, spec, seed=cfg.seed,
                                 source=f"{run_dir} train split")
-    for stale in run_dir.glob(".quantize.*.tmp"):  # left by a quantize that was killed part-way
+    for stale in run_dir.glob(".quantize.*.tmp"):  # left by a quantize that was killed part-way (we hold the lock)
         log.info("removing %s, left by an interrupted quantize", stale)
         shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=".quantize.", suffix=".tmp", dir=run_dir))
@@ -179,6 +194,7 @@ def _fine_tune(qat_model, splits, spec, train_cfg, cfg: QuantizeConfig, verbose:
 
 def _commit(stage: Path, run_dir: Path, force: bool) -> None:
     """Move the staged files into the run dir, the report last; with --force drop stale ones first."""
+    _refuse_existing(run_dir, force)  # again after the slow part: never replace results without --force
     staged = {p.name for p in stage.iterdir()}
     if force:
         for name in artifact_names():

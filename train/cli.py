@@ -112,6 +112,10 @@ def run(args) -> int:
         from train.run_artifacts import check_run_dir
 
         check_run_dir(args.runs_dir, args.name, force=args.force)
+    elif not args.resume:  # the run's name comes later; where it goes can be checked now
+        from edge.core.paths import check_outputs
+
+        check_outputs(folders={"--runs-dir": args.runs_dir})
     from train.budget import parse_bytes
     from train.training_run import resume_run, start_run
 

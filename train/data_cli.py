@@ -6,6 +6,7 @@ Light on purpose (no TensorFlow, no matplotlib): the loaders need only numpy and
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
@@ -86,7 +87,6 @@ def contact_sheet(dataset, per_class: int = 8, seed: int = 0, split: str = "trai
 
 def write_image(path: str, image) -> None:
     """Encode by the file's extension (PNG if none) and write atomically."""
-    import os
 
     import cv2
 
@@ -108,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.per_class < 1:
         raise UserError(f"--per-class must be at least 1, got {args.per_class}")
+    if args.contact_sheet:  # before the loading: a sheet that cannot be written fails at once, not after it
+        from edge.core.paths import check_outputs
+
+        check_outputs({"--contact-sheet": args.contact_sheet},
+                      {"the dataset": args.source if args.source and os.path.exists(args.source) else None})
     # the faces framed exactly as 'fer-edge train' frames them: its config decides the framing, in one place
     spec = data_spec(TrainConfig(framing_margin=args.framing_margin, framing_align=args.framing_align))
     start = time.monotonic()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import math
 import os
@@ -30,6 +29,7 @@ import tf_keras as keras
 
 from edge.core import atomic
 from edge.core.errors import UserError
+from edge.core.jsonio import is_integer, is_number, read_json
 from edge.core.spec import ModelSpec, spec_path_for
 from edge.core.stop import StopRequest, stop_on_signals
 from train import run_artifacts as layout
@@ -66,10 +66,41 @@ class TrainState:
         path = run_dir / layout.CHECKPOINTS / STATE_NAME
         if not path.exists():
             return cls(lr=cfg.lr)
+        data = read_json(path, "training state")
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as e:
+            state = cls(**data) if isinstance(data, dict) else None
+        except TypeError as e:
             raise UserError(f"{path}: unreadable training state ({e}); the run cannot be resumed") from None
+        problem = "expected a JSON object" if state is None else state.problem()
+        if problem:
+            raise UserError(f"{path}: {problem}; the run cannot be resumed (start it again with --force)")
+        return state
+
+    def problem(self) -> str:
+        """What is wrong with a state read back from a file ('' if nothing): every field of its exact type, the
+        numbers finite and in range, the checkpoint a plain name inside this run's checkpoints/ folder."""
+        for name in ("epoch", "best_epoch", "wait", "plateau_wait"):
+            if not is_integer(getattr(self, name)) or getattr(self, name) < 0:
+                return f"{name} {getattr(self, name)!r}: expected an integer >= 0"
+        if self.best_epoch > self.epoch:
+            return f"best_epoch {self.best_epoch} is after the last completed epoch {self.epoch}"
+        if not (is_number(self.lr) and 0 < self.lr < 1e3):
+            return f"lr {self.lr!r}: expected a finite learning rate > 0"
+        if self.best is not None and not is_number(self.best):
+            return f"best {self.best!r}: expected a finite number or null"
+        if not (is_number(self.seconds) and self.seconds >= 0):
+            return f"seconds {self.seconds!r}: expected a number >= 0"
+        if not isinstance(self.finished, bool) or not isinstance(self.stop_reason, str):
+            return "finished must be true or false and stop_reason a string"
+        if not isinstance(self.history, list) or not all(isinstance(row, dict) for row in self.history):
+            return "history: expected a list of objects, one per epoch"
+        if not isinstance(self.checkpoint, str):
+            return f"checkpoint {self.checkpoint!r}: expected the name of a checkpoint in checkpoints/"
+        if self.checkpoint and (self.checkpoint in (".", "..") or not self.checkpoint.isprintable()
+                                or any(c in self.checkpoint for c in "/\\")):
+            return (f"checkpoint {self.checkpoint!r}: expected the name of a checkpoint in this run's checkpoints/ "
+                    "(never another folder or run)")
+        return ""
 
     def save(self, run_dir: Path) -> None:
         atomic.write_json(run_dir / layout.CHECKPOINTS / STATE_NAME, asdict(self))

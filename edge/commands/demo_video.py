@@ -42,9 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     (w, h), (lo, hi) = args.size, args.faces
-    from edge.synthetic.video import VideoConfig, write_video
+    from edge.core.paths import check_outputs
+    from edge.synthetic.video import VideoConfig, truth_path, write_video
 
     config = VideoConfig(args.frames, w, h, args.fps, lo, hi, args.seed)
+    check_outputs({"OUT": args.out, "OUT's truth file": truth_path(args.out)})  # before any frame is drawn
     truth = write_video(args.out, config)
     print(f"wrote {args.out} ({config.frames} frames, {config.width}x{config.height} at {config.fps:g} fps) "
           f"and {truth}")

@@ -133,21 +133,30 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
         print(f"{prog}: '{args.command}' needs {what}, which {verb} not installed here: {_install_hint(module)}",
               file=sys.stderr)
         return NOT_INSTALLED
+    from edge.core.stop import Terminated, terminate_raises
+
     try:
-        return int(module.run(args) or 0)
+        with terminate_raises():  # SIGTERM unwinds like Ctrl-C: temporary files go, child processes end
+            return int(module.run(args) or 0)
     except UserError as e:
         print(f"{prog} {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except OSError as e:
+        if e.errno == errno.EROFS:  # a write the command's own checks did not foresee
+            where = f" {e.filename}" if e.filename else ""
+            print(f"{prog} {args.command}: error: cannot write{where}: read-only file system; choose a place on a "
+                  "writable one", file=sys.stderr)
+            return 2
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         where = f" writing {e.filename}" if e.filename else ""
         print(f"{prog} {args.command}: error: no space left on the device{where} ({e.strerror}); "
               "free some space and run it again", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated)
+        print(f"{prog} {args.command}: interrupted" + (" (SIGTERM)" if terminated else ""), file=sys.stderr)
+        return 143 if terminated else 130
 
 
 def stage_main(command: str) -> None:

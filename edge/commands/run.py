@@ -117,6 +117,10 @@ def check_run_paths(config, files: dict | None = None, folders: dict | None = No
                 outputs[f"{flag}'s config"] = sidecar
     inputs = {"--source": config.source if os.path.exists(config.source) else None,
               "--detector-model": config.detector_model}
+    if os.path.isdir(config.source):  # an image folder: each image it reads is an input too
+        from edge.sources import ImageFolderSource
+
+        inputs.update({f"--source's image {p.name}": p for p in ImageFolderSource(config.source).paths})
     if config.model:
         inputs.update({"the model": config.model, "the model's spec": spec_path_for(config.model)})
     check_outputs(outputs, inputs, folders)
@@ -136,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if timer.frames:
             print(timer.table())
-    outputs = [p for p in (config.out, config.jsonl, config.summary) if p]
+    import os
+
+    outputs = [p for p in (config.out, config.jsonl, config.summary) if p and os.path.exists(p)]  # no frame, no video
     print(f"{result.frames} frames, {result.faces} faces in {result.frames_with_faces} frames; "
           f"stopped by {result.stopped_by}" + (f"; wrote {', '.join(outputs)}" if outputs else ""))
     return 0

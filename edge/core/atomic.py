@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -74,7 +77,9 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
         raise UserError(f"{given}: is (or holds) the current folder, which cannot be replaced; choose a new "
                         "folder for the output")
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_dirs(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    held = _hold(tmp)  # marks it live: a later start removes it only once nobody holds it
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
@@ -98,3 +103,37 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        os.close(held)
+
+
+def _hold(folder: Path) -> int:
+    from edge.core.lock import try_lock
+
+    fd = os.open(folder, os.O_RDONLY)
+    try_lock(fd)
+    return fd
+
+
+def remove_stale_dirs(path: Path) -> list[Path]:
+    """Remove the temporary folders of ``atomic_dir(path)`` that an earlier process left (killed before it could
+    clean up: SIGKILL, a power loss): those that no live process holds. Returns what was removed."""
+    from edge.core.lock import try_lock
+
+    removed = []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if not pattern.fullmatch(candidate.name) or not candidate.is_dir() or candidate.is_symlink():
+            continue
+        try:
+            fd = os.open(candidate, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if try_lock(fd, unsupported=False):  # without locks, a live folder cannot be told from a stale one
+                shutil.rmtree(candidate, ignore_errors=True)
+                removed.append(candidate)
+        finally:
+            os.close(fd)
+    for folder in removed:
+        logging.getLogger(__name__).info("removed %s, left by an interrupted run", folder)
+    return removed

@@ -13,3 +13,9 @@ class UserError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+def describe_os_error(error: OSError) -> str:
+    """The reason an OS call failed, as one short phrase ("read-only file system", "no space left on device")."""
+    text = error.strerror or str(error) or type(error).__name__
+    return text[:1].lower() + text[1:]

@@ -25,8 +25,42 @@ def writable_out_dir(path: str | os.PathLike, option: str = "--out-dir") -> Path
     if not parent.is_dir():
         raise UserError(f"{option} {path}: {parent} is a file, not a folder (expected a path in a writable folder)")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{option} {path}: cannot write in {parent} (permission denied; expected a writable folder)")
+        raise UserError(f"{option} {path}: cannot write in {parent} ({not_writable_reason(parent)}; expected a "
+                        "writable folder)")
     return path
+
+
+def writable_folder(folder: str | os.PathLike, what: str, fix: str) -> Path:
+    """``folder`` if files can be written in it (or in the folder it would be made in); else a one-line error
+    naming ``what`` it is, why ("read-only file system", "permission denied") and ``fix``."""
+    folder = Path(folder)
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{folder}: {existing} is a file, not a folder (expected {what}); {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{folder}: cannot write {what} there ({not_writable_reason(existing)}); {fix}")
+    return folder
+
+
+def not_writable_reason(path: str | os.PathLike) -> str:
+    """Why ``path`` (an existing file or folder) cannot be written: "read-only file system" when it is on one
+    (mounted read-only: no permission would help), else "permission denied"."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        pass
+    return "permission denied"
+
+
+def identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, following symlinks: the same for every name of one file (hard
+    links, bind mounts); None if it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _real(path: str | os.PathLike) -> Path:
@@ -49,16 +83,27 @@ def check_outputs(files: dict[str, str | os.PathLike | None] | None = None,
     outputs = [(k, Path(v), False) for k, v in (files or {}).items() if v is not None]
     outputs += [(k, Path(v), True) for k, v in (folders or {}).items() if v is not None]
     seen: dict[Path, str] = {}
+    same_file: dict[tuple[int, int], tuple[str, Path]] = {}  # by file identity: hard links are one file
     for k, v in (inputs or {}).items():
         if v is not None:
-            seen.setdefault(_real(v), f"the input {k}" if k.startswith("-") else k)
+            what = f"the input {k}" if k.startswith("-") else k
+            seen.setdefault(_real(v), what)
+            if (key := identity(v)) is not None:
+                same_file.setdefault(key, (what, _real(v)))
     for label, path, is_folder in outputs:
         real = _real(path)
         shown = f"{label} {path}"
         if real in seen:
             raise UserError(f"{shown}: is also {seen[real]} ({real}); writing it would destroy that: "
                             "choose another name")
+        key = identity(real)
+        if key is not None and key in same_file:
+            what, other = same_file[key]
+            raise UserError(f"{shown}: is the same file as {what} ({other}, a hard link to it); writing it would "
+                            "destroy that: choose another name")
         seen[real] = label
+        if key is not None:
+            same_file[key] = (label, real)
         if real.exists() and not real.is_dir() and not real.is_file():
             raise UserError(f"{shown}: is not a regular file (a device or pipe; expected a file name to write)")
         if real.is_dir() and not is_folder:
@@ -68,8 +113,11 @@ def check_outputs(files: dict[str, str | os.PathLike | None] | None = None,
         parent = next(p for p in real.parents if p.exists())
         if not parent.is_dir():
             raise UserError(f"{shown}: {parent} is a file, not a folder (expected a path in a writable folder)")
+        if is_folder and real.is_dir() and not os.access(real, os.W_OK | os.X_OK):  # written into
+            raise UserError(f"{shown}: cannot write in it ({not_writable_reason(real)}; expected a writable folder)")
         if not os.access(parent, os.W_OK | os.X_OK) or (real.is_file() and not os.access(real, os.W_OK)):
-            raise UserError(f"{shown}: cannot write there (permission denied in {parent}; expected a writable folder)")
+            raise UserError(f"{shown}: cannot write there ({not_writable_reason(parent)} in {parent}; expected a "
+                            "writable folder)")
     cwd = _real(os.getcwd())
     for label, path, is_folder in outputs:
         if is_folder and replacing:
@@ -84,8 +132,10 @@ def check_outputs(files: dict[str, str | os.PathLike | None] | None = None,
 
 
 def plain_name(value: str, option: str, where: str = "", what: str = "name") -> str:
-    """``value`` if it is a plain name (no '/', '\\', not ``.``/``..``, not absolute), else a one-line error."""
-    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
-        raise UserError(f"{option} {value!r}: expected a plain {what} (no folder part such as '/' or '..')"
-                        + (f"; {where}" if where else ""))
+    """``value`` if it is a plain name (no '/', '\\', not ``.``/``..``, not absolute, printable: no line break
+    or control character), else a one-line error."""
+    if (not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value
+            or not value.isprintable()):
+        raise UserError(f"{option} {value!r}: expected a plain {what} (no folder part such as '/' or '..', no "
+                        "control character)" + (f"; {where}" if where else ""))
     return value

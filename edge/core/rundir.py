@@ -91,6 +91,9 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
         found = ", ".join(sorted(p.name for k in kinds for p in path.glob("*" + k))) or "none"
         raise UserError(f"{path}: run directory has no {' or '.join(names)} to use as {what} ({hint}; "
                         f"{expected} files here: {found})")
+    if path.exists() and not path.is_file():  # never opened: reading a FIFO would wait forever
+        raise UserError(f"{path}: not a regular file (a pipe or device; expected a {expected} {what} file or a run "
+                        "directory)")
     if not path.is_file():
         raise UserError(f"{path}: no such {what} file or run directory (expected a {expected} file, a run directory "
                         f"or a shipped model's name: {', '.join(SHIPPED_NAMES)})")

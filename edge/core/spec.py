@@ -8,14 +8,13 @@ the spec file that travelled with the model.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from edge.core import atomic
 from edge.core.errors import UserError
-from edge.core.jsonio import dataclass_from_dict, read_json
+from edge.core.jsonio import dataclass_from_dict, is_integer, is_number, read_json
 
 #: Class names in dataset order (FER2013 / ExpW label ids 0..6).
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -26,6 +25,27 @@ CONTRACT_FIELDS = ("labels", "input_height", "input_width", "input_channels", "i
                    "pixel_offset")
 
 
+#: a class name becomes a folder (``collect``, ``data``), a C string and a JSON key: at most this long
+MAX_LABEL_LENGTH = 64
+#: bounds of the spec's pixel scaling (model input = pixel * pixel_scale + pixel_offset): wide enough for
+#: any normalisation of 0..255 pixels, narrow enough that float32 arithmetic stays finite and meaningful
+MAX_PIXEL_SCALE = 1000.0
+MAX_PIXEL_OFFSET = 1000.0
+
+
+def check_label(name: Any, what: str = "spec label") -> str:
+    """``name`` if it can name a class everywhere (a folder, a C string, a JSON key), else a one-line error:
+    a non-empty string of printable characters without a folder part ('/', '\\'), not '.'/'..', not hidden
+    (leading '.'), without surrounding spaces, at most ``MAX_LABEL_LENGTH`` characters."""
+    if not isinstance(name, str):
+        raise UserError(f"{what} {name!r}: expected a class name (a string), got {type(name).__name__}")
+    if (not name or name != name.strip() or name.startswith(".") or "/" in name or "\\" in name
+            or not name.isprintable() or len(name) > MAX_LABEL_LENGTH):
+        raise UserError(f"{what} {name!r}: expected a plain class name (printable, no '/', '\\' or leading '.', "
+                        f"no surrounding spaces, 1..{MAX_LABEL_LENGTH} characters)")
+    return name
+
+
 @dataclass(frozen=True)
 class Quant:
     """Affine int8 quantization: real = scale * (q - zero_point)."""
@@ -34,9 +54,9 @@ class Quant:
     zero_point: int
 
     def __post_init__(self):
-        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
-            raise UserError(f"quantization scale must be a positive number, got {self.scale!r}")
-        if not isinstance(self.zero_point, int) or not -128 <= self.zero_point <= 255:
+        if not (is_number(self.scale) and self.scale > 0):
+            raise UserError(f"quantization scale must be a positive finite number, got {self.scale!r}")
+        if not is_integer(self.zero_point) or not -128 <= self.zero_point <= 255:
             raise UserError(f"quantization zero_point must be an integer in -128..255, got {self.zero_point!r}")
 
 
@@ -53,7 +73,7 @@ class Framing:
     align: bool = False
 
     def __post_init__(self):
-        if not (isinstance(self.margin, (int, float)) and -0.25 <= self.margin <= 2.0):
+        if not (is_number(self.margin) and -0.25 <= self.margin <= 2.0):
             raise UserError(f"spec framing margin must be a fraction of the box size in -0.25..2 "
                             f"(negative: inside the box), got {self.margin!r}")
         if not isinstance(self.align, bool):
@@ -88,17 +108,36 @@ class ModelSpec:
     format: str = SPEC_FORMAT
 
     def __post_init__(self):
+        """Every field checked for its exact type and range, wherever a spec comes from (a file, a stage)."""
+        if not isinstance(self.labels, (list, tuple)):  # a string would become one class per character
+            raise UserError(f"spec labels must be a list of class names, got {self.labels!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
+        for label in self.labels:
+            check_label(label)
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise UserError(f"spec labels must be at least two distinct names, got {list(self.labels)}")
         for name in ("input_height", "input_width"):
             value = getattr(self, name)
-            if not isinstance(value, int) or not 8 <= value <= 1024:
+            if not is_integer(value) or not 8 <= value <= 1024:
                 raise UserError(f"spec {name} must be an integer in 8..1024, got {value!r}")
-        if self.input_channels not in (1, 3):
+        if not is_integer(self.input_channels) or self.input_channels not in (1, 3):
             raise UserError(f"spec input_channels must be 1 or 3, got {self.input_channels!r}")
-        if self.interpolation not in INTERPOLATIONS:
+        if not isinstance(self.interpolation, str) or self.interpolation not in INTERPOLATIONS:
             raise UserError(f"spec interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
+        if not (is_number(self.pixel_scale) and 0 < self.pixel_scale <= MAX_PIXEL_SCALE):
+            raise UserError(f"spec pixel_scale must be a number in (0, {MAX_PIXEL_SCALE:g}], got {self.pixel_scale!r}")
+        if not (is_number(self.pixel_offset) and abs(self.pixel_offset) <= MAX_PIXEL_OFFSET):
+            raise UserError(f"spec pixel_offset must be a number in [-{MAX_PIXEL_OFFSET:g}, {MAX_PIXEL_OFFSET:g}], "
+                            f"got {self.pixel_offset!r}")
+        for name in ("input_quant", "output_quant"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), Quant):
+                raise UserError(f"spec {name} must be an object with scale and zero_point, got {getattr(self, name)!r}")
+        if self.framing is not None and not isinstance(self.framing, Framing):
+            raise UserError(f"spec framing must be an object with margin and align, got {self.framing!r}")
+        if self.preset is not None and not isinstance(self.preset, str):
+            raise UserError(f"spec preset must be a name, got {self.preset!r}")
+        if not isinstance(self.meta, dict):
+            raise UserError(f"spec meta must be an object, got {self.meta!r}")
         if self.format != SPEC_FORMAT:
             raise UserError(f"spec format must be {SPEC_FORMAT!r}, got {self.format!r}")
 

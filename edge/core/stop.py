@@ -63,3 +63,48 @@ def stop_on_signals(event: threading.Event | None = None, *, then: str = "stoppi
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that every ``finally`` runs (temporary folders go,
+    child processes are ended) instead of the process vanishing mid-write."""
+
+
+@contextlib.contextmanager
+def terminate_raises():
+    """Within the block (in the main thread) SIGTERM raises ``Terminated``; blocks that stop gracefully
+    (``stop_on_signals``) install their own handler and put this one back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_child_group(cmd: list[str], *, grace_s: float = 5.0, **kwargs) -> int:
+    """``subprocess.run(cmd, **kwargs).returncode``, with the child in a process group of its own that is ended
+    as a whole (SIGTERM, then SIGKILL after ``grace_s``) if this process is interrupted (Ctrl-C, SIGTERM, an
+    error) while waiting: ``make -j`` leaves no compiler running."""
+    import os
+    import subprocess
+
+    proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    try:
+        return proc.wait()
+    except BaseException:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(grace_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise

@@ -116,6 +116,8 @@ def write_video(out: str | Path, config: VideoConfig) -> Path:
     from edge.core import atomic
     from edge.core.errors import UserError
 
+    from edge.recording import frames_in
+
     out = Path(out)
     lines = []
     with atomic.atomic_path(out) as tmp:
@@ -128,4 +130,10 @@ def write_video(out: str | Path, config: VideoConfig) -> Path:
                 lines.append(json.dumps({"frame": t, "time": round(t / config.fps, 4), "faces": truth}))
         finally:
             writer.release()
-    return atomic.write_text(truth_path(out), "\n".join(lines) + "\n")
+        readable = frames_in(tmp)  # OpenCV's writer says nothing when the disk fills
+        if readable < config.frames:
+            raise UserError(f"{out}: the video could not be written completely ({readable} of {config.frames} frames "
+                            "readable; is the disk full?); nothing was saved", exit_code=1)
+        # the truth before the video is moved into place: a failure leaves neither under its name
+        truth = atomic.write_text(truth_path(out), "\n".join(lines) + "\n")
+    return truth

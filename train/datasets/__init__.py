@@ -102,7 +102,11 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
         if not path.exists():
             raise UserError(f"{path}: dataset path not found (expected a {name} dataset)")
         label = str(path)
-        loaded = _load_path(name, path, expw_min_confidence, spec, use_cache, teacher_views)
+        try:
+            loaded = _load_path(name, path, expw_min_confidence, spec, use_cache, teacher_views)
+        except UnicodeDecodeError as e:  # a CSV or label file saved in another encoding (Latin-1, UTF-16)
+            raise UserError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start} of a "
+                            f"{name} file); expected UTF-8 or ASCII: save it again as UTF-8") from None
         unsplit = _unsplit(name, path)
     dataset = assemble(name, label, loaded, val_fraction=val_fraction, seed=seed, holdout=holdout, unsplit=unsplit)
     dataset.log_skipped()
