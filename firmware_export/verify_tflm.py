@@ -4,7 +4,7 @@ With a tflite-micro checkout (its Makefile fetches its third-party code into
 ``tensorflow/lite/micro/tools/make/downloads/`` when online; offline it must already be there):
 
 1. TFLM's own Makefile builds ``libtensorflow-microlite.a`` for the host with the reference kernels,
-   into ``$FER_EDGE_CACHE/tflm-build/<commit>-<path hash>/`` (default ``~/.cache/fer-edge``); make
+   into ``tflm-build/<commit>-<path hash>/`` in the fer-edge cache folder (``edge.core.cache``); make
    rebuilds only what changed, so later calls take seconds.
 2. The exported ``main.cc`` and ``<name>_data.cc``, untouched, link into the example program, which
    must run and print the arena line and a label matching tflite-micro Python on its test frame.
@@ -34,6 +34,7 @@ from string import Template
 
 import numpy as np
 
+from edge.core.cache import cache_dir
 from edge.core.errors import UserError
 from firmware_export.settings import Settings, c_float
 
@@ -86,7 +87,7 @@ def tree_commit(root: Path) -> str | None:
 
 def build_root(root: Path, commit: str | None) -> Path:
     """The cache folder of this tree's builds (the same cache root as the dataset cache)."""
-    cache = Path(os.environ.get("FER_EDGE_CACHE") or Path.home() / ".cache" / "fer-edge")
+    cache = cache_dir()
     key = f"{(commit or 'nogit')[:12]}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
     return cache / "tflm-build" / key
 

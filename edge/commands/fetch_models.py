@@ -16,7 +16,8 @@ HELP = ("download the YuNet face detector and the zoo expression teacher "  # fe
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.core.deprecated import add_alias
-    from edge.detector_model import ENV_CACHE, MODELS, YUNET, ZOO_FER
+    from edge.core.cache import WHERE
+    from edge.detector_model import MODELS, YUNET, ZOO_FER
 
     parser.add_argument("--which", choices=("all", *MODELS), default=None,
                         help="which download: detector (YuNet, what 'fer-edge run' needs), teacher (the zoo expression "
@@ -31,13 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="download again even if the cache holds the file")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
                         help="network timeout in seconds (default %(default)s)")
-    parser.epilog = (f"The cache folder is ${ENV_CACHE}, else $XDG_CACHE_HOME/fer-edge, else ~/.cache/fer-edge. "
+    parser.epilog = (f"The cache folder is {WHERE}. " +
                      " ".join(f"{m.name}: {m.size:,} bytes, SHA-256 {m.sha256}, {m.licence}." for m in (YUNET, ZOO_FER)))
     parser.set_defaults(url=None)
 
 
 def run(args: argparse.Namespace) -> int:
     from edge import detector_model as dm
+    from edge.core.cache import ENV_CACHE, require_cache_dir
     from edge.core.errors import UserError
 
     single = args.from_file or args.url
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--from and --url install one model: add --which detector or --which teacher")
     for name in dm.MODELS if which == "all" else (which,):
         model = dm.MODELS[name]
-        dest = dm.require_cache_dir() / model.name
+        dest = require_cache_dir() / model.name
         if dm.is_installed(dest, model) and not args.force and not args.from_file:
             print(f"{dest}: already installed (SHA-256 matches)")
             continue
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                 dm.download(args.url or model.url, dest, model, timeout=args.timeout)
         except PermissionError as e:
             raise UserError(f"{e.filename or dest.parent}: cannot write the cache folder ({e.strerror}); "
-                            f"set {dm.ENV_CACHE} to a writable folder") from None
+                            f"set {ENV_CACHE} to a writable folder") from None
         use = "'fer-edge run' now detects faces with YuNet" if model is dm.YUNET else \
             "'fer-edge train --teacher zoo' can now distil it"
         print(f"{dest}: installed {model.name} ({model.size:,} bytes, SHA-256 checked); {use}")
