@@ -36,7 +36,8 @@ import numpy as np
 
 from edge.core.cache import cache_dir
 from edge.core.errors import UserError
-from firmware_export.settings import Settings, c_float
+from edge.core.pixels import quantize_pixel
+from firmware_export.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +151,11 @@ def _harness_source(name: str) -> str:
 
 
 def example_frame(settings: Settings) -> np.ndarray:
-    """main.cc's test frame quantized as ``<name>_quantize_pixel`` does it (float32 arithmetic)."""
+    """main.cc's test frame, quantized as ``<name>_quantize_pixel`` does it."""
     rows, cols = settings.rows, settings.cols
     y, x = np.mgrid[0:rows, 0:cols]
-    pixels = ((x + y) * 255 // (rows + cols - 2)).astype(np.float32)
-    f32 = [np.float32(c_float(v)[:-1]) for v in (settings.pixel_scale, settings.pixel_offset,
-                                                 settings.input_quant.scale)]
-    r = (pixels * f32[0] + f32[1]) / f32[2]
-    q = np.where(r >= 0, np.trunc(r + np.float32(0.5)), np.trunc(r - np.float32(0.5))) + settings.input_quant.zero_point
-    return np.clip(q, -128, 127).astype(np.int8).reshape(1, -1)
+    frame = ((x + y) * 255 // (rows + cols - 2)).astype(np.uint8)
+    return quantize_pixel(frame, settings.pixel_scale, settings.pixel_offset, settings.input_quant).reshape(1, -1)
 
 
 def python_outputs(data: bytes, settings: Settings, inputs: np.ndarray) -> np.ndarray:
