@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from firmware_export import boards
     from firmware_export.config import ExportConfig
     from firmware_export.export import export_firmware
-    from firmware_export.measure_m4 import board_clocks, latency_lines
+    from firmware_export.render import board_clocks, latency_lines
 
     from edge.core.rundir import resolve_model
 

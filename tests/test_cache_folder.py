@@ -1,5 +1,5 @@
-"""One cache folder for every stage (``edge.core.cache``): ``$FER_EDGE_CACHE``, else ``$XDG_CACHE_HOME/fer-edge``,
-else ``~/.cache/fer-edge``; the detector, the dataset cache, the teachers' outputs and the TFLM builds all land there."""
+"""One cache folder for every stage (``edge.core.cache``): ``$FER_EDGE_CACHE``, else
+``$XDG_CACHE_HOME/fer-edge``, else ``~/.cache/fer-edge``; the detector, the dataset cache and the TFLM builds land there."""
 
 from __future__ import annotations
 
