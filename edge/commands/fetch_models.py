@@ -15,8 +15,8 @@ HELP = ("download the YuNet face detector and the zoo expression teacher "  # fe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge.core.deprecated import add_alias
     from edge.core.cache import WHERE
+    from edge.core.deprecated import add_alias
     from edge.detector_model import MODELS, YUNET, ZOO_FER
 
     parser.add_argument("--which", choices=("all", *MODELS), default=None,
