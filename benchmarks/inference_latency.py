@@ -55,7 +55,7 @@ def prepare_models(run_dir: str | None, preset: str | None, workdir: Path) -> di
 
     if run_dir:
         from quantize.qat import load_float_model
-        from train.rundir import load_run
+        from train.run_artifacts import load_run
 
         _, spec, keras_path = load_run(run_dir)
         model = load_float_model(keras_path)

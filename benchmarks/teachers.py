@@ -55,7 +55,7 @@ def held_out_sets():
 
 
 def main(argv=None) -> int:
-    from train.evaluate import metrics_from_predictions
+    from train.scoring import metrics_from_predictions
     from train.teachers import teacher_log_probs_of
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -18,17 +18,16 @@ import collections
 import contextlib
 import errno
 import logging
-import math
 import os
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.collect_options import CollectOptions
 from edge.core.errors import UserError
 from edge.core.preprocess import prepare
 from edge.sources import IMAGE_SUFFIXES
@@ -38,30 +37,6 @@ PAUSE_KEY = " "
 #: saved faces of a class that a new face is compared with
 RECENT = 30
 PROGRESS_EVERY_S = 10.0
-
-
-@dataclass(frozen=True)
-class CollectOptions:
-    out: Path
-    label: str | None = None
-    every: int = 1
-    max_per_class: int | None = None
-    min_sharpness: float = 25.0
-    min_change: float = 6.0
-    #: faces narrower than this (displayed pixels) are skipped as too small; None keeps every face found
-    min_face: int | None = None
-
-    def __post_init__(self):
-        for name, low in (("every", 1), ("max_per_class", 1), ("min_face", 1)):
-            value = getattr(self, name)
-            if value is not None and value < low:
-                flag = "--max" if name == "max_per_class" else f"--{name.replace('_', '-')}"
-                raise UserError(f"{flag} {value}: expected an integer >= {low}")
-        for flag, value in (("--min-sharpness", self.min_sharpness), ("--min-change", self.min_change)):
-            if not 0 <= value < math.inf:  # also refuses nan, which would switch the filter off
-                raise UserError(f"{flag} {value}: expected a number >= 0 (0 switches the filter off)")
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"--out-dir {self.out}: exists and is not a folder")
 
 
 def sharpness(face: np.ndarray) -> float:

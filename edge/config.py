@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -160,14 +160,6 @@ class EdgeConfig:
         d["token"] = None if self.token is None else "<hidden>"
         d["main_size"], d["lores_size"] = list(self.main_size), list(self.lores_size)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EdgeConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"unknown edge config fields {unknown}")
-        return cls(**d)
 
     @staticmethod
     def config_path_for(out: str | Path) -> Path:

@@ -4,9 +4,8 @@
 ``YuNetDetector`` uses OpenCV's ``FaceDetectorYN`` with the model file ``fer-edge fetch-models``
 installs (``edge.detector_model``); it also returns five landmarks per face (right eye, left eye,
 nose tip, right and left mouth corner), which ``edge.core.preprocess.frame_face`` uses to level the eyes.
-``detect`` returns an int32 array of shape (N, 4): x, y, w, h, largest faces first (square boxes, like
-the training faces);
-``detect_faces`` returns (boxes, landmarks (N, 5, 2) float32 or None) in the same order.
+Both are ``FaceDetector``s: ``detect_faces`` returns an int32 array of shape (N, 4): x, y, w, h, largest
+faces first (square boxes, like the training faces), and the landmarks, (N, 5, 2) float32 or None.
 
 Detection runs on the image downscaled to ``detect_width`` (default: as many pixels as 480x360 for YuNet,
 320x240 for Haar, whatever the frame's shape), or wider when the smallest face asked for (``min_face``) would otherwise shrink below
@@ -18,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -39,6 +39,32 @@ YUNET_SCORE_THRESHOLD = 0.6
 HAAR_MIN_SIZE = 24
 #: YuNet found 10% / 54% / 66% / 89% / 97% of 94 ExpW faces shrunk to 16 / 20 / 24 / 32 / 60 px wide.
 YUNET_MIN_SIZE = 24
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """What ``edge.recognize.Recognizer`` detects faces with: YuNet, Haar, and any other detector (such as a
+    trained face locator). Implementations subclass it (so a type checker compares their signatures with
+    this one) and set both attributes in ``__init__``; ``make_detector`` builds the one a config names.
+    """
+
+    #: the ``--detector`` value that selects it ("yunet", "haar", ...); the saved run config records it
+    name: str
+    #: the model file it runs (the saved run config's ``detector_model``), None when it needs none (Haar's
+    #: cascade ships inside OpenCV)
+    model_path: Path | None
+
+    def detect_faces(self, gray: np.ndarray, min_face: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Faces in ``gray`` (uint8 (h, w), possibly a strided view such as a camera's Y plane) at least
+        ``min_face`` pixels of ``gray`` wide (None: as small as it finds):
+
+        - boxes: int32 (N, 4) x, y, w, h in ``gray``'s pixels, clipped to it, square (as the training
+          faces are), largest first; ``NO_FACES`` when there are none;
+        - landmarks: float32 (N, 5, 2), the right eye, left eye, nose tip, right and left mouth corner of
+          each box in the same order and pixels (``edge.core.preprocess.frame_face`` levels the eyes with
+          them), or None when the detector finds no landmarks (the faces are then framed unaligned).
+        """
+        raise NotImplementedError
 
 
 def default_detect_width(width: int, height: int, pixels: int = DETECT_PIXELS) -> int:
@@ -117,10 +143,10 @@ def _cv_reason(e: Exception) -> str:
     return str(e).strip().splitlines()[-1]
 
 
-class HaarDetector:
+class HaarDetector(FaceDetector):
     """Haar boxes carry no landmarks: their faces are framed without alignment."""
 
-    name, min_size = "haar", HAAR_MIN_SIZE
+    min_size = HAAR_MIN_SIZE
 
     # 1.15/4 instead of OpenCV's 1.1/3: ~25% less work than 1.1/5 at the same recall on the ExpW sample.
     def __init__(self, detect_width: int | None = None, scale_factor: float = 1.15, min_neighbors: int = 4,
@@ -129,6 +155,7 @@ class HaarDetector:
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise UserError(f"{path}: Haar cascade missing or unreadable (reinstall opencv-python-headless)")
+        self.name, self.model_path = "haar", None
         self._downscale = _Downscaler(detect_width, self.min_size, self.name)
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
 
@@ -139,15 +166,11 @@ class HaarDetector:
                                                minNeighbors=self.min_neighbors, minSize=(m, m))
         return _to_input_coords(boxes, f, gray.shape)[0], None
 
-    def detect(self, gray: np.ndarray, min_face: int | None = None) -> np.ndarray:
-        """Faces in ``gray`` at least ``min_face`` pixels (of ``gray``) wide (None: as small as it finds)."""
-        return self.detect_faces(gray, min_face)[0]
 
-
-class YuNetDetector:
+class YuNetDetector(FaceDetector):
     """OpenCV ``FaceDetectorYN`` with face_detection_yunet_2023mar.onnx from the OpenCV model zoo."""
 
-    name, min_size = "yunet", YUNET_MIN_SIZE
+    min_size = YUNET_MIN_SIZE
 
     def __init__(self, model_path: str | Path, detect_width: int | None = None,
                  score_threshold: float = YUNET_SCORE_THRESHOLD, label: str | None = None):
@@ -168,7 +191,7 @@ class YuNetDetector:
         except cv2.error as e:
             raise UserError(f"{label}: an ONNX model, but not the YuNet face detector "
                             f"(OpenCV found no YuNet outputs; {_cv_reason(e)})") from None
-        self.model_path = model_path
+        self.name, self.model_path = "yunet", model_path
         self._downscale = _Downscaler(detect_width, self.min_size, self.name, YUNET_DETECT_PIXELS)
         self._bgr = None
         self._size = None
@@ -189,11 +212,8 @@ class YuNetDetector:
         landmarks = (faces[keep, 4:14].reshape(-1, 5, 2) / f).astype(np.float32)
         return boxes, landmarks
 
-    def detect(self, gray: np.ndarray, min_face: int | None = None) -> np.ndarray:
-        return self.detect_faces(gray, min_face)[0]
 
-
-def make_detector(config):
+def make_detector(config) -> FaceDetector:
     """The detector ``config`` asks for. ``auto`` is YuNet when its model file is found
     (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one loud warning."""
     from edge.detector_model import ENV_MODEL, detector_model_label, find_detector_model, verify_detector_model

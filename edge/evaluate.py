@@ -5,7 +5,7 @@ scikit-learn) can evaluate a .tflite on faces it collected.
 per-class precision/recall/F1/support and the confusion matrix, with scikit-learn's definitions (a class
 never predicted has precision 0; macro-F1 averages over the classes present in the labels or predictions).
 ``predict_split`` feeds prepared faces to any ``probs = f(float32 (N,H,W,1))``, such as
-``edge.runtime.TFLiteClassifier.predict``; ``train.evaluate`` adds .keras models on top.
+``edge.runtime.TFLiteClassifier.predict``; ``train.scoring`` adds .keras models on top.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import cv2
 from edge.config import EdgeConfig
 from edge.detect import make_detector
 from edge.draw import draw_faces
+from edge.frame import FrameSource
 from edge.core.errors import UserError
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
@@ -114,7 +115,7 @@ def _build_recognizer(config: EdgeConfig, timer: StageTimer, keep_crops: bool):
     detector = make_detector(config)
     # the saved config names the detector that ran (auto resolves to yunet or haar)
     config = replace(config, detector=detector.name,
-                     detector_model=str(getattr(detector, "model_path", "") or "") or None)
+                     detector_model=None if detector.model_path is None else str(detector.model_path))
     recognize = Recognizer(detector, classifier, spec, tracker, config.min_face,
                            config.max_faces, timer, config.detect_every, hold=config.max_missed,
                            keep_crops=keep_crops)
@@ -125,7 +126,7 @@ class _FrameLoop:
     """One pass per frame: read, recognize, update the session, hand to ``on_frame``, draw, publish, write,
     show, count, pace; until the source ends (with --loop a file starts again), --max-frames, or ``stop``."""
 
-    def __init__(self, config: EdgeConfig, source, recognize: Recognizer, out: _Outputs, session, result: RunResult,
+    def __init__(self, config: EdgeConfig, source: FrameSource, recognize: Recognizer, out: _Outputs, session, result: RunResult,
                  stop: threading.Event, encode_always: bool, on_frame):
         self.config, self.source, self.recognize, self.out, self.session = config, source, recognize, out, session
         self.result, self.timer, self.stop = result, result.timer, stop
@@ -248,7 +249,7 @@ def _write_summary(config: EdgeConfig, session) -> None:
         log.info("wrote %s", write_summary(config.summary, session.view()))
 
 
-def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None,
+def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source: FrameSource | None = None,
              stop: threading.Event | None = None, encode_always: bool = False, on_frame=None) -> RunResult:
     """Run the loop described by ``config``. ``encode_always`` JPEG-encodes every frame (for benchmarks).
 
@@ -262,11 +263,12 @@ def run_edge(config: EdgeConfig, *, timer: StageTimer | None = None, source=None
     source = source or open_source(config.source, config, stop)
     with contextlib.ExitStack() as stack, stop_on_signals(stop, then="finishing the current frame and stopping"):
         stack.callback(source.close)
-        if not source.open():
+        source.open()
+        if stop.is_set():  # asked to stop while a camera was being retried
             result.stopped_by = "signal"
             return result
         out = _Outputs.open(config, source.fps or config.camera_fps, stack)
-        session = (SessionStats(spec.labels, clock=getattr(source, "clock", "wall"))
+        session = (SessionStats(spec.labels, clock=source.clock)
                    if spec is not None and (out.server or config.summary) else None)
         frames = _FrameLoop(config, source, recognize, out, session, result, stop, encode_always, on_frame)
         frames.run()

@@ -18,7 +18,7 @@ import logging
 import time
 
 from edge.core.errors import UserError
-from edge.frame import Frame, SourceError
+from edge.frame import Frame, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 NO_CAMERA = "no camera found (is the ribbon cable seated? try: rpicam-hello --list-cameras)"
@@ -34,14 +34,14 @@ def import_picamera2():
     return Picamera2
 
 
-class PicameraSource:
-    live = True
+class PicameraSource(FrameSource):
+    """A live camera: its frames carry the Unix time they were captured."""
 
     def __init__(self, main_size=(640, 480), lores_size=(320, 240), fps: float = 30.0,
                  timeout: float = 2.0, camera_num: int = 0):
         self.main_size, self.lores_size = tuple(main_size), tuple(lores_size)
         self.fps, self.timeout, self.camera_num = fps, timeout, camera_num
-        self.name = f"picamera2:{camera_num}"
+        self.name, self.live, self.clock = f"picamera2:{camera_num}", True, "wall"
         self._cam = None
         self._scale = (main_size[0] / lores_size[0], main_size[1] / lores_size[1])
         self._lores = self.lores_size  # as configured
@@ -90,6 +90,11 @@ class PicameraSource:
             raise SourceError(f"capture failed ({e or type(e).__name__})") from None
         w, h = self._lores
         return Frame(main, lores[:h, :w], self._scale, time.time())
+
+    def rewind(self) -> None:
+        """A camera has no first frame to go back to: it is restarted (closed and opened again)."""
+        self.close()
+        self.open()
 
     def close(self) -> None:
         cam, self._cam = self._cam, None

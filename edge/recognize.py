@@ -17,6 +17,7 @@ from edge.core.errors import UserError
 from edge.core.preprocess import frame_face, preprocess
 from edge.core.rundir import resolve_model
 from edge.core.spec import ModelSpec, load_spec_for
+from edge.detect import FaceDetector
 from edge.timing import StageTimer
 from edge.track import Tracker, iou_matrix
 
@@ -90,7 +91,7 @@ class Recognizer:
     carries a copy of its framed crop (what ``fer-edge collect`` saves).
     """
 
-    def __init__(self, detector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
+    def __init__(self, detector: FaceDetector, classifier=None, spec: ModelSpec | None = None, tracker: Tracker | None = None,
                  min_face: int | None = 48, max_faces: int = 8, timer: StageTimer | None = None, detect_every: int = 1,
                  hold: int = 0, keep_crops: bool = False):
         self.detector, self.classifier, self.spec = detector, classifier, spec
@@ -100,8 +101,6 @@ class Recognizer:
         self.detect_every, self._frames, self._boxes, self._shape = detect_every, 0, None, None
         self._landmarks = None
         self.hold, self._misses = hold, np.zeros(0, np.int32)
-        self._detect = getattr(detector, "detect_faces", None) or (lambda g, min_face: (detector.detect(g, min_face),
-                                                                                         None))
         self.framing = None if spec is None else spec.face_framing
         self.keep_crops = keep_crops
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
@@ -126,7 +125,7 @@ class Recognizer:
         sx, sy = frame.scale
         if self._frames % self.detect_every == 0 or frame.gray.shape != self._shape:
             min_face = None if self.min_face is None else round(self.min_face / sx)
-            boxes, landmarks = self._detect(frame.gray, min_face=min_face)
+            boxes, landmarks = self.detector.detect_faces(frame.gray, min_face=min_face)
             if frame.gray.shape == self._shape:
                 boxes, landmarks = self._hold_missed(boxes, landmarks)
             else:

@@ -1,7 +1,7 @@
-"""Frame sources behind one interface: a camera, a video file or an image folder.
+"""Frame sources behind one interface (``edge.frame.FrameSource``): a camera, a video file or an image folder.
 
-A source has ``open()``, ``read() -> Frame | None`` (None = the file or folder has ended) and
-``close()``. A live camera that fails raises ``SourceError``; ``Reconnecting`` turns that into
+A source has ``open()``, ``read() -> Frame | None`` (None = the file or folder has ended), ``rewind()``
+and ``close()``. A live camera that fails raises ``SourceError``; ``Reconnecting`` turns that into
 retries with exponential backoff and, after the last attempt, a one-line ``UserError``.
 """
 
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from edge.core.errors import UserError
-from edge.frame import Frame, SourceError
+from edge.frame import Clock, Frame, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 # FFmpeg inside OpenCV prints its own lines ("moov atom not found") on stderr for an unreadable video, before
@@ -40,7 +40,7 @@ def media_time(pos_msec: float, index: int, fps: float | None, previous: float |
     return index / (fps or 30.0)
 
 
-class VideoCaptureSource:
+class VideoCaptureSource(FrameSource):
     """OpenCV ``VideoCapture``: a USB camera index (live) or a video file. Reuses its buffers.
 
     A camera's frames carry the wall-clock time they arrived; a file's carry their media time (seconds
@@ -52,11 +52,11 @@ class VideoCaptureSource:
         self.target, self.live = target, live
         self.name = f"usb:{target}" if live else str(target)
         self.fps: float | None = None
+        #: a camera's frames carry Unix time, a file's their media time
+        self.clock: Clock = "wall" if live else "media"
         self._cap = None
         self._image = self._gray = None
         self._index, self._offset, self._last = 0, 0.0, None
-        #: what the frames' timestamps count (edge.live.session): a camera's Unix time, a file's media time
-        self.clock = "wall" if live else "media"
 
     def open(self) -> None:
         cap = cv2.VideoCapture(self.target)
@@ -102,15 +102,13 @@ class VideoCaptureSource:
             self._cap = None
 
 
-class ImageFolderSource:
-    """Every image in a folder, in name order; unreadable files are skipped with a warning."""
-
-    live = False
-    fps = None
+class ImageFolderSource(FrameSource):
+    """Every image in a folder, in name order; unreadable files are skipped with a warning. Its frames carry
+    the time they were read."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.name = str(folder)
+        self.name, self.live, self.fps, self.clock = str(folder), False, None, "wall"
         self.paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         self._next = 0
 
@@ -137,33 +135,36 @@ class ImageFolderSource:
         pass
 
 
-class Reconnecting:
+class Reconnecting(FrameSource):
     """Wraps a source: a live camera that fails to open or stalls is reopened with exponential backoff.
 
     The ``retries`` budget and the growing delay carry over from one reopen to the next until a frame
     actually arrives, so a camera that opens but never delivers ends the run too. ``stop`` (a
-    threading.Event) cuts a backoff wait short when the run is asked to end.
+    threading.Event, the run's) cuts a backoff wait short when the run is asked to end; the source then
+    stays closed and ``read()`` returns None, as at the end of a file.
     """
 
-    def __init__(self, source, retries: int = 5, backoff: float = 0.5, max_backoff: float = 8.0,
+    def __init__(self, source: FrameSource, retries: int = 5, backoff: float = 0.5, max_backoff: float = 8.0,
                  stop: threading.Event | None = None):
         self.source, self.retries, self.backoff, self.max_backoff = source, retries, backoff, max_backoff
+        self.name, self.live, self.clock, self.fps = source.name, source.live, source.clock, source.fps
         self.stop = stop or threading.Event()
         self._attempts, self._delay = 0, backoff
+        self._opened = False
 
-    def __getattr__(self, name):  # name, live, fps, ... of the wrapped source
-        return getattr(self.source, name)
-
-    def open(self) -> bool:
-        """Open the source; False if a stop was requested while waiting to retry."""
+    def open(self) -> None:
+        """Open the source, retrying a camera that fails; a stop requested while waiting leaves it closed."""
         try:
             self.source.open()
-            return True
+            self._opened = True
         except SourceError as e:
             log.warning("%s: %s", self.source.name, e)
-            return self._retry(e)
+            self._opened = self._retry(e)
+        self.fps = self.source.fps  # a file's is known once it is open
 
     def read(self) -> Frame | None:
+        if not self._opened:
+            return None
         while True:
             try:
                 frame = self.source.read()
@@ -171,12 +172,16 @@ class Reconnecting:
                 log.warning("%s stopped delivering frames (%s); reopening", self.source.name, e)
                 self.source.close()
                 if not self._retry(e):
+                    self._opened = False
                     return None
                 continue
             if self._attempts:
                 log.info("%s: delivering again after %d reopen attempt(s)", self.source.name, self._attempts)
                 self._attempts, self._delay = 0, self.backoff
             return frame
+
+    def rewind(self) -> None:
+        self.source.rewind()
 
     def close(self) -> None:
         self.source.close()
@@ -212,6 +217,7 @@ def _require_camera_device(index: int, text: str) -> None:
 
 def open_source(text: str, config, stop: threading.Event | None = None) -> Reconnecting:
     """``picamera2`` | ``usb:N`` | an image folder | a video file -> a (not yet opened) source."""
+    source: FrameSource
     if text == "picamera2":
         from edge.picam import PicameraSource
 

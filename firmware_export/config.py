@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from edge.core.cliconfig import option
 from edge.core.errors import UserError
 
 FIRMWARE_DIR = "firmware"  # where the card and the docs put export-firmware's --out-dir inside a run
@@ -39,15 +40,36 @@ def check_c_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class ExportConfig:
-    model: str  # the .tflite file (a run directory is resolved to its model_int8.tflite)
-    out: str
-    name: str = "fer_model"
-    board: str | None = None  # a board id, "all", or None (every board in the README, none enforced)
-    parity_samples: int = 100
-    parity_data: str | None = None
-    force: bool = False
-    verify_tflm: str | None = None  # a tflite-micro checkout to build and check the export against
-    measure_m4: str | None = None  # a tflite-micro checkout to count Cortex-M4 instructions per inference with
+    #: the .tflite file or a run directory (resolved to its model_int8.tflite); None: the shipped micro model
+    model: str | None = field(metadata=option(
+        positional=True, metavar="MODEL_INT8.tflite|RUN_DIR",
+        help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
+             "model_int8.tflite (written by 'fer-edge quantize'); default: the micro model in models/"))
+    out: str = field(metadata=option(
+        "--out-dir", required=True, deprecated=("--out",), metavar="DIR",
+        help="output folder (must not exist or be empty)"))
+    name: str = field(default="fer_model", metadata=option(
+        help="C identifier prefixing the files and symbols (default: %(default)s)"))
+    board: str | None = field(default=None, metadata=option(  # a board id, "all", or None (every board, none enforced)
+        metavar="BOARD|all", help=lambda: _board_help()))
+    parity_samples: int = field(default=100, metadata=option(
+        metavar="N", help="synthetic inputs for the TFLM-vs-LiteRT parity check (default: %(default)s)"))
+    parity_data: str | None = field(default=None, metadata=option(
+        metavar="FOLDER", help="also check parity on up to N face-crop images (png/jpg/...) from this folder"))
+    force: bool = field(default=False, metadata=option(help="replace a non-empty --out-dir folder"))
+    #: a tflite-micro checkout to build and check the export against
+    verify_tflm: str | None = field(default=None, metadata=option(
+        metavar="TFLM_DIR",
+        help="build TFLM's host library from this tflite-micro checkout (cached), compile the "
+             "exported main.cc and a harness against it, and require outputs bit-identical to "
+             "tflite-micro Python on the parity inputs and an arena that fits"))
+    #: a tflite-micro checkout to count Cortex-M4 instructions per inference with
+    measure_m4: str | None = field(default=None, metadata=option(
+        metavar="TFLM_DIR",
+        help="build the export for a Cortex-M4 (arm-none-eabi-gcc, TFLM's cortex_m_generic target) "
+             "with the reference kernels and with CMSIS-NN (both cached), run each under "
+             "qemu-system-arm -M mps2-an386 -icount and record the instructions per inference in "
+             "export.json; needs the tree's downloads (CMSIS, CMSIS-NN, ...) in place"))
 
     def __post_init__(self):
         check_c_name(self.name)
@@ -56,3 +78,10 @@ class ExportConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _board_help() -> str:
+    from firmware_export.boards import load_boards  # stdlib + edge.core.errors only: safe for --help
+
+    return ("refuse the export if model + arena + TFLM runtime do not fit this board; 'all' prints "
+            f"the table for every board ({', '.join(load_boards())})")

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge.core.atomic import atomic_dir
 from edge.core.errors import UserError
-from edge.core.spec import ModelSpec, Quant, load_spec_for
+from edge.core.paths import check_outputs
+from edge.core.rundir import resolve_model
+from edge.core.spec import ModelSpec, Quant, load_spec_for, spec_path_for
 from firmware_export import arena as arena_mod
 from firmware_export import boards as boards_mod
 from firmware_export import measure_m4 as m4_mod
 from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
-from edge.core.rundir import resolve_model
 from firmware_export.config import FIRMWARE_REPORT, ExportConfig
 from firmware_export.ops import resolver_methods
 from firmware_export.render import board_clocks, export_record, measured_markdown, render_files
@@ -71,18 +72,22 @@ def _shape(t: TensorInfo) -> str:
 
 
 def _check_out_dir(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out-dir {out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()) and not force:
+    """What ``check_outputs`` leaves to the export: a folder that is not empty is replaced only with --force."""
+    if out.is_dir() and any(out.iterdir()) and not force:
         raise UserError(f"--out-dir {out}: already exists and is not empty (pass --force to replace it)")
 
 
 def export_firmware(config: ExportConfig) -> ExportResult:
+    """Check everything, then write the export (see the module docstring); the model is resolved here, once."""
     model_path = resolve_model(config.model)
+    config = replace(config, model=str(model_path))  # what export.json records
+    out = Path(config.out)
+    check_outputs(inputs={"the model": model_path, "the model's spec": spec_path_for(model_path),
+                          "--parity-data": config.parity_data, "--verify-tflm": config.verify_tflm},
+                  folders={"--out-dir": out}, replacing=True)
+    _check_out_dir(out, config.force)
     all_boards = boards_mod.load_boards()
     wanted = boards_mod.select_boards(config.board, all_boards)
-    out = Path(config.out)
-    _check_out_dir(out, config.force)
     if config.verify_tflm:
         verify_mod.check_tree(config.verify_tflm)  # a wrong tree fails before the slow steps
     if config.measure_m4:

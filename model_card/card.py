@@ -11,53 +11,32 @@ import os
 import shutil
 import tempfile
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.jsonio import read_json
 from edge.core.spec import ModelSpec, load_spec_for, spec_path_for
-from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT
+from firmware_export.cli import to_argv as export_argv
+from firmware_export.config import FIRMWARE_DIR, FIRMWARE_REPORT, ExportConfig
 from quantize import files as quantize_files
+from quantize.cli import to_argv as quantize_argv
 from quantize.config import QuantizeConfig
+from train.cli import to_argv as train_argv
 from train.config import TrainConfig
-from train.rundir import METRICS, load_run, run_model_path, source_name
-
-#: train CLI option for each TrainConfig field that has a one-to-one option
-_OPTIONS = {"data_format": "--format", "early_stopping_patience": "--patience"}
-
+from train.run_artifacts import METRICS, load_run, run_model_path, source_name
 
 def train_command(cfg: TrainConfig, name: str, refs: dict[str, str] | None = None) -> str:
-    """The `fer-edge train` command line that reproduces ``cfg`` (options that differ from the defaults); ``refs``
-    names its --init and --teacher models (``model_card.provenance.model_refs``)."""
+    """The `fer-edge train` command line that reproduces ``cfg`` (``train.cli.to_argv``: every option that differs
+    from its default), its data shown as placeholders and its --init and --teacher models by ``refs``
+    (``model_card.provenance.model_refs``) or their names."""
     refs = refs or {}
-    default, parts = TrainConfig(), ["fer-edge train", f"--preset {cfg.preset}"]
-    for f in fields(TrainConfig):
-        value = getattr(cfg, f.name)
-        if f.name in ("preset", "augment", "preset_options") or value == getattr(default, f.name):
-            continue
-        opt = _OPTIONS.get(f.name, "--" + f.name.replace("_", "-"))
-        if f.name == "data":
-            parts += [f"--data {_data_placeholder(d)}" for d in cfg.sources]
-        elif f.name == "source_weights":
-            parts += [f"--source-weight {w:g}" for w in value]
-        elif f.name == "init":
-            parts.append(f"{opt} {refs.get(value) or _model_placeholder(value)}")
-        elif f.name == "teacher":
-            parts += [f"--teacher {refs.get(t) or _model_placeholder(t)}" for t in cfg.teachers]
-        elif f.name == "teacher_weights":
-            parts += [f"--teacher-weight {','.join(f'{w:g}' for w in ws)}" for ws in value]
-        elif f.name == "framing_align":
-            parts.append("--framing-align" if value else "--no-framing-align")
-        else:
-            parts.append(f"{opt} {value}")
-    parts += [f"--{k} {v}" for k, v in cfg.preset_options.items()]
-    for f in fields(cfg.augment):
-        value, base = getattr(cfg.augment, f.name), getattr(default.augment, f.name)
-        if value != base:
-            parts.append(f"--{f.name} {value}" if f.name != "flip" else ("--flip" if value else "--no-flip"))
-    return " ".join(parts + [f"--name {name}"])
+    shown = dataclasses.replace(
+        cfg, data=[_data_placeholder(d) for d in cfg.sources] if cfg.data else None,
+        init=(refs.get(cfg.init) or _model_placeholder(cfg.init)) if cfg.init else None,
+        teacher=[refs.get(t) or _model_placeholder(t) for t in cfg.teachers] or None)
+    return " ".join(["fer-edge train", *train_argv(shown), "--name", name])
 
 
 def _data_placeholder(source: str) -> str:
@@ -78,15 +57,13 @@ def _model_placeholder(model: str) -> str:
 
 
 def quantize_command(cfg: QuantizeConfig, run: str) -> str:
-    """The `fer-edge quantize` command line that reproduces ``cfg`` (options that differ from the defaults)."""
-    default, parts = QuantizeConfig(), ["fer-edge quantize", run]
-    for f in fields(QuantizeConfig):
-        value = getattr(cfg, f.name)
-        if f.name == "format" or value == getattr(default, f.name):
-            continue
-        opt = "--" + f.name.replace("_", "-")
-        parts.append(opt if value is True else f"{opt} {value}")
-    return " ".join(parts)
+    """The `fer-edge quantize` command line that reproduces ``cfg`` (``quantize.cli.to_argv``)."""
+    return " ".join(["fer-edge quantize", run, *quantize_argv(cfg)])
+
+
+def export_command(run: str, out: str) -> str:
+    """The `fer-edge export-firmware` command line that writes the run's firmware with every board's fit."""
+    return " ".join(["fer-edge export-firmware", *export_argv(ExportConfig(model=run, out=out, board="all"))])
 
 
 def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 3) -> list[str]:
@@ -163,7 +140,8 @@ class CardInputs:
         return self.report["models"][self.report["chosen"]]
 
 
-def _card(c: CardInputs) -> str:
+def card_text(c: CardInputs) -> str:
+    """The card's Markdown, from what ``publish`` read of the run (no I/O: tests render it from fixed inputs)."""
     return "".join([_summary(c), _accuracy(c), c.side_by_side + "\n", c.speed, _microcontroller(c),
                     _known_limits(c), _reproduce(c)])
 
@@ -256,7 +234,7 @@ def _reproduce(c: CardInputs) -> str:
 ```sh
 {train_command(c.cfg, run, c.refs)}
 {quantize_command(c.qcfg, f"runs/{run}")}
-fer-edge export-firmware runs/{run} --out-dir runs/{run}/{FIRMWARE_DIR} --board all
+{export_command(f"runs/{run}", f"runs/{run}/{FIRMWARE_DIR}")}
 fer-edge model-card runs/{run} --name {c.name} --out-dir models{c.card_args}
 ```
 """
@@ -329,7 +307,7 @@ def publish(run_dir: str | Path, out_dir: str | Path, name: str, firmware_dir: s
         card_args = "".join([f" --eval {_data_placeholder(e)}" for e in evals]
                             + [f" --baseline <before: {b.name}>" for b in baseline_paths])
         staged[card] = stage / card.name
-        staged[card].write_text(_card(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export,
+        staged[card].write_text(card_text(CardInputs(name, run_dir, spec, cfg, qcfg, metrics, report, export,
                                                  float_bytes, table, card_args, refs,
                                                  card_speed.section(speed, metrics["budget"]["macs"]))),
                                 encoding="utf-8")

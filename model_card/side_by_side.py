@@ -2,7 +2,7 @@
 with, scored on every source the run trained on (its own held-out val faces) and on extra labelled sets.
 
 Every model reads its faces through its own spec (the framing of ExpW-style photos is part of the
-input contract), with ``train.eval_data.eval_set`` and ``train.evaluate``: the same code as
+input contract), with ``train.eval_data.eval_set`` and ``train.scoring``: the same code as
 ``fer-edge evaluate``, so each number in the card can be reproduced with the command printed beside it.
 """
 
@@ -35,7 +35,7 @@ class EvalRow:
 
 def side_by_side(cfg: TrainConfig, models: dict[str, Path], evals: list[str] = ()) -> list[EvalRow]:
     """Score ``models`` (key -> .keras/.tflite with its spec) on the run's sources' val and on ``evals``."""
-    from train.evaluate import evaluate_model
+    from train.scoring import evaluate_model
 
     specs = {key: load_spec_for(path) for key, path in models.items()}
     rows = [EvalRow(s, "val", True) for s in cfg.sources if s is not None]
@@ -69,7 +69,7 @@ def _faces(cache: dict, row: EvalRow, spec: ModelSpec, cfg: TrainConfig):
 def to_markdown(rows: list[EvalRow], labels: dict[str, str], placeholder, model_paths: dict[str, str]) -> str:
     """The table (accuracy / balanced accuracy / natural-prior accuracy / macro-F1 per model) and the commands
     behind it. The natural-prior accuracy weights each class's recall by full ExpW's class frequencies
-    (``train.evaluate.NATURAL_PRIOR``): what to expect on everyday faces.
+    (``train.scoring.NATURAL_PRIOR``): what to expect on everyday faces.
 
     ``labels``: model key -> column heading; ``placeholder(source)``: how a data folder is written in
     commands; ``model_paths``: model key -> the path a reader passes to ``fer-edge evaluate``.

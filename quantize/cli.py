@@ -6,7 +6,6 @@ Standard library only at top level (the dispatcher imports this module to build 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 HELP = "quantization-aware training and full-int8 TFLite, gated on accuracy"  # fer-edge --help
@@ -17,45 +16,34 @@ EXTRA = "train"  # pip install 'fer-edge[train]'
 GATE_FAILED = 4
 
 
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of accuracy points (e.g. 1.0), got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number of accuracy points, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge.core.cliconfig import add_options
+    from quantize.config import QuantizeConfig  # standard library and edge.core only: --help stays light
+
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by fer-edge train (runs/<name>)")
-    parser.add_argument("--method", choices=("auto", "ptq", "qat"), default="auto",
-                        help="post-training quantization, quantization-aware training, or both and keep the more "
-                             "accurate on the evaluation split (default: auto)")
-    parser.add_argument("--qat-epochs", type=int, default=3, metavar="N", help="QAT fine-tuning epochs (default: 3)")
-    parser.add_argument("--qat-lr", type=float, default=1e-4, metavar="LR",
-                        help="QAT fine-tuning learning rate (default: 1e-4)")
-    parser.add_argument("--qat-batch-size", type=int, default=None, metavar="N",
-                        help="QAT batch size (default: the run's own)")
-    parser.add_argument("--rep-samples", type=int, default=500, metavar="N",
-                        help="training images (stratified, seeded) that calibrate the int8 ranges (default: 500)")
-    parser.add_argument("--max-drop", type=_finite_float, default=1.0, metavar="POINTS",
-                        help="fail (exit 4) if the int8 model's accuracy is more than this many points below "
-                             "the float model's on the evaluation split (default: 1.0)")
-    parser.add_argument("--float16", action="store_true", help="also write model_float16.tflite (mobile GPU delegates)")
-    parser.add_argument("--eval-split", choices=("val", "test", "train"), default="val",
-                        help="split that compares float and int8 and picks the method (default: val)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the representative sample and QAT (default: 0)")
+    add_options(parser, QuantizeConfig)
     parser.add_argument("--force", action="store_true", help="replace the int8 artifacts of an earlier quantize run")
 
 
-def run(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace):
+    """The QuantizeConfig of parsed ``fer-edge quantize`` arguments."""
+    from edge.core import cliconfig
     from quantize.config import QuantizeConfig
+
+    return cliconfig.config_from_args(args, QuantizeConfig)
+
+
+def to_argv(cfg) -> list[str]:
+    """The ``fer-edge quantize RUN_DIR`` options that reproduce ``cfg``: every one that differs from its default."""
+    from edge.core import cliconfig
+
+    return cliconfig.to_argv(cfg)
+
+
+def run(args: argparse.Namespace) -> int:
     from quantize.pipeline import quantize_run
 
-    cfg = QuantizeConfig(method=args.method, qat_epochs=args.qat_epochs, qat_lr=args.qat_lr,
-                         qat_batch_size=args.qat_batch_size, rep_samples=args.rep_samples,
-                         max_drop=args.max_drop, float16=args.float16, eval_split=args.eval_split, seed=args.seed)
+    cfg = config_from_args(args)
     result = quantize_run(args.run_dir, cfg, force=args.force, verbose=1 if sys.stderr.isatty() else 2)
     from quantize.report import to_markdown
 

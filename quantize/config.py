@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.core.cliconfig import option
 from edge.core.errors import UserError
 from edge.core.jsonio import dataclass_from_dict, read_json
 
@@ -15,21 +17,43 @@ EVAL_SPLITS = ("val", "test", "train")
 FORMAT = "fer-edge-quantize-config/1"
 
 
+def _finite_float(text: str) -> float:
+    """``--max-drop``'s value: a finite number of accuracy points."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of accuracy points (e.g. 1.0), got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number of accuracy points, got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class QuantizeConfig:
     #: "auto" makes PTQ and QAT models and keeps the more accurate on ``eval_split``.
-    method: str = "auto"
+    method: str = field(default="auto", metadata=option(
+        choices=METHODS, help="post-training quantization, quantization-aware training, or both and keep the more "
+                              "accurate on the evaluation split (default: %(default)s)"))
     #: quantization-aware fine-tuning: epochs, learning rate, batch size (None: the run's own)
-    qat_epochs: int = 3
-    qat_lr: float = 1e-4
-    qat_batch_size: int | None = None
+    qat_epochs: int = field(default=3, metadata=option(metavar="N", help="QAT fine-tuning epochs (default: %(default)s)"))
+    qat_lr: float = field(default=1e-4, metadata=option(
+        metavar="LR", help="QAT fine-tuning learning rate (default: %(default)s)"))
+    qat_batch_size: int | None = field(default=None, metadata=option(
+        type=int, metavar="N", help="QAT batch size (default: the run's own)"))
     #: images drawn (stratified, seeded) from the train split to calibrate the int8 ranges
-    rep_samples: int = 500
+    rep_samples: int = field(default=500, metadata=option(
+        metavar="N", help="training images (stratified, seeded) that calibrate the int8 ranges (default: %(default)s)"))
     #: the gate: the chosen int8 model may lose at most this many accuracy points vs float
-    max_drop: float = 1.0
-    float16: bool = False
-    eval_split: str = "val"
-    seed: int = 0
+    max_drop: float = field(default=1.0, metadata=option(
+        type=_finite_float, metavar="POINTS",
+        help="fail (exit 4) if the int8 model's accuracy is more than this many points below "
+             "the float model's on the evaluation split (default: %(default)s)"))
+    float16: bool = field(default=False, metadata=option(
+        help="also write model_float16.tflite (mobile GPU delegates)"))
+    eval_split: str = field(default="val", metadata=option(
+        choices=EVAL_SPLITS, help="split that compares float and int8 and picks the method (default: %(default)s)"))
+    seed: int = field(default=0, metadata=option(
+        help="seed of the representative sample and QAT (default: %(default)s)"))
     format: str = FORMAT
 
     def __post_init__(self):
@@ -71,3 +95,4 @@ def _is_number(value: Any) -> bool:
 def _check_int(name: str, value: Any, minimum: int, hint: str = "") -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
+

@@ -49,7 +49,7 @@ class QuantizeResult:
 
 
 def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = False, verbose: int = 1) -> QuantizeResult:
-    from train.rundir import load_run, load_run_dataset
+    from train.run_artifacts import load_run, load_run_dataset
 
     run_dir = Path(run_dir)
     train_cfg, spec, model_path = load_run(run_dir)
@@ -89,7 +89,7 @@ def quantize_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: bool = Fals
 
 def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model, rep, splits, verbose,
            sources=()):
-    from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split
+    from train.scoring import metrics_from_predictions, predict_fn_for, predict_split
     from quantize.convert import convert_float16, convert_int8
 
     eval_split = splits[cfg.eval_split]

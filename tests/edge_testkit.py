@@ -57,3 +57,24 @@ def one_line_error(capsys, *needles) -> str:
     for needle in needles:
         assert needle in err, err
     return err
+
+
+def help_options(command: str) -> dict[str, str]:
+    """``fer-edge COMMAND --help`` as {long flag: its entry, whitespace collapsed}, e.g. ``{"--out": "--out
+    VIDEO.mp4 write the annotated video ..."}``: what a user reads, whatever argparse keeps inside."""
+    import re
+
+    from edge.commands.dispatch import build_parser
+
+    entries: dict[str, str] = {}
+    flag = None
+    for line in build_parser(only=command).format_help().splitlines():
+        start = re.match(r"^  (?:-\w, )?(--[\w-]+)", line)
+        if start:
+            flag = start.group(1)
+            entries[flag] = line.strip()
+        elif flag and line.startswith("   "):
+            entries[flag] += " " + line.strip()
+        else:
+            flag = None
+    return {k: " ".join(v.split()) for k, v in entries.items()}

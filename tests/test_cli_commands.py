@@ -63,7 +63,8 @@ def test_a_command_whose_module_is_gone_says_so(monkeypatch, capsys):
     monkeypatch.setattr(cli.importlib.metadata, "entry_points",
                         lambda group: _entry_points(("gone", "fer_no_such_package.cli")))
     assert cli.main(["gone"]) == cli.NOT_INSTALLED
-    assert "'gone' needs No module named 'fer_no_such_package'" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "fer-edge: 'gone' needs fer_no_such_package, which is not installed here: pip install fer-edge"]
 
 
 def test_no_registered_commands_is_one_line_not_a_traceback(monkeypatch, capsys):

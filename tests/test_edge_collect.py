@@ -22,7 +22,7 @@ from edge.core.preprocess import preprocess
 from edge.recognize import load_classifier
 from edge.live.server import LiveServer
 from edge.core.spec import DEFAULT_SPEC
-from edge_testkit import demo_frames, demo_video
+from edge_testkit import demo_frames, demo_video, help_options, one_line_error, write_no_face_frames
 
 
 def _face(crop):
@@ -114,10 +114,10 @@ def test_min_face_help_matches_the_default():
     args = parser.parse_args(["collect", "--source", "x.mp4", "--out-dir", "mine", "--label", "happy"])
     run_args = parser.parse_args(["run", "--source", "x.mp4"])
     assert args.min_face is None and run_args.min_face is None, "collect keeps the faces run classifies"
-    sub = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "collect")[1]
-    text = " ".join(sub.format_help().split())
-    assert "default: keep every face the detector finds" in text and "64 px" not in text
-    assert "--out-dir DIR" in text and "--out " not in text
+    options = help_options("collect")
+    min_face = options["--min-face"]
+    assert "default: keep every face the detector finds" in min_face and "64 px" not in min_face
+    assert options["--out-dir"].startswith("--out-dir DIR ") and "--out" not in options
 
 
 def _frames_folder(tmp_path, n=3, faces=2):
@@ -290,3 +290,27 @@ def test_small_faces_are_kept_by_default_and_counted_when_min_face_is_raised(int
     assert "saved 0 faces" in printed and "skipped: 4 too small (< 400 px, --min-face)" in printed, printed
     warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert warnings == ["--out is deprecated and will be removed in the next release: use --out-dir"]
+
+
+@pytest.mark.parametrize("flag", ["--min-sharpness", "--min-change"])
+def test_collect_refuses_nan_filters(int8_model, tmp_path, flag, capsys):
+    frames = write_no_face_frames(tmp_path / "frames", 1)
+    assert main(["collect", "--source", str(frames), "--model", str(int8_model), "--label", "happy",
+                 "--out-dir", str(tmp_path / "faces"), flag, "nan"]) == 2
+    one_line_error(capsys, f"{flag} nan: expected a number >= 0")
+    assert not (tmp_path / "faces").exists()
+
+
+def test_two_collects_never_replace_each_others_faces(tmp_path):
+    options = CollectOptions(tmp_path, "happy")
+    first, second = Collector(options, DEFAULT_SPEC), Collector(options, DEFAULT_SPEC)
+    assert first.session != second.session, "two sessions started in the same second get different names"
+    second.session = first.session  # the worst case: the same name anyway
+    (tmp_path / "happy").mkdir()
+    taken = tmp_path / "happy" / f"{first.session}_00000.png"
+    taken.write_bytes(b"an earlier face")
+    paths = [c._save("happy", f"face {i}".encode()) for i, c in enumerate((first, second, first))]
+    assert len(set(paths)) == 3 and taken not in paths
+    assert taken.read_bytes() == b"an earlier face"
+    assert sorted(p.read_bytes() for p in paths) == [b"face 0", b"face 1", b"face 2"]
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]

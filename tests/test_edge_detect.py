@@ -20,7 +20,8 @@ def test_haar_finds_the_demo_faces_where_they_are():
     detector = HaarDetector(detect_width=320)
     found = total = 0
     for image, truth in demo_frames(6, seed=1, faces=2)[::2] + demo_frames(6, seed=2, faces=1)[::2]:
-        boxes = detector.detect(_gray(image), min_face=48)
+        boxes, landmarks = detector.detect_faces(_gray(image), min_face=48)
+        assert landmarks is None, "Haar finds no landmarks"
         assert boxes.dtype == np.int32 and boxes.shape[1:] == (4,)
         assert len(boxes) >= 1, f"no face found; truth {truth}"
         total += len(truth)
@@ -31,15 +32,16 @@ def test_haar_finds_the_demo_faces_where_they_are():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_frames_without_faces_give_no_boxes(seed):
-    boxes = HaarDetector().detect(_gray(no_face_frame(seed)), min_face=48)
+    boxes = HaarDetector().detect_faces(_gray(no_face_frame(seed)), min_face=48)[0]
     assert boxes.shape == (0, 4)
 
 
 def test_downscaled_detection_maps_back_to_the_full_image():
     image, truth = demo_frames(6, seed=2, faces=1)[0]
     gray = _gray(image)
-    full = HaarDetector(detect_width=320).detect(gray, min_face=48)  # 640 wide -> detected at 320, mapped back
-    half = HaarDetector(detect_width=320).detect(cv2.resize(gray, (320, 240), interpolation=cv2.INTER_AREA), 24)
+    full = HaarDetector(detect_width=320).detect_faces(gray, min_face=48)[0]  # 640 wide -> detected at 320, mapped back
+    small = cv2.resize(gray, (320, 240), interpolation=cv2.INTER_AREA)
+    half = HaarDetector(detect_width=320).detect_faces(small, 24)[0]
     assert len(full) == len(half) == 1
     np.testing.assert_allclose(full[0], 2 * half[0], atol=2)
     assert iou_matrix(full, np.array(truth))[0, 0] > 0.5
@@ -53,14 +55,14 @@ def test_detects_on_a_strided_y_plane_like_picamera2_lores():
     y_plane = yuv[:240, :320]
     assert not y_plane.flags["C_CONTIGUOUS"]
     detector = HaarDetector()
-    np.testing.assert_array_equal(detector.detect(y_plane), detector.detect(lores.copy()))
-    assert len(detector.detect(y_plane)) == 1
+    np.testing.assert_array_equal(detector.detect_faces(y_plane)[0], detector.detect_faces(lores.copy())[0])
+    assert len(detector.detect_faces(y_plane)[0]) == 1
 
 
 def test_min_face_filters_small_faces():
     image, truth = demo_frames(6, seed=2, faces=1)[0]
     size = truth[0][2]
-    assert len(HaarDetector().detect(_gray(image), min_face=int(size * 1.6))) == 0
+    assert len(HaarDetector().detect_faces(_gray(image), min_face=int(size * 1.6))[0]) == 0
 
 
 def test_yunet_needs_a_readable_model(tmp_path):
@@ -98,11 +100,11 @@ def test_yunet_boxes_are_mapped_back_and_filtered(tmp_path, monkeypatch):
     monkeypatch.setattr(cv2.FaceDetectorYN, "create", lambda *a, **k: fake)
     detector = make_detector(EdgeConfig(source="x", detector="yunet", detector_model=str(model), detect_width=320))
     assert isinstance(detector, YuNetDetector)
-    boxes = detector.detect(np.zeros((480, 640), np.uint8), min_face=48)
+    boxes = detector.detect_faces(np.zeros((480, 640), np.uint8), min_face=48)[0]
     np.testing.assert_array_equal(boxes, [[10, 40, 140, 140]])  # squared about its centre (70x70), then x2
     faces[0, 4:14] = np.arange(10) + 20
     boxes, landmarks = detector.detect_faces(np.zeros((480, 640), np.uint8), min_face=48)
     np.testing.assert_allclose(landmarks, [2 * (np.arange(10).reshape(5, 2) + 20)])
     assert fake.sizes == [(64, 64), (320, 240)] and fake.inputs[:2] == [(64, 64, 3), (240, 320, 3)], "checked at load"
     fake.faces = None
-    assert detector.detect(np.zeros((480, 640), np.uint8)).shape == (0, 4)
+    assert detector.detect_faces(np.zeros((480, 640), np.uint8))[0].shape == (0, 4)

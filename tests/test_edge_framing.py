@@ -10,6 +10,7 @@ import pytest
 
 from edge.core.errors import UserError
 from edge.core.preprocess import align_matrix, eye_angle, frame_face, framed_box, preprocess
+from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
 from edge.timing import StageTimer
@@ -93,8 +94,10 @@ def test_recognizer_frames_faces_with_the_detectors_landmarks():
     pts = _landmarks(140, 105, 30, 18)[None]
     seen = []
 
-    class Detector:
-        def detect_faces(self, g, min_face):
+    class Detector(FaceDetector):
+        name, model_path = "scripted", None
+
+        def detect_faces(self, g, min_face=None):
             return box, pts
 
     class Classifier:

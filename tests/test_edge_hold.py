@@ -3,18 +3,20 @@
 
 import numpy as np
 
+from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import DEFAULT_SPEC
 from edge.timing import StageTimer
 
 
-class ScriptedDetector:
+class ScriptedDetector(FaceDetector):
     """Returns the scripted boxes (and landmarks) one detection after another."""
 
     def __init__(self, script):
+        self.name, self.model_path = "scripted", None
         self.script, self.calls = list(script), 0
 
-    def detect_faces(self, gray, min_face):
+    def detect_faces(self, gray, min_face=None):
         boxes = np.array(self.script[self.calls % len(self.script)], np.int32).reshape(-1, 4)
         self.calls += 1
         points = np.array([[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]], np.float32)

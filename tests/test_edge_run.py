@@ -1,6 +1,5 @@
 """``fer-edge run`` / ``bench`` end to end on generated videos: outputs, model checks, clean stops."""
 
-import argparse
 import json
 import os
 import shutil
@@ -14,10 +13,11 @@ import numpy as np
 import pytest
 
 from edge.commands.dispatch import main
+from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.timing import StageTimer
-from edge_testkit import demo_frames, demo_video
+from edge_testkit import demo_frames, demo_video, help_options, one_line_error, write_no_face_frames
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +157,12 @@ def test_model_path_errors(int8_model, tmp_path, capsys):
 def test_detect_every_n_frames_classifies_every_frame():
     calls = []
 
-    class Detector:
-        def detect(self, gray, min_face):
+    class Detector(FaceDetector):
+        name, model_path = "scripted", None
+
+        def detect_faces(self, gray, min_face=None):
             calls.append(gray.shape)
-            return np.array([[10, 10, 60, 60]], np.int32)
+            return np.array([[10, 10, 60, 60]], np.int32), None
 
     class Classifier:
         def predict(self, batch):
@@ -276,25 +278,22 @@ def test_each_flag_name_has_one_meaning_and_old_spellings_warn_once(capsys, capl
     from edge.commands.dispatch import build_parser
 
     parser = build_parser()
-    subs = parser._subparsers._group_actions[0].choices
-    ev = subs["evaluate"].format_help()
-    assert "--variant {float,int8}" in ev and "--model" not in ev
-    fetch = " ".join(subs["fetch-models"].format_help().split())
-    assert "--which {all,detector,teacher}" in fetch and "--model" not in fetch
+    evaluate, fetch = help_options("evaluate"), help_options("fetch-models")
+    assert evaluate["--variant"].startswith("--variant {float,int8}") and "--model" not in evaluate
+    assert fetch["--which"].startswith("--which {all,detector,teacher}") and "--model" not in fetch
     assert "teacher" in " ".join(parser.format_help().split()).split("fetch-models", 1)[1].split("\n")[0]
     assert parser.parse_args(["evaluate", "run", "--model", "int8"]).kind == "int8"
     assert parser.parse_args(["evaluate", "run", "--variant", "int8"]).kind == "int8"
     assert parser.parse_args(["fetch-models", "--model", "teacher"]).which == "teacher"
     for name in ("run", "bench"):
-        out = next(a for a in subs[name]._actions if "--out" in a.option_strings)
-        assert out.metavar == "VIDEO.mp4", name
-    assert all("--out" not in a.option_strings or a.help == argparse.SUPPRESS for a in subs["collect"]._actions)
+        assert help_options(name)["--out"].startswith("--out VIDEO.mp4 "), name
+    assert "--out" not in help_options("collect"), "collect's old --out (now --out-dir) is not shown"
     for name in ("collect", "bench"):
-        model = next(a for a in subs[name]._actions if "--model" in a.option_strings)
-        assert model.metavar == "MODEL" and "run directory" in model.help, name
+        model = help_options(name)["--model"]
+        assert model.startswith("--model MODEL ") and "run directory" in model, name
     for name in ("export-firmware", "export-mobile", "model-card"):  # their output folders: --out-dir too
-        text = subs[name].format_help()
-        assert "--out-dir DIR" in text and "--out " not in text, name
+        options = help_options(name)
+        assert options["--out-dir"].startswith("--out-dir DIR ") and "--out" not in options, name
         assert parser.parse_args([name, "m", "--name", "n", "--out", "old"]).out == "old"
     assert main(["fetch-models", "--model", "detector", "--from", "/nonexistent/yunet.onnx"]) != 0
     warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
@@ -313,3 +312,12 @@ def test_run_says_loudly_at_start_that_it_fell_back_to_haar(int8_model, video, t
     assert "'fer-edge fetch-models'" in first and "'fer-edge fetch-models --from " in first
     asked = subprocess.run([*argv, "-q", "--detector", "haar"], capture_output=True, text=True, timeout=300)
     assert asked.returncode == 0 and "HAAR" not in asked.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["--max-frames", "1", "--detect-every", "0"], "--detect-every 0:"),
+                                           (["--camera-timeout", "nan"], "--camera-timeout nan:")])
+def test_messages_name_the_flags(int8_model, tmp_path, args, message, capsys):
+    frames = write_no_face_frames(tmp_path / "frames", 2)
+    assert main(["run", str(int8_model), "--source", str(frames), "--headless", *args]) == 2
+    err = one_line_error(capsys, message)
+    assert "detect_every" not in err and "camera timeout" not in err

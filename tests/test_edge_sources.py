@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -9,9 +10,10 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.core.errors import UserError
-from edge.frame import SourceError
+from edge.frame import FrameSource, SourceError
+from edge.commands.dispatch import main
 from edge.sources import ImageFolderSource, Reconnecting, VideoCaptureSource, open_source
-from edge_testkit import demo_frames, demo_video
+from edge_testkit import demo_frames, demo_video, one_line_error
 
 
 def test_video_file_frames_then_end(tmp_path):
@@ -74,12 +76,11 @@ def test_source_parsing(tmp_path, monkeypatch):
         open_source(str(tmp_path / "missing.mp4"), config)
 
 
-class _FlakyCamera:
+class _FlakyCamera(FrameSource):
     """A live source that fails to open ``fail_opens`` times and stalls after ``frames_per_open`` reads."""
 
-    live, fps, name = True, 30.0, "flaky"
-
     def __init__(self, fail_opens=0, frames_per_open=None):
+        self.name, self.live, self.fps, self.clock = "flaky", True, 30.0, "wall"
         self.fail_opens, self.frames_per_open = fail_opens, frames_per_open
         self.opens = self.closes = self.reads = 0
 
@@ -114,7 +115,9 @@ class _RecordingStop(threading.Event):
 def test_open_retries_with_exponential_backoff(caplog):
     cam, stop = _FlakyCamera(fail_opens=3), _RecordingStop()
     with caplog.at_level(logging.WARNING):
-        assert Reconnecting(cam, retries=5, backoff=0.5, max_backoff=1.5, stop=stop).open() is True
+        src = Reconnecting(cam, retries=5, backoff=0.5, max_backoff=1.5, stop=stop)
+        src.open()
+    assert src.read() == "frame"
     assert cam.opens == 4 and stop.waits == [0.5, 1.0, 1.5]
     assert "flaky: retry 1/5 in 0.5 s" in caplog.text
 
@@ -138,17 +141,18 @@ def test_a_stalled_camera_is_reopened_and_frames_continue(caplog):
     assert "flaky stopped delivering frames (no frame within 0.1 s); reopening" in caplog.text
 
 
-def test_a_stop_request_ends_the_backoff_wait():
+def test_a_stop_request_ends_the_backoff_wait_and_the_source_ends():
     cam = _FlakyCamera(fail_opens=99)
-    assert Reconnecting(cam, retries=10, backoff=5.0, stop=_RecordingStop(stop_after=1)).open() is False
-    assert cam.opens == 1
+    src = Reconnecting(cam, retries=10, backoff=5.0, stop=_RecordingStop(stop_after=1))
+    src.open()
+    assert cam.opens == 1 and src.read() is None and cam.reads == 0
 
 
 @pytest.mark.timeout(10)  # it used to reopen such a camera forever
 def test_a_camera_that_opens_but_never_delivers_spends_the_retries():
     cam, stop = _FlakyCamera(frames_per_open=0), _RecordingStop()
     src = Reconnecting(cam, retries=3, backoff=0.5, max_backoff=1.5, stop=stop)
-    assert src.open() is True
+    src.open()
     with pytest.raises(UserError, match=r"flaky: gave up after 3 retries \(no frame within 0.1 s\)"):
         src.read()
     assert cam.opens == 4 and cam.closes == 4 and stop.waits == [0.5, 1.0, 1.5]
@@ -160,3 +164,22 @@ def test_the_retry_budget_is_restored_once_frames_flow_again():
     src.open()
     assert [src.read() for _ in range(4)] == ["frame"] * 4, "each stall is one retry, then frames again"
     assert cam.opens == 4 and stop.waits == [0.5, 0.5, 0.5]
+
+
+def test_a_usb_camera_that_does_not_exist_fails_at_once(int8_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("edge.sources.DEVICE_DIR", tmp_path)
+    (tmp_path / "video0").touch()
+    start = time.monotonic()
+    assert main(["run", str(int8_model), "--source", "usb:7", "--headless"]) == 2
+    assert time.monotonic() - start < 5  # the reopen retries would take about 16 s
+    one_line_error(capsys, f"--source usb:7: no camera {tmp_path / 'video7'}", "found video0")
+
+
+def test_a_garbage_video_is_one_line_without_ffmpegs_chatter(int8_model, tmp_path, capfd):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\0\0\0\x18ftypisom" + np.random.default_rng(0).bytes(5000))
+    assert main(["run", str(int8_model), "--source", str(bad), "--headless", "-q"]) == 2
+    err = capfd.readouterr().err
+    assert "moov atom" not in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"fer-edge run: error: {bad}: not a readable video (OpenCV could not open it)"]

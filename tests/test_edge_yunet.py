@@ -130,7 +130,7 @@ def test_widening_is_said_once(yunet_model, caplog):
     caplog.set_level(logging.INFO, logger="edge.detect")
     detector = YuNetDetector(yunet_model)
     for _ in range(3):
-        detector.detect(np.zeros((480, 640), np.uint8), min_face=24)
+        detector.detect_faces(np.zeros((480, 640), np.uint8), min_face=24)
     said = [r.getMessage() for r in caplog.records if "instead of" in r.getMessage()]
     assert said == ["yunet: detecting at 640 px wide instead of 480 so that 24 px faces stay at least 24 px "
                     "(its smallest)"]

@@ -11,7 +11,7 @@ from edge.commands.dispatch import main
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, spec_path_for
 from train.datasets.base import Split
-from train.evaluate import evaluate_model, format_report, metrics_from_predictions
+from train.scoring import evaluate_model, format_report, metrics_from_predictions
 
 pytestmark = pytest.mark.requires("sklearn")
 DARK, BRIGHT = 25, 230

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import subprocess
 from pathlib import Path
@@ -25,26 +24,11 @@ def litert_ops(path: Path) -> list[str]:
     return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
-def keras_macs(model) -> int:
-    """MACs computed from the Keras layers, independently of the .tflite reader."""
-    import tf_keras as keras
-
-    total = 0
-    for layer in model.layers:
-        out = math.prod(layer.output_shape[1:])
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            total += out * math.prod(layer.kernel_size)
-        elif isinstance(layer, keras.layers.Conv2D):
-            total += out * math.prod(layer.kernel_size) * layer.input_shape[-1]
-        elif isinstance(layer, keras.layers.Dense):
-            total += out * layer.input_shape[-1]
-    return total
-
-
 def test_reads_ops_shapes_quantization_and_macs(tiny_models):
     import tf_keras as keras
 
     from edge.runtime import TFLiteClassifier
+    from train.budget import model_budget
 
     path = tiny_models["int8"]
     info = read_model(path.read_bytes(), str(path))
@@ -54,8 +38,26 @@ def test_reads_ops_shapes_quantization_and_macs(tiny_models):
     assert info.input.shape == (1, 48, 48, 1) and info.input.dtype == "INT8"
     assert info.output.shape == (1, 7) and info.output.dtype == "INT8"
     assert info.input.quant == clf.input_quant and info.output.quant == clf.output_quant
-    assert info.macs == keras_macs(keras.models.load_model(tiny_models["keras"]))
+    assert info.macs == model_budget(keras.models.load_model(tiny_models["keras"])).macs
     assert info.size == path.stat().st_size
+
+
+@pytest.mark.slow
+@pytest.mark.requires("tensorflow", "tf_keras")
+@pytest.mark.parametrize("preset", ["seed", "micro", "micro_ds", "pi"])
+def test_the_budget_and_the_tflite_reader_count_the_same_macs(preset):
+    """train's budget counts MACs on the Keras graph before conversion, firmware_export on the .tflite after it:
+    on every preset (narrowed to convert in seconds), converted to full int8, they agree."""
+    import numpy as np
+
+    from quantize.convert import convert_int8
+    from train.budget import model_budget
+    from train.models import build_model
+
+    model = build_model(preset, width=8)
+    x = np.random.default_rng(0).random((4, *model.input_shape[1:]), dtype=np.float32)
+    info = read_model(convert_int8(model, x, what=preset), preset)
+    assert info.macs == model_budget(model).macs > 0
 
 
 def test_resolver_methods_map_and_refuse_ops():

@@ -10,6 +10,7 @@ import pytest
 
 from dataset_fixtures import write_expw_photos
 from edge.core.preprocess import prepare
+from edge.detect import FaceDetector
 from edge.recognize import Recognizer
 from edge.core.spec import Framing, ModelSpec
 from edge.timing import StageTimer
@@ -31,8 +32,10 @@ def _photo() -> np.ndarray:
 def _live_crop(gray: np.ndarray, spec: ModelSpec, box, landmarks) -> np.ndarray:
     """The crop the live loop's Recognizer cuts for a detector that returns ``box`` (and ``landmarks``)."""
 
-    class Detector:
-        def detect_faces(self, g, min_face):
+    class Detector(FaceDetector):
+        name, model_path = "scripted", None
+
+        def detect_faces(self, g, min_face=None):
             return np.array([box], np.int32), None if landmarks is None else landmarks[None]
 
     class Classifier:
@@ -91,14 +94,18 @@ def test_expw_margin_is_an_alias_of_framing_margin_with_one_deprecation_line(cap
     from train import cli
     from train.config import TrainConfig
 
+    from edge.core.deprecated import warn_deprecated
+
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
+    args = parser.parse_args(["--expw-margin", "0.3", "--no-framing-align"])
     with caplog.at_level(logging.WARNING, logger="train.cli"):
-        cfg = cli._config(parser.parse_args(["--expw-margin", "0.3", "--no-framing-align"]))
+        cfg = cli.config_from_args(args)
+        warn_deprecated(args, logging.getLogger("train.cli"))  # as fer-edge does once logging is set up
     assert cfg.framing == Framing(margin=0.3, align=False)
     assert [r.message for r in caplog.records if "--expw-margin" in r.message][0].count("deprecated") == 1
     assert len(caplog.records) == 1
-    assert cli._config(parser.parse_args(["--expw-margin", "0.3", "--framing-margin", "0.1"])).framing.margin == 0.1
+    assert cli.config_from_args(parser.parse_args(["--expw-margin", "0.3", "--framing-margin", "0.1"])).framing.margin == 0.1
     # a train_config.json written before the alias still loads, its margin as the framing margin
     old = {k: v for k, v in TrainConfig().to_dict().items() if k != "framing_margin"}
     assert TrainConfig.from_dict({**old, "expw_margin": 0.2}).framing.margin == 0.2

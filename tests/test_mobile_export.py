@@ -217,3 +217,16 @@ def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
     assert np.array_equal(web.argmax(1), ref.argmax(1))
     assert np.abs(web - ref).max() <= 1e-6
     assert len(set(ref.argmax(1))) >= 3
+
+
+@pytest.mark.requires("tensorflow", "flatbuffers")
+@pytest.mark.parametrize("size", [100, 1000, 20000])
+def test_export_mobile_on_a_truncated_model_says_what_is_wrong(int8_model, size):
+    from edge.core.spec import load_spec_for
+    from mobile_export.model import for_apps
+
+    with pytest.raises(UserError) as e:
+        for_apps(int8_model.read_bytes()[:size], load_spec_for(int8_model), what="cut_int8.tflite")
+    message = str(e.value)
+    assert message.startswith("cut_int8.tflite: not a readable TFLite model") and "(error)" not in message
+    assert "truncated or corrupt" in message and "\n" not in message

@@ -37,8 +37,8 @@ def test_model_card_publishes_the_runs_real_numbers(tmp_path, monkeypatch):
     q = report["models"]["ptq"]
     assert f"{100 * q['accuracy']:.2f}%" in card and f"{q['macro_f1']:.4f}" in card
     assert f"{export['arena']['recommended']:,} recommended" in card
-    assert "fer-edge train --preset micro --synthetic-per-class 30 --epochs 2" in card
-    assert "fer-edge quantize runs/tiny --method ptq --rep-samples 50 --max-drop 100.0\n" in card
+    assert "fer-edge train --synthetic-per-class 30 --preset micro --width 4 --depth 1 --epochs 2" in card
+    assert "fer-edge quantize runs/tiny --method ptq --rep-samples 50 --max-drop 100\n" in card
     for board in export["boards"]:
         assert f"| {board['id']} |" in card
 
@@ -82,7 +82,7 @@ def test_model_card_stages_every_file_and_names_the_init_model_it_replaces(tmp_p
     def broken_card(*args, **kwargs):  # fails after the model files were written (staged)
         raise UserError("card template broke")
 
-    monkeypatch.setattr(card_module, "_card", broken_card)
+    monkeypatch.setattr(card_module, "card_text", broken_card)
     assert main(["model-card", str(runs / "tuned"), "--name", "m", "--out", str(out)]) == 2
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing new, nothing left behind
     monkeypatch.undo()

@@ -108,18 +108,18 @@ def test_layer_without_int8_kernel_is_refused(make_run, capsys):
 
 
 def test_empty_representative_set(make_run, capsys, monkeypatch):
-    import train.rundir
+    import train.run_artifacts
     from train.datasets.base import Split
 
     run = make_run(build_tiny_keras())
-    real = train.rundir.load_run_dataset
+    real = train.run_artifacts.load_run_dataset
 
     def without_train_images(run_dir):
         dataset = real(run_dir)
         dataset.splits["train"] = Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
         return dataset
 
-    monkeypatch.setattr(train.rundir, "load_run_dataset", without_train_images)
+    monkeypatch.setattr(train.run_artifacts, "load_run_dataset", without_train_images)
     code, err = run_quantize(run, "--method", "ptq", capsys=capsys)
     assert code == 2 and "no 'train' split with images" in err and nothing_written(run)
     code, err = run_quantize(run, "--rep-samples", "0", capsys=capsys)

@@ -4,7 +4,19 @@ import sys
 
 import pytest
 
+from train.config import TrainConfig
+
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "keras_tuner")]
+
+
+def _train_config(argv):
+    import argparse
+
+    from train import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.config_from_args(parser.parse_args(argv))
 
 
 def _tune(*args, cwd):
@@ -27,7 +39,10 @@ def test_tune_skips_over_budget_models_records_trials_and_resumes(tmp_path):
             assert t["int8_weight_bytes"] <= 150_000
     best = json.loads((tmp_path / "runs/t/best/train_config.json").read_text())
     assert best["preset_options"]["width"] == results["best"]["width"] == 4
-    assert "fer-edge train --preset micro --width 4" in r.stdout
+    # the printed command trains exactly the best trial's configuration, --synthetic-per-class included
+    command = r.stdout.split("train it fully with:")[1].split()
+    assert command[:2] == ["fer-edge", "train"] and "--synthetic-per-class" in command
+    assert _train_config(command[2:]) == TrainConfig.from_dict(best)
 
     # resuming a finished search trains nothing again and keeps the same trials
     r2 = _tune("--resume", "runs/t", cwd=tmp_path)
@@ -69,5 +84,6 @@ def test_tune_on_two_sources_scores_trials_by_the_mean_of_their_val_splits(tmp_p
         assert 0.0 <= t["val_accuracy"] <= 1.0
     best = json.loads((tmp_path / "runs/two/best/train_config.json").read_text())
     assert best["data"] == ["synthetic:1", str(tmp_path / "faces")] and best["source_weights"] == [3.0, 1.0]
-    assert (f"--data synthetic:1 --data {tmp_path / 'faces'} --source-weight 3 --source-weight 1 "
-            "--monitor val_source_accuracy") in r.stdout
+    assert (f"--data synthetic:1 --data {tmp_path / 'faces'} --source-weight 3 --source-weight 1 ") in r.stdout
+    command = r.stdout.split("train it fully with:")[1].split()
+    assert "val_source_accuracy" in command and _train_config(command[2:]) == TrainConfig.from_dict(best)

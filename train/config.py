@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.core import atomic
+from edge.core.cliconfig import Option, comma_separated, comma_text, nested, option
 from edge.core.errors import UserError
 from edge.core.jsonio import dataclass_from_dict, read_json
 from edge.core.rundir import TRAIN_CONFIG
@@ -19,19 +20,27 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 #: val_source_accuracy: the mean over the data sources of each one's own val accuracy (so a small
 #: source counts as much as a large one when choosing the best epoch); val_accuracy with one source
 MONITORS = ("val_accuracy", "val_loss", "val_source_accuracy")
+#: the argument groups of ``fer-edge train --help``
+DATA, MODEL, OPTIMISATION, AUGMENTATION, RUN = ("data", "model", "optimisation",
+                                               "augmentation (training batches only)", "run")
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     """Augmentation applied in the tf.data pipeline to training batches only; 0 switches one off."""
 
-    flip: bool = True  # horizontal flip with probability 1/2
-    rotate: float = 10.0  # max rotation, degrees
-    shift: float = 0.1  # max shift, fraction of the image size
-    zoom: float = 0.1  # max zoom in/out, fraction
-    brightness: float = 0.1  # max brightness change, fraction of the pixel range
-    contrast: float = 0.2  # max contrast change factor (1 +/- contrast)
-    erase: float = 0.25  # probability of erasing a random rectangle (random erasing)
+    flip: bool = field(default=True, metadata=option(help="random horizontal flip (%(default)s)"))  # probability 1/2
+    rotate: float = field(default=10.0, metadata=option(
+        metavar="DEG", help="max rotation in degrees, 0 = off (%(default)s)"))
+    shift: float = field(default=0.1, metadata=option(
+        metavar="FRAC", help="max shift, fraction of the size (%(default)s)"))
+    zoom: float = field(default=0.1, metadata=option(metavar="FRAC", help="max zoom in/out (%(default)s)"))
+    brightness: float = field(default=0.1, metadata=option(  # fraction of the pixel range
+        metavar="FRAC", help="max brightness change (%(default)s)"))
+    contrast: float = field(default=0.2, metadata=option(  # factor 1 +/- contrast
+        metavar="FRAC", help="max contrast change (%(default)s)"))
+    erase: float = field(default=0.25, metadata=option(  # erasing a random rectangle (random erasing)
+        metavar="P", help="random-erasing probability (%(default)s)"))
 
     def __post_init__(self):
         for name in ("rotate", "shift", "zoom", "brightness", "contrast", "erase"):
@@ -55,42 +64,92 @@ class AugmentConfig:
 class TrainConfig:
     # data (each source passed as-is to train.datasets.load_dataset; None = the built-in synthetic faces);
     # a list trains on several sources at once, merged per split (train.datasets.merge)
-    data: str | list[str] | None = None
-    source_weights: list[float] | None = None  # share of training batches per source (None: by size)
-    data_format: str = "auto"
-    val_fraction: float = 0.1
+    data: str | list[str] | None = field(default=None, metadata=option(
+        repeat=True, metavar="SOURCE", group=DATA,
+        help="dataset: an image folder (<split>/<class>/), a FER2013 .csv, an ExpW folder, FER+ (its "
+             "FER2013Train/ label.csv folders or fer2013new.csv: the votes as soft targets), "
+             "or 'synthetic[:SEED]' (default: the built-in synthetic faces); repeat it to train on "
+             "several sources, merged per split, each keeping its own val split"))
+    source_weights: list[float] | None = field(default=None, metadata=option(  # None: by size
+        "--source-weight", type=float, repeat=True, metavar="W", group=DATA,
+        help="with several --data: one weight per source, in the same order; training batches draw "
+             "from source i with probability W_i / sum(W) (default: in proportion to their sizes)"))
+    data_format: str = field(default="auto", metadata=option(
+        "--format", group=DATA, help="dataset format (default: %(default)s)"))
+    val_fraction: float = field(default=0.1, metadata=option(
+        group=DATA, help="held-out fraction when the data has no val split (%(default)s)"))
     #: the spec's framing (edge.core.spec.Framing), decided before any data is loaded: how the live loop cuts this
     #: model's faces and how faces cut from photos (ExpW) are cropped for training; None = FACE_FRAMING's margin
-    framing_margin: float | None = None
-    framing_align: bool = True
-    expw_min_confidence: float | None = None
-    synthetic_per_class: int | None = None
+    framing_margin: float | None = field(default=None, metadata=option(
+        type=float, metavar="FRAC", group=DATA, deprecated=("--expw-margin",),
+        help="the model's face framing, decided before the data is loaded: the detector's box grown by "
+             "FRAC of its size on every side (negative: shrunk); faces cut from photos (ExpW) are cropped "
+             "so for training, and the live loop cuts this model's faces so (default -0.05)"))
+    framing_align: bool = field(default=True, metadata=option(
+        group=DATA, help="level the eyes with the detector's landmarks when framing faces (default %(default)s)"))
+    expw_min_confidence: float | None = field(default=None, metadata=option(
+        type=float, group=DATA, help="ExpW: drop face boxes below this confidence"))
+    synthetic_per_class: int | None = field(default=None, metadata=option(
+        type=int, metavar="N", group=DATA, help="synthetic training faces per class"))
     # model
-    preset: str = "micro"
-    preset_options: dict[str, Any] = field(default_factory=dict)  # width/depth/dropout/...
-    init: str | None = None  # start from this model's weights (.keras file or run directory): fine-tuning
-    freeze_epochs: int = 0  # with init: train only the classifier head for this many first epochs
+    preset: str = field(default="micro", metadata=option(
+        always=True, group=MODEL,
+        help="model preset: micro (microcontrollers), micro_ds (micro with depthwise-separable stages: fewer "
+             "Cortex-M4 instructions), seed (the seed project's CNN) or pi (Raspberry Pi); default %(default)s"))
+    preset_options: dict[str, Any] = field(default_factory=dict, metadata=option(group=MODEL, keys={
+        "width": Option(type=int, help="preset base width (channels of the first stage)"),
+        "depth": Option(type=int, help="preset convolutions per stage"),
+        "dropout": Option(type=float, help="preset dropout before the classifier"),
+    }))
+    init: str | None = field(default=None, metadata=option(  # fine-tuning
+        metavar="MODEL_OR_RUN", group=MODEL,
+        help="fine-tune: start from this .keras model's (or run directory's) weights; it must have "
+             "the same preset, options and input contract"))
+    freeze_epochs: int = field(default=0, metadata=option(
+        metavar="N", group=MODEL,
+        help="with --init: train only the classifier head (convolutions frozen) for the first N epochs"))
     # knowledge distillation: learn from a teacher model's soft predictions as well as from the labels
-    teacher: str | list[str] | None = None  # .keras/.tflite file, run directory or "zoo"; a list: an ensemble
+    teacher: str | list[str] | None = field(default=None, metadata=option(  # a list: an ensemble
+        repeat=True, metavar="MODEL_OR_RUN", group=MODEL,
+        help="knowledge distillation: also learn from this model's soft predictions (.keras, .tflite, "
+             "a run directory, or 'zoo': OpenCV Zoo's expression model trained on in-the-wild faces, "
+             "see fetch-models); computed once per training face and cached. Repeat it for an ensemble"))
     #: per teacher: one weight, or one per data source (train.teachers); None = equal weights
-    teacher_weights: list[list[float]] | None = None
-    distill_temperature: float = 4.0
-    distill_weight: float = 0.5  # share of the distillation term in the loss (the labels get 1 - weight)
+    teacher_weights: list[list[float]] | None = field(default=None, metadata=option(
+        "--teacher-weight", repeat=True, metavar="W[,W...]", group=MODEL, text=comma_text,
+        type=comma_separated(float, what="a weight or comma-separated weights"),
+        help="with --teacher: this teacher's weight in the ensemble, one number or one per --data source "
+             "(in order); give one --teacher-weight per --teacher (default: equal)"))
+    distill_temperature: float = field(default=4.0, metadata=option(
+        metavar="T", group=MODEL, help="softmax temperature of the distillation term (%(default)s)"))
+    distill_weight: float = field(default=0.5, metadata=option(  # the labels get 1 - weight
+        metavar="A", group=MODEL, help="weight of the distillation term; the labels get 1 - A (%(default)s)"))
     # optimisation (the seed's defaults: Adam 1e-3, batch 32, 50 epochs, categorical cross-entropy)
-    epochs: int = 50
-    batch_size: int = 32
-    lr: float = 1e-3
-    schedule: str = "plateau"  # plateau: halve the LR after plateau_patience epochs without progress
-    plateau_patience: int = 4
-    min_lr: float = 1e-5
-    early_stopping_patience: int = 10  # 0 = never stop early
-    monitor: str = "val_accuracy"  # picks the best checkpoint and drives early stopping
-    label_smoothing: float = 0.0
-    class_balance: str = "sqrt-weights"  # measured on FER2013: +1.6 macro-F1 points for -0.7 accuracy vs none
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    epochs: int = field(default=50, metadata=option(group=OPTIMISATION, help="maximum epochs (%(default)s)"))
+    batch_size: int = field(default=32, metadata=option(group=OPTIMISATION, help="global batch size (%(default)s)"))
+    lr: float = field(default=1e-3, metadata=option(group=OPTIMISATION, help="Adam learning rate (%(default)s)"))
+    schedule: str = field(default="plateau", metadata=option(
+        choices=SCHEDULES, group=OPTIMISATION,
+        help="LR schedule (%(default)s; plateau: halve after --plateau-patience epochs without progress)"))
+    plateau_patience: int = field(default=4, metadata=option(
+        group=OPTIMISATION, help="epochs without progress before halving the LR (%(default)s)"))
+    min_lr: float = field(default=1e-5, metadata=option(group=OPTIMISATION, help="lowest learning rate (%(default)s)"))
+    early_stopping_patience: int = field(default=10, metadata=option(
+        "--patience", group=OPTIMISATION, help="early stopping patience in epochs, 0 = off (%(default)s)"))
+    monitor: str = field(default="val_accuracy", metadata=option(  # the best checkpoint, early stopping
+        choices=MONITORS, group=OPTIMISATION,
+        help="validation metric choosing the best checkpoint (%(default)s; val_source_accuracy: the mean of "
+             "every --data source's own val accuracy, so a small source weighs as much as a big one)"))
+    label_smoothing: float = field(default=0.0, metadata=option(group=OPTIMISATION, help="label smoothing (%(default)s)"))
+    class_balance: str = field(default="sqrt-weights", metadata=option(  # measured on FER2013: +1.6 macro-F1
+        choices=CLASS_BALANCE, group=OPTIMISATION,  # points for -0.7 accuracy vs none
+        help="imbalanced classes: loss weights, square-root weights, or a class-balanced sampler (%(default)s)"))
+    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata=nested(group=AUGMENTATION))
     # execution
-    seed: int = 0
-    strategy: str = "default"
+    seed: int = field(default=0, metadata=option(group=RUN, help="random seed (%(default)s)"))
+    strategy: str = field(default="default", metadata=option(
+        choices=STRATEGIES, group=RUN,
+        help="tf.distribute strategy: mirrored = this machine's GPUs; multiworker reads TF_CONFIG"))
 
     def __post_init__(self):
         if isinstance(self.augment, dict):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
 
-FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "folders", "synthetic")  # train.datasets.FORMATS
+FORMAT_CHOICES = ("auto", "expw", "fer2013-csv", "ferplus", "folders", "legend", "synthetic")  # train.datasets.FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from edge.core import atomic
 from edge.core.cache import cache_dir
 from edge.core.rundir import resolve_model
 from edge.core.spec import ModelSpec, load_spec_for
-from train.evaluate import metrics_from_predictions, predict_fn_for, predict_split
+from train.datasets.cache import load_array, save_array
+from train.scoring import metrics_from_predictions, predict_fn_for, predict_split
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +72,15 @@ def teacher_log_probs(teacher: str | Path, images: np.ndarray, student: ModelSpe
     key = _digest(str(CACHE_VERSION).encode(), path.read_bytes(), spec_bytes(spec), np.ascontiguousarray(images).tobytes(),
                   str(images.shape).encode())
     cached = cache_dir() / f"teacher-{path.stem}-{key[:24]}.npy"
-    if use_cache and cached.is_file():
-        out = np.load(cached)
-        if out.shape == (len(images), spec.num_classes):
-            log.info("teacher %s: %d soft targets from cache %s", path, len(out), cached)
-            return out
+    out = load_array(cached, (len(images), spec.num_classes)) if use_cache else None
+    if out is not None:
+        log.info("teacher %s: %d soft targets from cache %s", path, len(out), cached)
+        return out
     log.info("teacher %s: computing soft targets for %d training faces (once; cached after)", path, len(images))
     fn = _keras_log_probs(path, spec) if path.suffix == ".keras" else _tflite_log_probs(path, spec)
     out = predict_split(fn, images, spec).astype(np.float32)
     if use_cache:
-        try:
-            with atomic.atomic_path(cached) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, out)
-        except OSError as e:
-            log.warning("could not cache the teacher's outputs in %s (%s)", cached, e)
+        save_array(cached, out, "the teacher's outputs")
     return out
 
 

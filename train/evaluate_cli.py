@@ -41,11 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _resolve(args) -> tuple[Path, Path | None]:
     """(model path, run dir whose data to use by default or None)."""
     from edge.core.rundir import is_run_dir
-    from train import rundir
+    from train import run_artifacts
 
     target = Path(args.model)
     if target.is_dir():
-        return rundir.run_model_path(target, args.kind), target
+        return run_artifacts.run_model_path(target, args.kind), target
     if not target.is_file():
         raise UserError(f"{target}: no such model file or run directory")
     return target, target.parent if is_run_dir(target.parent) else None
@@ -93,7 +93,7 @@ def run(args) -> int:
     from edge.core import atomic
     from edge.core.spec import load_spec_for
     from edge.evaluate import format_report, metrics_from_predictions, predict_split
-    from train.evaluate import predict_fn_for  # imports tf_keras only for a .keras model
+    from train.scoring import predict_fn_for  # imports tf_keras only for a .keras model
 
     if args.data:
         _refuse_repeated_data(args.data)

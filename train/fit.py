@@ -32,7 +32,7 @@ from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.spec import ModelSpec, spec_path_for
 from edge.core.stop import StopRequest, stop_on_signals
-from train import rundir as layout
+from train import run_artifacts as layout
 from train.config import TrainConfig
 from train.pipeline import eval_dataset, steps_per_epoch, training_dataset
 

@@ -121,7 +121,7 @@ def check_teachers(teachers: list[str], student: ModelSpec) -> None:
             load_zoo(zoo_model_path(teacher))
         else:  # one of our models: TensorFlow (or LiteRT) loads it, so a corrupt file or wrong outputs fail here
             from train.distill import check_teacher
-            from train.evaluate import predict_fn_for
+            from train.scoring import predict_fn_for
 
             predict_fn_for(*check_teacher(teacher, student))
 

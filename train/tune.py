@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ import tf_keras as keras
 
 from edge.core import atomic
 from edge.core.errors import UserError
-from edge.core.jsonio import dataclass_from_dict, read_json
 from edge.core.spec import DEFAULT_SPEC
 from train.budget import check_fits, model_budget
 from train.config import AugmentConfig, TrainConfig
@@ -31,62 +30,11 @@ from train.datasets.base import Split, stratified_split
 from train.fit import compile_model, source_accuracies, source_vals_of
 from train.models import build_model
 from train.pipeline import eval_dataset, steps_per_epoch, training_dataset
+from train.tune_config import TuneConfig
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "tune_config.json"
 RESULTS_NAME = "tune_results.json"
-ALGORITHMS = ("random", "bayesian", "hyperband")
-
-
-@dataclass(frozen=True)
-class TuneConfig:
-    train: TrainConfig = field(default_factory=TrainConfig)  # data, preset and fixed options
-    algorithm: str = "bayesian"
-    max_trials: int = 12
-    epochs_per_trial: int = 8
-    train_fraction: float = 1.0  # tune on a stratified share of the train split (faster trials)
-    widths: tuple[int, ...] = (8, 12, 16, 20, 24)
-    depths: tuple[int, ...] = (1, 2, 3)
-    dropout: tuple[float, float] = (0.1, 0.5)
-    lr: tuple[float, float] = (3e-4, 3e-3)
-    augment_strengths: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5)
-    max_flash: int | None = None
-    max_ram: int | None = None
-
-    def __post_init__(self):
-        if isinstance(self.train, dict):
-            object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
-        for name in ("widths", "depths", "dropout", "lr", "augment_strengths"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        checks = [
-            ("algorithm", self.algorithm in ALGORITHMS, f"one of {ALGORITHMS}"),
-            ("max_trials", isinstance(self.max_trials, int) and self.max_trials >= 1, "an integer >= 1"),
-            ("epochs_per_trial", isinstance(self.epochs_per_trial, int) and self.epochs_per_trial >= 1, "an integer >= 1"),
-            ("train_fraction", 0 < self.train_fraction <= 1, "in (0, 1]"),
-            ("widths", self.widths and all(isinstance(w, int) and w >= 1 for w in self.widths), "positive integers"),
-            ("depths", self.depths and all(isinstance(d, int) and d >= 1 for d in self.depths), "positive integers"),
-            ("dropout", len(self.dropout) == 2 and 0 <= self.dropout[0] <= self.dropout[1] < 1, "LOW,HIGH in [0, 1)"),
-            ("lr", len(self.lr) == 2 and 0 < self.lr[0] <= self.lr[1], "LOW,HIGH > 0"),
-            ("augment_strengths", self.augment_strengths and all(0 <= s <= 3 for s in self.augment_strengths),
-             "numbers in 0..3"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise UserError(f"tune option {name} must be {expected}, got {getattr(self, name)!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def save(self, run_dir: Path) -> Path:
-        return atomic.write_json(run_dir / CONFIG_NAME, self.to_dict())
-
-    @classmethod
-    def load(cls, run_dir: Path) -> "TuneConfig":
-        path = Path(run_dir) / CONFIG_NAME
-        if not path.is_file():
-            raise UserError(f"{run_dir}: not a tuning directory (no {CONFIG_NAME})")
-        return dataclass_from_dict(cls, read_json(path, "tune config"), str(path), "tune config")
 
 
 def scaled_augment(base: AugmentConfig, strength: float) -> AugmentConfig:
@@ -245,21 +193,3 @@ def search(cfg: TuneConfig, run_dir: Path, dataset) -> dict[str, Any]:
                       f"{cfg.train.monitor})\n\n{format_rows(rows, cfg.train.monitor)}\n")
     best.save(run_dir / "best")  # best/train_config.json: what `fer-edge train` should use
     return result
-
-
-def train_command(best: TrainConfig) -> str:
-    """The `fer-edge train` command line that trains the best trial's configuration fully."""
-    o, a, d = best.preset_options, best.augment, AugmentConfig()
-    parts = ["fer-edge train", f"--preset {best.preset}"]
-    parts += [f"--data {source}" for source in best.sources if source]
-    parts += [f"--source-weight {w:g}" for w in best.source_weights or []]
-    if best.monitor != "val_accuracy":
-        parts.append(f"--monitor {best.monitor}")
-    parts += [f"--width {o['width']}", f"--depth {o['depth']}", f"--dropout {o['dropout']}", f"--lr {best.lr:.3g}"]
-    if not a.enabled:
-        parts.append("--no-augment")
-    else:
-        parts += [f"--{k} {getattr(a, k):.3g}" for k in ("rotate", "shift", "zoom", "brightness", "contrast", "erase")
-                  if not math.isclose(getattr(a, k), getattr(d, k))]
-    return " ".join(parts)
-

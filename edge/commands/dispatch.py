@@ -40,11 +40,11 @@ class Command:
         return self.entry_point.module.split(".")[0]
 
     def load(self) -> ModuleType | str:
-        """The command's module, or why it cannot be imported (its package or one of its imports is missing)."""
+        """The command's module, or the name of the module it cannot import (its package or one of its imports)."""
         try:
             return self.entry_point.load()
         except ModuleNotFoundError as e:
-            return str(e)
+            return e.name or self.entry_point.module
 
 
 def commands() -> dict[str, Command]:

@@ -5,7 +5,7 @@
     model.keras         its float model (fer-edge train), with model.spec.json
     model_int8.tflite   its int8 model (fer-edge quantize), with model_int8.spec.json
 
-Each stage names the other files it writes (``train.rundir``, ``quantize.files``, ``firmware_export.config``,
+Each stage names the other files it writes (``train.run_artifacts``, ``quantize.files``, ``firmware_export.config``,
 ``mobile_export.export``); the run folder only composes them. Standard library only: the Pi reads run
 directories too.
 """

@@ -2,7 +2,7 @@
 
 Formats: ``expw`` (label.lst + photos), ``fer2013-csv`` (emotion,pixels,Usage), ``ferplus`` (FER+'s
 votes as soft targets: its FER2013Train/ label.csv folders, or fer2013new.csv beside fer2013.csv), ``folders``
-(``<split>/<class>/*.png``) and ``synthetic`` (built-in faces, the default). Every Dataset has
+(``<split>/<class>/*.png``), ``legend`` (``data/legend.csv`` + ``images/``: muxspace/facial_expressions) and ``synthetic`` (built-in faces, the default). Every Dataset has
 ``train`` and ``val`` splits (plus ``test`` where the source has one) of uint8 48x48 faces made by
 ``edge.core.preprocess.prepare``; decoded sources are cached (see ``cache``).
 """
@@ -24,7 +24,7 @@ __all__ = ["FORMATS", "SPLITS", "Dataset", "Split", "detect_format", "load_datas
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("auto", "expw", "fer2013-csv", "ferplus", "folders", "synthetic")
+FORMATS = ("auto", "expw", "fer2013-csv", "ferplus", "folders", "legend", "synthetic")
 
 
 def _synthetic_seed(source: str | None) -> int | None:
@@ -50,18 +50,22 @@ def detect_format(path: Path) -> str:
 
     if ferplus.looks_like_ferplus(path):
         return "ferplus"
+    from train.datasets import legend
+
+    if legend.looks_like_legend(path):
+        return "legend"
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return "fer2013-csv"
         if path.suffix.lower() == ".lst":
             return "expw"
-        raise UserError(f"{path}: unrecognised dataset file (expected a FER2013 .csv or an ExpW label.lst)")
+        raise UserError(f"{path}: unrecognised dataset file (expected a FER2013 .csv, an ExpW label.lst or a legend.csv)")
     if (path / "label.lst").is_file():
         return "expw"
     if folders.looks_like_folders(path):
         return "folders"
     raise UserError(f"{path}: unrecognised dataset folder ({folders.class_folder_hint(path)}, "
-                    "or an ExpW folder with label.lst)")
+                    "an ExpW folder with label.lst, or data/legend.csv with images/)")
 
 
 def load_dataset(source: str | None = None, *, format: str = "auto", val_fraction: float = 0.1, seed: int = 0,
@@ -113,7 +117,7 @@ def load_dataset(source: str | None = None, *, format: str = "auto", val_fractio
 
 def _unsplit(name: str, path: Path) -> bool:
     """Whether a source has no splits of its own: ExpW, or class folders without split folders."""
-    if name == "expw":
+    if name in ("expw", "legend"):
         return True
     if name == "folders":
         from train.datasets import folders
@@ -172,4 +176,17 @@ def _load_path(name: str, path: Path, expw_min_confidence: float | None,
         return cache.cached_load(name, str(label_file.parent), options, signature, spec,
                                  lambda: expw.load(label_file, photos, min_confidence=expw_min_confidence, spec=spec,
                                                    framing=framing, views=teacher_views), use_cache)
+    if name == "legend":
+        from train.datasets import legend
+
+        legend_csv, images = legend.locate(path)
+        framing = spec.face_framing
+        options = {"margin": framing.margin, "align": framing.align, "views": teacher_views, "legend_version": 1}
+        from train.datasets.face_views import have_yunet
+
+        options["yunet"] = have_yunet()
+        signature = cache.file_signature(legend_csv) + cache.tree_signature(images)
+        return cache.cached_load(name, str(legend_csv), options, signature, spec,
+                                 lambda: legend.load(legend_csv, images, spec=spec, framing=framing,
+                                                     views=teacher_views), use_cache)
     raise UserError(f"format {name!r} does not read a path (expected one of {', '.join(FORMATS[1:])})")

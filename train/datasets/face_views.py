@@ -88,6 +88,25 @@ def match_face(net, photo: np.ndarray, box) -> tuple[np.ndarray, np.ndarray] | N
     return square(boxes[best:best + 1])[0], landmarks.astype(np.float32)
 
 
+def largest_face(net, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """YuNet's (square box x,y,w,h, 5x2 landmarks) of the largest face in a photo, or None when it finds none.
+
+    A photo smaller than 160 px on its short side is upscaled first (YuNet's smallest faces are ~10-20 px)."""
+    from edge.detect import square
+
+    f = max(1.0, 160.0 / max(1, min(photo.shape[:2])))
+    image = photo if f == 1.0 else cv2.resize(photo, (round(photo.shape[1] * f), round(photo.shape[0] * f)),
+                                              interpolation=cv2.INTER_LINEAR)
+    bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    faces = _detect(net, bgr)
+    if not len(faces):
+        return None
+    best = int(np.argmax(faces[:, 2] * faces[:, 3]))
+    box = faces[best, :4] / f
+    landmarks = faces[best, 4:14].reshape(5, 2) / f
+    return square(box[None])[0], landmarks.astype(np.float32)
+
+
 def align_112(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """uint8 (112, 112, 3) RGB: ``image`` (BGR or grey) warped so ``landmarks`` land on ``TEMPLATE_112``."""
     m, _ = cv2.estimateAffinePartial2D(np.asarray(landmarks, np.float32), TEMPLATE_112, method=cv2.LMEDS)

@@ -19,7 +19,7 @@ from pathlib import Path
 from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, ModelSpec
-from train import rundir
+from train import run_artifacts
 from train.budget import Budget, check_fits, model_budget
 from train.config import TrainConfig
 from train.distribute import deterministic, is_chief, make_strategy
@@ -64,7 +64,7 @@ def _build(cfg: TrainConfig, max_flash: int | None, max_ram: int | None, init: b
 def _load(cfg: TrainConfig):
     from train.datasets.merge import format_counts
 
-    dataset = rundir.load_config_data(cfg)
+    dataset = run_artifacts.load_config_data(cfg)
     for member in dataset.members or [dataset]:
         missing = [s for s in ("train", "val") if s not in member.splits or len(member.splits[s]) == 0]
         if missing:
@@ -77,12 +77,12 @@ def _load(cfg: TrainConfig):
 
 def _spec(cfg: TrainConfig, run_dir: Path, dataset) -> ModelSpec:
     # shipped with the model: data sources by name only (the trainer's folders stay in train_config.json)
-    meta = {"run": run_dir.name, "data": " + ".join(rundir.source_name(s) for s in cfg.sources),
+    meta = {"run": run_dir.name, "data": " + ".join(run_artifacts.source_name(s) for s in cfg.sources),
             "data_format": dataset.name, "preset_options": dict(cfg.preset_options),
-            "train_config": rundir.TRAIN_CONFIG, **rundir.model_inputs(cfg)}
+            "train_config": run_artifacts.TRAIN_CONFIG, **run_artifacts.model_inputs(cfg)}
     # the framing was decided before the data was loaded (TrainConfig.framing): faces cut from photos (ExpW)
     # were cropped with it, and the live loop will cut this model's faces with it
-    return dataclasses.replace(rundir.data_spec(cfg), labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
+    return dataclasses.replace(run_artifacts.data_spec(cfg), labels=tuple(dataset.labels), preset=cfg.preset, meta=meta)
 
 
 def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | None = None, force: bool = False,
@@ -92,9 +92,9 @@ def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | No
         strategy, model, budget = _build(cfg, max_flash, max_ram, init=True)
         dataset = _load(cfg)
         runs_dir = Path(runs_dir)
-        name = name or rundir.default_run_name(cfg, runs_dir)
+        name = name or run_artifacts.default_run_name(cfg, runs_dir)
         if is_chief(strategy):
-            run_dir = rundir.create_run_dir(runs_dir, name, force=force)
+            run_dir = run_artifacts.create_run_dir(runs_dir, name, force=force)
             try:
                 cfg.save(run_dir)
                 return _train(cfg, run_dir, strategy, model, budget, dataset)
@@ -112,7 +112,7 @@ def start_run(cfg: TrainConfig, *, runs_dir: str | Path = "runs", name: str | No
 def resume_run(run_dir: str | Path, *, epochs: int | None = None,
                max_flash: int | None = None, max_ram: int | None = None) -> RunResult:
     """Continue a run from its last completed epoch (or finish its final evaluation)."""
-    run_dir = rundir.require_run_dir(run_dir)
+    run_dir = run_artifacts.require_run_dir(run_dir)
     cfg = TrainConfig.load(run_dir)
     check_resumable(run_dir, cfg)  # before anything in the run is rewritten
     if epochs is not None and epochs != cfg.epochs:
@@ -134,7 +134,7 @@ def resume_run(run_dir: str | Path, *, epochs: int | None = None,
 def _clean_failed(run_dir: Path) -> None:
     """After a failed run (a full disk, an error, Ctrl-C): TensorFlow's half-written checkpoint folders go,
     and so does the run folder itself when no epoch completed (nothing to resume)."""
-    checkpoints = run_dir / rundir.CHECKPOINTS
+    checkpoints = run_dir / run_artifacts.CHECKPOINTS
     for tmp in checkpoints.glob("*_temp*"):
         shutil.rmtree(tmp, ignore_errors=True)
     if not (checkpoints / STATE_NAME).is_file():
@@ -149,7 +149,7 @@ def check_resumable(run_dir: Path, cfg: TrainConfig) -> None:
     state = TrainState.load(run_dir, cfg)
     if not state.checkpoint:
         return
-    prefix = run_dir / rundir.CHECKPOINTS / state.checkpoint
+    prefix = run_dir / run_artifacts.CHECKPOINTS / state.checkpoint
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         for name in reader.get_variable_to_shape_map():
@@ -186,10 +186,10 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
                 lp, train.labels, spec)["accuracy"], 4)} for name, lp in zip(cfg.teachers, own)]
         log.info("teacher %s on the train split: accuracy %.4f, macro-F1 %.4f", cfg.teacher, t["accuracy"], t["macro_f1"])
     if is_chief(strategy):
-        atomic.write_json(run_dir / rundir.DATA, data)
+        atomic.write_json(run_dir / run_artifacts.DATA, data)
     result = fit(model, dataset, spec, cfg, run_dir, strategy, teacher_log_probs=teacher)
     metrics = None
-    metrics_path = run_dir / rundir.METRICS
+    metrics_path = run_dir / run_artifacts.METRICS
     if result.state.finished and not result.trained and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))  # finished and reported before
     elif result.state.finished and is_chief(strategy):
@@ -201,13 +201,13 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
 def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas: int, data: dict) -> dict:
     """Evaluate the best model on val (and test), write metrics.json, curves.png and confusion.png."""
     from edge.core.spec import load_spec_for
-    from train.evaluate import evaluate_model
+    from train.scoring import evaluate_model
     from train.plots import plot_confusion, plot_curves
 
-    model_path = run_dir / rundir.FLOAT_MODEL
+    model_path = run_dir / run_artifacts.FLOAT_MODEL
     spec = load_spec_for(model_path)
     state = result.state
-    metrics = {"model": rundir.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
+    metrics = {"model": run_artifacts.FLOAT_MODEL, "best_epoch": state.best_epoch, "epochs_completed": state.epoch,
                "stop_reason": state.stop_reason, "train_seconds": round(state.seconds, 1),
                "replicas": replicas, "data": data, "budget": budget.to_dict()}
     for split in ("val", "test"):
@@ -218,9 +218,9 @@ def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas
             {"source": m.source, **{split: evaluate_model(model_path, m.splits[split], spec)
                                     for split in ("val", "test") if split in m.splits and len(m.splits[split])}}
             for m in dataset.members]
-    plot_curves(state.history, run_dir / rundir.CURVES, state.best_epoch)
+    plot_curves(state.history, run_dir / run_artifacts.CURVES, state.best_epoch)
     val = metrics["val"]
-    plot_confusion(val["confusion"], val["labels"], run_dir / rundir.CONFUSION,
+    plot_confusion(val["confusion"], val["labels"], run_dir / run_artifacts.CONFUSION,
                    title=f"{run_dir.name}: val accuracy {val['accuracy']:.3f}, macro-F1 {val['macro_f1']:.3f}")
-    atomic.write_json(run_dir / rundir.METRICS, metrics)
+    atomic.write_json(run_dir / run_artifacts.METRICS, metrics)
     return metrics
