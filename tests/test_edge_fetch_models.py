@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge import detector_model as dm
+from edge.core.cache import ENV_CACHE
 from edge.commands.dispatch import main
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def server():
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
-    monkeypatch.setenv(dm.ENV_CACHE, str(folder))
+    monkeypatch.setenv(ENV_CACHE, str(folder))
     monkeypatch.delenv(dm.ENV_MODEL, raising=False)
     return folder
 
