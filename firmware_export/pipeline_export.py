@@ -14,9 +14,9 @@ from pathlib import Path
 
 from edge.core.spec import ModelSpec
 from edge.frame_pipeline import check_pipeline_spec
-from firmware_export import measure_m4 as m4
 from firmware_export import pipeline as pipeline_mod
 from firmware_export import pipeline_frames
+from firmware_export.measure_m4 import KERNELS
 from firmware_export.pipeline_frames import SYNTHETIC, CameraFrame
 from firmware_export.tflite_model import ModelInfo
 
@@ -66,6 +66,6 @@ class CameraPipeline:
             counted = pipeline_m4.measure_pipeline(export_dir, config.name, self.locator, self.data, reference,
                                                    self.frames, config.measure_m4)
             self.record["measure_m4"] = counted
-            self.record["instructions_per_frame"] = {k: counted[k]["per_size"] for k in m4.KERNELS if k in counted}
+            self.record["instructions_per_frame"] = {k: counted[k]["per_size"] for k in KERNELS if k in counted}
         with open(export_dir / "README.md", "a", encoding="utf-8") as readme:
             readme.write(pipeline_mod.pipeline_readme(config.name, self.record, clocks))

@@ -2,8 +2,8 @@
 
 The exported ``<name>::process_frame``, both models and a few camera frames (those where the Python reference
 finds exactly one face, the case the frame rate is quoted for; frames with more or none when a size has no
-such frame) link with TFLM's Cortex-M4 library (``measure_m4.build_library``: the objects both models'
-ops need, reference kernels and CMSIS-NN, cached) and the bare-metal startup of ``measure_m4``. Under
+such frame) link with TFLM's Cortex-M4 library (``firmware_export.tflm``: the objects both models'
+ops need, reference kernels and CMSIS-NN, cached) and the bare-metal startup of ``firmware_export.m4``. Under
 ``qemu-system-arm -M mps2-an386 -icount shift=0`` the firmware times each part of every frame with the
 board's timer (``templates/pipeline_m4.cc``): the shrink of the frame into the locator's input, the locator,
 its decoding, the crop-resize-quantize of the faces and the expression model, and the whole call.
@@ -23,14 +23,19 @@ from string import Template
 
 import numpy as np
 
-from edge.core.errors import UserError
 from edge.frame_pipeline import FramePipeline
-from firmware_export import measure_m4 as m4
-from firmware_export import verify_tflm as tflm
+from firmware_export.m4 import OPTION
+from firmware_export.m4.firmware import code_bytes, link_firmware, with_library
+from firmware_export.m4.qemu import MACHINE, instructions_per_tick, run_firmware
+from firmware_export.measure_m4 import KERNELS, check_tree, find_tools, tool_version
 from firmware_export.pipeline import Locator, count_text, template
 from firmware_export.pipeline_frames import CameraFrame
 from firmware_export.pipeline_verify import frame_lines
+from firmware_export.render import CPI_ASSUMED, kernel_title
 from firmware_export.tflite_model import read_model
+from firmware_export.tflm import tree
+from firmware_export.tflm.library import Library, cortex_m4
+from firmware_export.tflm.make import fail
 
 log = logging.getLogger(__name__)
 
@@ -72,38 +77,19 @@ def frames_header(frames: list[CameraFrame]) -> str:
             f"const uint8_t* const kFramePixels[{len(frames)}] = {{{pointers}}};\n")
 
 
-def build_firmware(root: Path, export_dir: Path, name: str, lib: Path, flags: dict, gcc: str, work: Path,
+def build_firmware(root: Path, export_dir: Path, name: str, library: Library, gcc: str, work: Path,
                    frames: list[CameraFrame]) -> Path:
     """The exported pipeline + both models + the timing harness + startup code, linked into an ELF."""
-    log_path = work / "build.log"
     (work / "pipeline_m4.cc").write_text(Template(template("pipeline_m4.cc")).substitute(name=name), encoding="utf-8")
     (work / "pipeline_frames.h").write_text(frames_header(frames), encoding="utf-8")
-    for name_ in ("m4_startup.c", "m4_mps2_an386.ld"):
-        (work / name_).write_text(template(name_), encoding="utf-8")
-    gxx = str(Path(gcc).with_name("arm-none-eabi-g++"))
-    incs = [*flags.get("INCLUDES", []), f"-I{export_dir}", f"-I{work}"]
-    sources = [(work / "pipeline_m4.cc", gxx, "CXXFLAGS"), (export_dir / f"{name}_pipeline.cc", gxx, "CXXFLAGS"),
-               (export_dir / f"{name}_data.cc", gxx, "CXXFLAGS"), (export_dir / f"{name}_locator_data.cc", gxx, "CXXFLAGS"),
-               (work / "m4_startup.c", gcc, "CCFLAGS")]
-    objects = []
-    for source, tool, kind in sources:
-        obj = work / f"{source.name}.o"
-        if tflm._run_logged([tool, *flags.get(kind, []), "-O2", *incs, "-c", str(source), "-o", str(obj)], log_path,
-                            cwd=root) != 0:
-            raise m4._fail(f"compiling {source.name} for cortex-m4 failed", log_path)
-        objects.append(str(obj))
-    elf = work / "pipeline.elf"
-    cmd = [gxx, *flags.get("CXXFLAGS", []), "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
-           f"-T{work / 'm4_mps2_an386.ld'}", "-Wl,--gc-sections", *objects, str(lib),
-           *flags.get("MICROLITE_LIBS", ["-lm"]), "-o", str(elf)]
-    if tflm._run_logged(cmd, log_path, cwd=root) != 0:
-        raise m4._fail(f"linking the cortex-m4 pipeline firmware with {lib} failed", log_path)
-    return elf
+    sources = [work / "pipeline_m4.cc", *(export_dir / f"{name}{part}.cc" for part in ("_pipeline", "_data",
+                                                                                          "_locator_data"))]
+    return link_firmware(root, library, gcc, work, sources, [export_dir], "pipeline.elf")
 
 
 def parse_run(printed: str, n_frames: int, log_path: Path) -> tuple[float, list[FrameRun], tuple[int, int]]:
     """(instructions per tick, per frame result and ticks, the two arenas used) from the firmware's output."""
-    cal = m4._CALIBRATION.search(printed)
+    per_tick = instructions_per_tick(printed)
     runs: list[FrameRun] = []
     arena = None
     for line in printed.splitlines():
@@ -114,10 +100,11 @@ def parse_run(printed: str, n_frames: int, log_path: Path) -> tuple[float, list[
             runs[-1].faces.append(line.strip())
         elif line.startswith("arena ") and len(words) == 3:
             arena = (int(words[1]), int(words[2]))
-    if not cal or arena is None or len(runs) != n_frames:
-        raise m4._fail(f"the pipeline firmware printed {len(runs)} of {n_frames} frames"
-                       + ("" if cal else ", no calibration line") + ("" if arena else ", no arena line"), log_path)
-    return int(cal.group(1)) / max(int(cal.group(2)), 1), runs, arena
+    if per_tick is None or arena is None or len(runs) != n_frames:
+        raise fail(f"the pipeline firmware printed {len(runs)} of {n_frames} frames"
+                   + ("" if per_tick else ", no calibration line") + ("" if arena else ", no arena line"), log_path,
+                   OPTION)
+    return per_tick, runs, arena
 
 
 def _scores(lines: list[str]) -> np.ndarray:
@@ -136,39 +123,34 @@ def compare_runs(reference: list[FrameRun], other: list[FrameRun]) -> dict:
 
 
 def measure_pipeline(export_dir: Path, name: str, locator: Locator, model_data: bytes, reference: FramePipeline,
-                     frames: list[CameraFrame], tflm_dir: str, kernels: tuple[str, ...] = m4.KERNELS) -> dict:
+                     frames: list[CameraFrame], tflm_dir: str, kernels: tuple[str, ...] = KERNELS) -> dict:
     """Count the pipeline per frame with each kernel set: export.json's ``pipeline.measure_m4``."""
-    root = m4.check_tree(tflm_dir)
-    gcc, qemu = m4.find_tools()
-    commit = tflm.tree_commit(root)
-    cache = tflm.build_root(root, commit)
+    root = check_tree(tflm_dir)
+    gcc, qemu = find_tools()
+    commit = tree.tree_commit(root)
+    cache = tree.build_root(root, commit)
     chosen, expected = choose_frames(frames, reference)
     ops = list(dict.fromkeys([*read_model(model_data, name).ops, *locator.info.ops]))
     (cache / "apps").mkdir(parents=True, exist_ok=True)
     work_root = Path(tempfile.mkdtemp(prefix=f"{name}-pipeline-m4-", dir=cache / "apps"))
     record: dict = {"frames": [{"size": f"{f.width}x{f.height}", "index": f.index, "faces": len(e) - 1}
                                for f, e in zip(chosen, expected)],
-                    "machine": m4.MACHINE, "toolchain": m4._tool_version(gcc), "qemu": m4._tool_version(qemu),
-                    "tflm_commit": commit, "cycles_per_instruction_assumed": list(m4.CPI_ASSUMED)}
+                    "machine": MACHINE, "toolchain": tool_version(gcc), "qemu": tool_version(qemu),
+                    "tflm_commit": commit, "cycles_per_instruction_assumed": list(CPI_ASSUMED)}
     runs: dict[str, list[FrameRun]] = {}
     for k in kernels:
-        lib, flags = m4.build_library(root, cache / f"m4-{k}", gcc, k, ops)
         work = work_root / k
         work.mkdir()
-        try:
-            elf = build_firmware(root, export_dir, name, lib, flags, gcc, work, chosen)
-        except UserError:
-            undefined = "undefined reference" in (work / "build.log").read_text(encoding="utf-8", errors="replace")
-            if not lib.name.startswith("libfer-edge-") or not undefined:
-                raise
-            lib, flags = m4.build_library(root, cache / f"m4-{k}", gcc, k)
-            elf = build_firmware(root, export_dir, name, lib, flags, gcc, work, chosen)
-        log.info("%s: running the %s pipeline firmware under QEMU %s", m4.OPTION, m4._kernel_title(k), m4.MACHINE)
-        printed = m4.run_firmware(qemu, elf, work / "build.log")
+        lib, elf = with_library(root, cache / f"m4-{k}", cortex_m4(gcc, k), ops, work,
+                                lambda library, work=work: build_firmware(root, export_dir, name, library, gcc, work,
+                                                                          chosen))
+        log.info("%s: running the %s pipeline firmware under QEMU %s", OPTION, kernel_title(k), MACHINE)
+        printed = run_firmware(qemu, elf, work / "build.log")
         per_tick, frame_runs, arena = parse_run(printed, len(chosen), work / "build.log")
         runs[k] = frame_runs
-        record[k] = {"instructions_per_tick": round(per_tick, 3), "arena_used": {"locator": arena[0], "classifier": arena[1]},
-                     "code_bytes": m4._code_bytes(gcc, elf), "library": str(lib),
+        record[k] = {"instructions_per_tick": round(per_tick, 3),
+                     "arena_used": {"locator": arena[0], "classifier": arena[1]},
+                     "code_bytes": code_bytes(gcc, elf), "library": str(lib.path),
                      "frames": [{p: round(t * per_tick) for p, t in r.ticks.items()} for r in frame_runs]}
         record[k]["per_size"] = per_size(record["frames"], record[k]["frames"])
     first = kernels[0]
@@ -176,8 +158,8 @@ def measure_pipeline(export_dir: Path, name: str, locator: Locator, model_data: 
     log_path = work_root / first / "build.log"
     if first == "reference" and python_same != len(chosen):
         i = next(i for i, (r, e) in enumerate(zip(runs[first], expected)) if r.faces != e)
-        raise m4._fail(f"{chosen[i].name}: the reference-kernel pipeline gives {' | '.join(runs[first][i].faces)!r}, "
-                       f"the Python reference {' | '.join(expected[i])!r}", log_path)
+        raise fail(f"{chosen[i].name}: the reference-kernel pipeline gives {' | '.join(runs[first][i].faces)!r}, "
+                   f"the Python reference {' | '.join(expected[i])!r}", log_path, OPTION)
     record["python_identical"] = int(python_same)
     if len(kernels) > 1:
         record["agreement"] = compare_runs(runs[first], runs[kernels[1]])
@@ -198,9 +180,9 @@ def per_size(frames: list[dict], counts: list[dict]) -> dict:
 def summary(record: dict) -> list[str]:
     """Lines for the terminal and the README: instructions per frame per part, per kernel set and size."""
     lines = []
-    for k in m4.KERNELS:
+    for k in KERNELS:
         for size, parts in record.get(k, {}).get("per_size", {}).items():
             cells = ", ".join(f"{p} {count_text(parts[p])}" for p in PARTS[:-1])
-            lines.append(f"{m4._kernel_title(k)} {size} ({'/'.join(map(str, parts['faces']))} faces): "
+            lines.append(f"{kernel_title(k)} {size} ({'/'.join(map(str, parts['faces']))} faces): "
                          f"{parts['total'] / 1e6:.2f} M instructions per frame ({cells})")
     return lines

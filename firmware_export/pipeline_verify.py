@@ -1,7 +1,7 @@
 """``--verify-tflm TREE`` with ``--locator``: the C++ pipeline against its Python specification, frame by frame.
 
 The exported ``<name>_pipeline.cc``, both models' data and a small harness are compiled against TFLM's host
-library (built from the user's tree, cached: ``verify_tflm.build_library``) and run on camera frames
+library (built from the user's tree, cached: ``firmware_export.tflm``) and run on camera frames
 (``pipeline_frames``: a video's frames at each camera size). ``edge.frame_pipeline.FramePipeline`` runs the
 same frames with both models in tflite-micro's Python interpreter (the kernels the C++ links). Every frame
 must give the same faces (locator boxes, crop rectangles, locator scores) and bit-identical int8 expression
@@ -23,14 +23,16 @@ import numpy as np
 from edge.core.errors import UserError
 from edge.core.spec import ModelSpec
 from edge.frame_pipeline import FaceResult, FramePipeline
-from firmware_export import verify_tflm as tflm
 from firmware_export.arena import tflm_interpreter
 from firmware_export.pipeline import Locator, template
 from firmware_export.pipeline_frames import CameraFrame
+from firmware_export.tflm import tree
+from firmware_export.tflm.library import HOST, build_library
+from firmware_export.tflm.make import fail
+from firmware_export.verify_tflm import OPTION, compile_for_host, link_for_host
 
 log = logging.getLogger(__name__)
 
-OPTION = "--verify-tflm"
 _ARENA = re.compile(r"^arena (-?\d+) (-?\d+)$", re.M)
 
 
@@ -106,23 +108,23 @@ def parse_harness(printed: str, count: int) -> tuple[list[list[str]], tuple[int,
 
 def build_harness(root: Path, export_dir: Path, name: str, work: Path) -> Path:
     """The exported pipeline and both models' data + the harness, linked with TFLM's host library."""
-    lib = tflm.build_library(root, tflm.build_root(root, tflm.tree_commit(root)))
+    lib = build_library(root, tree.build_root(root, tree.tree_commit(root)), HOST, OPTION).path
     log_path = work / "build.log"
     harness = work / "pipeline_harness.cc"
     harness.write_text(template("pipeline_harness.cc").replace("${name}", name), encoding="utf-8")
     sources = [export_dir / f"{name}_pipeline.cc", export_dir / f"{name}_data.cc",
                export_dir / f"{name}_locator_data.cc", harness]
-    objects = [tflm._compile(root, src, export_dir, log_path) for src in sources]
-    tflm._link(objects, lib, work / "harness", log_path)
+    objects = [compile_for_host(root, src, export_dir, log_path) for src in sources]
+    link_for_host(objects, lib, work / "harness", log_path)
     return work / "harness"
 
 
 def verify_pipeline(export_dir: Path, name: str, locator: Locator, model_data: bytes, spec: ModelSpec,
                     arena_size: int, frames: list[CameraFrame], video: str, tflm_dir: str) -> PipelineParity:
     """Build the pipeline against ``tflm_dir`` and compare it with the Python reference on ``frames``."""
-    root = tflm.check_tree(tflm_dir)
-    commit = tflm.tree_commit(root)
-    apps = tflm.build_root(root, commit) / "apps"
+    root = tree.check_tree(tflm_dir, OPTION)
+    commit = tree.tree_commit(root)
+    apps = tree.build_root(root, commit) / "apps"
     apps.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-pipeline-", dir=apps))
     log_path = work / "build.log"
@@ -133,25 +135,25 @@ def verify_pipeline(export_dir: Path, name: str, locator: Locator, model_data: b
     with open(log_path, "a", encoding="utf-8") as out:
         out.write(f"$ harness on {len(frames)} frames\n{done.stdout}{done.stderr}(exit {done.returncode})\n")
     if done.returncode != 0:
-        raise tflm._fail(f"the pipeline harness exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]!r}",
-                         log_path)
+        raise fail(f"the pipeline harness exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]!r}",
+                   log_path, OPTION)
     try:
         cpp, (loc_used, cls_used) = parse_harness(done.stdout, len(frames))
     except ValueError as e:
-        raise tflm._fail(str(e), log_path) from None
+        raise fail(str(e), log_path, OPTION) from None
     reference = reference_pipeline(locator, model_data, spec, arena_size)
     identical, faces, with_faces = 0, 0, 0
     for frame, got in zip(frames, cpp):
         expected = frame_lines(reference(frame.gray))
         if got != expected:
-            raise tflm._fail(f"{frame.name}: the C++ pipeline gives {' | '.join(got)!r}, the Python reference "
-                             f"{' | '.join(expected)!r}", log_path)
+            raise fail(f"{frame.name}: the C++ pipeline gives {' | '.join(got)!r}, the Python reference "
+                       f"{' | '.join(expected)!r}", log_path, OPTION)
         identical += 1
         faces += len(expected) - 1
         with_faces += len(expected) > 1
     for used, size, what in ((loc_used, locator.arena_size, "locator"), (cls_used, arena_size, "classifier")):
         if not 0 < used <= size:
-            raise tflm._fail(f"the {what}'s arena_used_bytes() {used:,} against the exported {size:,}", log_path)
+            raise fail(f"the {what}'s arena_used_bytes() {used:,} against the exported {size:,}", log_path, OPTION)
     shutil.rmtree(work, ignore_errors=True)
     sizes = list(dict.fromkeys(f"{f.width}x{f.height}" for f in frames))
     return PipelineParity(video, sizes, len(frames), identical, faces, with_faces, loc_used, cls_used, str(root),

@@ -113,7 +113,7 @@ def _measured_m4(export: dict) -> str:
     if not export.get("measure_m4"):
         return ""
     from firmware_export.boards import load_boards
-    from firmware_export.measure_m4 import board_clocks, measured_markdown
+    from firmware_export.render import board_clocks, measured_markdown
 
     return "\n" + measured_markdown(export["measure_m4"], board_clocks(load_boards())) + "\n"
 
