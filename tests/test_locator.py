@@ -103,6 +103,17 @@ def test_generator_caches_and_resumes_the_same_frames(sources, tmp_path):
     assert other != out  # another seed: another folder
 
 
+def test_photos_without_labels_get_their_faces_from_the_labeller(sources):
+    from pathlib import Path
+
+    from train.datasets.locator_frames import load_sources
+
+    photos = str(Path(sources[0]) / "Images")  # the ExpW fixture's photos, without their label.lst
+    loaded = load_sources([photos, sources[1]], 0, finder=_labeler())
+    assert len(loaded.crops) == 5  # 48x48 images stay face crops
+    assert loaded.photos and all(len(p.faces) for p in loaded.photos)  # drawn faces Haar finds
+
+
 def test_yunet_labels_generated_frames(sources, tmp_path, yunet_model):
     from train.datasets.locator_frames import FramesConfig
     from train.datasets.locator_store import generated_frames, yunet_labeler

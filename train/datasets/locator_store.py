@@ -135,6 +135,6 @@ def generated_frames(source_paths: list[str | None], config: FramesConfig, label
         log.info("locator frames: cached in %s", out)
         return out
     log.info("locator frames: generating %d + %d frames into %s", config.frames, config.val_frames, out)
-    sources = sources or load_sources(source_paths, config.seed)
+    sources = sources or load_sources(source_paths, config.seed, finder=labeler)
     meta = {"sources": [os.fspath(p) if p else "synthetic" for p in source_paths], "labeler": labeler_id}
     return generate(out, sources, config, labeler, meta)
