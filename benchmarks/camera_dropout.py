@@ -91,7 +91,11 @@ def main(argv=None) -> int:
     p.add_argument("--backoff", type=float, default=0.5)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(FAKES))  # before picamera2 is first imported (by PicameraSource)
+    if str(FAKES) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        # picamera2 must import libcamera's stand-ins: run again with them first on PYTHONPATH (no sys.path edit)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), str(ROOT), os.environ.get("PYTHONPATH")]))}
+        return subprocess.run([sys.executable, "-m", "benchmarks.camera_dropout",
+                               *(sys.argv[1:] if argv is None else argv)], env=env).returncode
     logging.basicConfig(level=logging.WARNING, format="%(levelname).1s %(name)s: %(message)s")
     logging.getLogger("picamera2").setLevel(logging.ERROR)
     results = {"settings": {k: v for k, v in vars(args).items() if k != "json"}, "recovering": [

@@ -54,7 +54,7 @@ def prepare_models(run_dir: str | None, preset: str | None, workdir: Path) -> di
     from quantize.convert import convert_int8
 
     if run_dir:
-        from quantize.qat import load_float_model
+        from quantize.float_model import load_float_model
         from train.run_artifacts import load_run
 
         _, spec, keras_path = load_run(run_dir)

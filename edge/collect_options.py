@@ -19,7 +19,8 @@ KEPT = "what is kept"  # the argument group of the filters
 class CollectOptions:
     out: Path = field(metadata=option(
         "--out-dir", dest="out_dir", type=Path, metavar="DIR", deprecated=("--out",),  # run's --out: a video
-        help="(required) the folder the faces go to: DIR/<class>/*.png (what 'fer-edge train --data "
+        required=True,  # the usage line shows it so
+        help="the folder the faces go to: DIR/<class>/*.png (what 'fer-edge train --data "
              "DIR' reads); faces already there are kept and counted"))
     label: str | None = field(default=None, metadata=option(
         metavar="CLASS", help="label every face of this session with CLASS; without it, keys choose: 1-7 a class "

@@ -64,6 +64,12 @@ ENV_TEACHER = "FER_EDGE_TEACHER_MODEL"
 MODELS = {"detector": YUNET, "teacher": ZOO_FER}
 
 
+def install_command(model: ModelFile) -> str:
+    """The command that installs a hand-carried copy of ``model`` (the offline hint)."""
+    which = next(k for k, m in MODELS.items() if m is model)
+    return f"fer-edge fetch-models {'' if which == 'detector' else f'--which {which} '}--from {model.name}"
+
+
 def cache_dir() -> Path:
     """``$FER_EDGE_CACHE``, else ``$XDG_CACHE_HOME/fer-edge``, else ``~/.cache/fer-edge``."""
     if os.environ.get(ENV_CACHE):
@@ -241,7 +247,7 @@ def download(url: str, dest: Path, model: ModelFile = YUNET, *, timeout: float =
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e
             raise UserError(f"{url}: cannot download ({reason}); no network? Copy {model.name} onto this "
-                            "machine and run 'fer-edge fetch-models --from FILE'") from None
+                            f"machine and run '{install_command(model)}'") from None
         if expected is not None and received != expected:
             raise UserError(f"{url}: download cut short after {received:,} bytes (expected {expected:,})")
         _check(url, received, h.hexdigest(), model)

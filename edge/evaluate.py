@@ -76,6 +76,16 @@ def metrics_from_predictions(y_true: np.ndarray, probs: np.ndarray, labels: Sequ
     }
 
 
+def require_gray_input(model: str, spec: ModelSpec) -> None:
+    """Evaluation feeds the gray (H, W, 1) faces the datasets prepare: refuse, in one line, a model whose spec asks
+    for another input (the RGB app models 'fer-edge export-mobile' writes)."""
+    if spec.input_channels != 1:
+        h, w, c = spec.input_shape
+        raise UserError(f"{model}: its spec asks for a {h}x{w} input with {c} channels, but evaluation feeds gray "
+                        "faces (1 channel; an app model from 'fer-edge export-mobile' takes RGB): evaluate the int8 "
+                        "model it was exported from instead")
+
+
 def predict_split(predict: PredictFn, images: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """Probabilities for uint8 (N, H, W) prepared faces, normalized chunk by chunk."""
     out = [predict(normalize(images[i:i + CHUNK], spec)) for i in range(0, len(images), CHUNK)]

@@ -51,6 +51,9 @@ class FrameSource(Protocol):
     fps: float | None
     #: what ``Frame.timestamp`` counts (``Clock``)
     clock: Clock
+    #: True when each frame is a picture of its own (an image folder), not the next moment of one scene: the loop
+    #: then neither tracks nor smooths faces from one frame to the next
+    stills: bool = False
 
     def open(self) -> None:
         """Start delivering frames."""

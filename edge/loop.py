@@ -24,7 +24,7 @@ from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
 from edge.live.session import SessionStats
 from edge.sources import open_source
-from edge.core.stop import stop_on_signals
+from edge.core.stop import stop_on_signals, wait_for
 from edge.timing import StageTimer
 from edge.track import Tracker
 
@@ -141,6 +141,8 @@ class _FrameLoop:
         #: the last frame shown and its record (kept on screen at the end of a file)
         self.frame = self.record = None
         self.pass_frames = 0  # frames of this pass over a file (--loop)
+        #: an image folder's frames are unrelated stills: nothing is tracked or smoothed from one to the next
+        self.stills = source.stills
 
     def run(self) -> None:
         result, timer = self.result, self.timer
@@ -162,6 +164,8 @@ class _FrameLoop:
 
     def _one_frame(self, frame) -> None:
         out, result = self.out, self.result
+        if self.stills:
+            self.recognize.forget()
         faces = self.recognize(frame)
         fps = self.meter.tick()
         # the rate drawn on the frames: a file's own (what --out is written at), a camera's measured one
@@ -233,9 +237,9 @@ class _FrameLoop:
             view = {"session": self.session.view()} if self.session is not None else {}
             jpeg = cv2.imencode(".jpg", frame.image, self.jpeg_params)[1].tobytes() if frame is not None else None
             server.publish({**server.latest(), **self.record, **view, "ended": True}, jpeg)
-        log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit (--loop replays the file)",
-                 self.source.name)
-        self.stop.wait()
+        replay = " (--loop replays the file)" if self.on_frame is None else ""  # run has --loop; collect does not
+        log.info("end of %s: the live view keeps showing its last frame; Ctrl-C to quit%s", self.source.name, replay)
+        wait_for(self.stop)  # wakes up now and then: a signal another thread took still stops it
 
     def _log_progress(self, faces: int) -> None:
         if time.monotonic() >= self.next_log:

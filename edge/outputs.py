@@ -46,7 +46,7 @@ class VideoOutput:
 
         self.path, self.fps = Path(path), fps
         self._recording = Recording(self.path, fps)  # claims the name now: a second recording fails at once
-        self._fit, self._closed = None, False
+        self._fit, self._closed, self._warned = None, False, False
 
     @property
     def frames(self) -> int:
@@ -58,6 +58,11 @@ class VideoOutput:
         if self._fit is None:
             self._fit = np.empty_like(image)
         if image.shape != self._fit.shape:
+            if not self._warned:
+                self._warned = True
+                log.warning("--out %s: frame %d is %dx%d, but the video is %dx%d (its first frame's size): frames of "
+                            "other sizes are scaled to fit, with black bars", self.path, self.frames + 1,
+                            image.shape[1], image.shape[0], self._fit.shape[1], self._fit.shape[0])
             image = letterbox(image, self._fit)
         self._recording.write(image)
 

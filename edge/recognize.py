@@ -105,6 +105,13 @@ class Recognizer:
         self.keep_crops = keep_crops
         self._batch = None if spec is None else np.empty((max_faces, *spec.input_shape), np.float32)
 
+    def forget(self) -> None:
+        """Start afresh: the next frame is detected, and no box, track or smoothed score of earlier frames carries
+        over to it (its faces get new track ids). For sources of unrelated stills (an image folder)."""
+        self._frames, self._boxes, self._landmarks, self._shape = 0, None, None, None
+        self._misses = np.zeros(0, np.int32)
+        self.tracker.tracks = []
+
     def _hold_missed(self, boxes: np.ndarray, landmarks: np.ndarray | None):
         """Add the previous boxes this detection missed (no new box overlaps them) that have been missed
         fewer than ``hold`` times; ``self._misses`` counts the misses of every returned box."""

@@ -127,7 +127,14 @@ def read_image(path: Path):
 
 class ImageFolderSource(FrameSource):
     """Every image in a folder, in name order; unreadable files are skipped with a warning. Its frames carry
-    the time they were read."""
+    the time they were read.
+
+    The images are ``stills``: unrelated pictures, not a time series, so the loop detects each one afresh and
+    neither tracks nor smooths a face from one file to the next.
+    """
+
+    #: each frame is a picture of its own (edge.loop: no tracking, smoothing or held boxes across frames)
+    stills = True
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -175,6 +182,7 @@ class Reconnecting(FrameSource):
                  stop: threading.Event | None = None):
         self.source, self.retries, self.backoff, self.max_backoff = source, retries, backoff, max_backoff
         self.name, self.live, self.clock, self.fps = source.name, source.live, source.clock, source.fps
+        self.stills = source.stills
         self.stop = stop or threading.Event()
         self._attempts, self._delay = 0, backoff
         self._opened = False

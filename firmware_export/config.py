@@ -44,7 +44,8 @@ class ExportConfig:
     model: str | None = field(metadata=option(
         positional=True, metavar="MODEL_INT8.tflite|RUN_DIR",
         help="a full-int8 .tflite with its .spec.json beside it, or a run directory holding "
-             "model_int8.tflite (written by 'fer-edge quantize'); default: the micro model in models/"))
+             "model_int8.tflite (written by 'fer-edge quantize'), or a shipped model by name: micro, pi "
+             "('fer-edge models' lists them); default: micro"))
     out: str = field(metadata=option(
         "--out-dir", required=True, deprecated=("--out",), metavar="DIR",
         help="output folder (must not exist or be empty)"))

@@ -14,8 +14,9 @@ EXTRA = "mobile"  # pip install 'fer-edge[mobile]'
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL_OR_RUN",
-                   help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), or a run "
-                        "directory with model_int8.tflite (and model.keras for float16)")
+                   help="a full-int8 .tflite with its .spec.json (e.g. models/fer_micro_int8.tflite), a run "
+                        "directory with model_int8.tflite (and model.keras for float16), or a shipped model by "
+                        "name: micro, pi ('fer-edge models' lists them)")
     from edge.core.deprecated import add_alias
 
     out = p.add_mutually_exclusive_group(required=True)
@@ -37,8 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-agreement", type=float, default=0.99, metavar="FRACTION",
                    help="fail (exit 4, nothing written) below this MediaPipe vs LiteRT top-1 agreement (0.99)")
     p.add_argument("--mobile-python", default=None, metavar="PYTHON",
-                   help="Python of the MediaPipe environment (default: $FER_EDGE_MOBILE_PYTHON, else .venv-mobile "
-                        "of the checkout, made by 'make mobile-venv')")
+                   help="Python of the MediaPipe environment (default: $FER_EDGE_MOBILE_PYTHON, else the clone's "
+                        ".venv-mobile made by 'make mobile-venv', else the cache folder's mobile-venv made by "
+                        "'fer-edge mobile-env')")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
 
 
@@ -52,7 +54,15 @@ def run(args) -> int:
                   folders={"--out-dir": args.out}, replacing=True)
     from mobile_export.export import MOBILE_REPORT, MobileExportConfig, export_mobile, summary_lines
 
-    cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(args.precision or ("int8", "float16"))), name=args.name, author=args.author,
+    precisions = args.precision
+    if not precisions:  # the default: both files, or the int8 one alone when there is no float model to convert
+        from mobile_export.export import find_source
+
+        precisions = ("int8", "float16") if find_source(args.model).float_model else ("int8",)
+        if len(precisions) == 1:
+            print(f"{args.model}: no float .keras model beside it (an installed package ships the int8 models only), "
+                  "so only the int8 file is written")
+    cfg = MobileExportConfig(precisions=tuple(dict.fromkeys(precisions)), name=args.name, author=args.author,
                              license=args.license, input_factor=args.input_factor, verify_faces=args.verify_faces,
                              verify_data=args.verify_data, min_agreement=args.min_agreement)
     report = export_mobile(args.model, args.out, cfg, mobile_python=args.mobile_python, force=args.force)

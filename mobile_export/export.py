@@ -157,7 +157,7 @@ def _plain_model(precision: str, source: Source, float_spec: ModelSpec | None, w
     if precision == "int8":
         return source.int8, source.spec
     from quantize.convert import convert_float16
-    from quantize.qat import load_float_model
+    from quantize.float_model import load_float_model
 
     path = work / "plain_float16.tflite"
     path.write_bytes(convert_float16(load_float_model(source.float_model), what=str(source.float_model)))

@@ -46,7 +46,8 @@ preprocessing. `export_mobile.json` has every number and the metadata as read ba
   applies that normalisation for you.
 - MediaPipe resizes bilinearly, which aliases when it shrinks a lot; the larger input keeps that step
   small. A {w}x{h} crop gives exactly fer-edge's own result; other sizes can differ a little
-  (`export_mobile.json` and fer-edge's README give measured agreement per crop size).
+  (fer-edge's guide docs/mobile-and-web.md, "Why a 144x144 input", gives the measured agreement per crop size;
+  `export_mobile.json` gives this export's agreement with LiteRT).
 
 ## Output
 

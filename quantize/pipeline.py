@@ -72,7 +72,8 @@ def _quantize_locked(run_dir, cfg, train_cfg, spec, model_path, force, verbose) 
 
     _refuse_existing(run_dir, force)
 
-    from quantize.qat import load_float_model, make_qat_model
+    from quantize.float_model import load_float_model
+    from quantize.qat import make_qat_model
 
     float_model = load_float_model(model_path)
     qat_model = make_qat_model(float_model) if cfg.method in ("auto", "qat") else None  # fail before the slow part

@@ -26,19 +26,6 @@ _WHAT_TO_DO = ("replace it with a layer QAT supports (Conv2D, DepthwiseConv2D, D
                "and retrain, or use --method ptq")
 
 
-def load_float_model(path: str | Path):
-    """Load a float tf_keras ``.keras`` model safely (``safe_mode``: no arbitrary code from the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: model file not found")
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as e:  # corrupt zip, unknown/unsafe layers, Keras 3 file, ...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path}: cannot load the Keras model ({type(e).__name__}: {first[:300]}); "
-                        "expected a tf_keras .keras file written by fer-edge train") from None
-
-
 def make_qat_model(model):
     """Wrap every layer of a float Sequential/functional model for QAT, or say which layer cannot be."""
     if not isinstance(model, keras.Sequential) and not getattr(model, "_is_graph_network", False):

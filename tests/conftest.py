@@ -117,10 +117,21 @@ def tiny_models(tmp_path_factory):
     return {"dir": out, "keras": keras_path, "float": float_path, "int8": int8_path, "x": x[:32]}
 
 
-#: The real YuNet detector for tests: $FER_EDGE_DETECTOR_MODEL, else ../shared/models/ beside the checkout.
-YUNET_MODEL = os.environ.get("FER_EDGE_DETECTOR_MODEL") or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "shared", "models", "face_detection_yunet_2023mar.onnx")
+def find_yunet(shared: str | None = None) -> str:
+    """The real YuNet detector for tests: $FER_EDGE_DETECTOR_MODEL, else ../shared/models/ beside the checkout, else
+    the copy 'fer-edge fetch-models' put in the user's cache (looked up now, before any test points the cache
+    elsewhere); the first of them that exists (the first named, when none does)."""
+    from edge import detector_model
+
+    shared = shared or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                    "shared", "models", detector_model.YUNET.name)
+    if os.environ.get(detector_model.ENV_MODEL):
+        return os.environ[detector_model.ENV_MODEL]
+    cached = str(detector_model.cached_path())
+    return next((p for p in (shared, cached) if os.path.isfile(p)), shared)
+
+
+YUNET_MODEL = find_yunet()
 
 
 @pytest.fixture(autouse=True)
@@ -134,8 +145,8 @@ def _no_user_detector_model(monkeypatch, tmp_path_factory):
 @pytest.fixture(scope="session")
 def yunet_model():
     if not os.path.isfile(YUNET_MODEL):
-        pytest.skip(f"YuNet model absent ({YUNET_MODEL}): set FER_EDGE_DETECTOR_MODEL or put "
-                    "face_detection_yunet_2023mar.onnx in ../shared/models/")
+        pytest.skip(f"YuNet model absent ({YUNET_MODEL}): run 'fer-edge fetch-models', set FER_EDGE_DETECTOR_MODEL or "
+                    "put face_detection_yunet_2023mar.onnx in ../shared/models/")
     from pathlib import Path
 
     return Path(YUNET_MODEL)
@@ -153,3 +164,18 @@ def int8_model(tmp_path_factory):
     shutil.copy(DEFAULT_MODEL, out)
     shutil.copy(spec_path_for(DEFAULT_MODEL), spec_path_for(out))
     return out
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory):
+    """(a copy of the checkout, the fer-edge wheel built from it offline): built once for the wheel tests. The copy
+    holds a float model that must stay out of the wheel."""
+    if missing_modules("setuptools") or (missing_modules("wheel")
+                                         and importlib.util.find_spec("setuptools.command.bdist_wheel") is None):
+        pytest.skip("building the wheel offline needs setuptools (and wheel, before setuptools 70.1) installed here")
+    from wheel_kit import build_wheel, copy_source
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = copy_source(tmp / "src")
+    (src / "models" / "fer_pi.keras").write_bytes(b"a float model that must stay out of the wheel")
+    return src, build_wheel(src, tmp / "dist")

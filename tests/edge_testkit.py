@@ -78,3 +78,14 @@ def help_options(command: str) -> dict[str, str]:
         else:
             flag = None
     return {k: " ".join(v.split()) for k, v in entries.items()}
+
+
+def import_blocker(blocked: tuple[str, ...], why: str) -> str:
+    """Python source that, run first in a subprocess, makes importing any of the top-level packages ``blocked`` fail
+    with ModuleNotFoundError saying ``why``: an environment without them (an extra that does not install them)."""
+    return (f"import importlib.abc, sys\n"
+            f"class Blocker(importlib.abc.MetaPathFinder):\n"
+            f"    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {tuple(blocked)!r}:\n"
+            f"            raise ModuleNotFoundError(f'blocked import of {{name}} ({why})')\n"
+            f"sys.meta_path.insert(0, Blocker())\n")

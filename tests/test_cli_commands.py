@@ -59,6 +59,15 @@ def test_a_missing_extra_gives_the_one_line_hint(monkeypatch, capsys):
                    "pip install 'fer-edge[train]'"]
 
 
+def test_several_missing_modules_read_as_a_sentence(monkeypatch, capsys):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("tensorflow", "tf_keras", "flatbuffers") else real(name, *a))
+    assert cli.main(["export-mobile", "micro", "--out-dir", "x"]) == cli.NOT_INSTALLED
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "needs tensorflow, tf_keras and flatbuffers, which are not installed here" in line
+
+
 def test_a_command_whose_module_is_gone_says_so(monkeypatch, capsys):
     monkeypatch.setattr(cli.importlib.metadata, "entry_points",
                         lambda group: _entry_points(("gone", "fer_no_such_package.cli")))

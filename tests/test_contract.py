@@ -90,3 +90,27 @@ def test_resolve_model_default_run_dir_and_errors(tmp_path, monkeypatch):
         rundir.resolve_model(None)
     monkeypatch.setattr(rundir, "DEFAULT_MODEL", run / "model_int8.tflite")
     assert rundir.resolve_model(None) == run / "model_int8.tflite"
+
+
+def test_shipped_models_by_short_name(tmp_path, monkeypatch):
+    """``micro`` and ``pi`` name the shipped int8 models wherever a model is taken (the float .keras when that kind
+    comes first); an existing file or folder of that name wins."""
+    from edge.core import rundir
+
+    monkeypatch.chdir(tmp_path)
+    assert rundir.resolve_model("micro") == rundir.DEFAULT_MODEL
+    assert rundir.resolve_model("pi") == rundir.SHIPPED_MODELS / "fer_pi_int8.tflite"
+    assert rundir.resolve_model("pi", kinds=(".keras", ".tflite")).name in ("fer_pi.keras", "fer_pi_int8.tflite")
+    monkeypatch.setattr(rundir, "SHIPPED_MODELS", tmp_path / "installed")  # an installed package: no .keras
+    (tmp_path / "installed").mkdir()
+    (tmp_path / "installed" / "fer_pi_int8.tflite").write_bytes(b"x")
+    assert rundir.resolve_model("pi", kinds=(".keras", ".tflite")) == tmp_path / "installed" / "fer_pi_int8.tflite"
+    with pytest.raises(UserError, match=r"pi: the shipped model has no \.keras .*checkout's models/ only"):
+        rundir.resolve_model("pi", "--init model", kinds=(".keras",))
+    with pytest.raises(UserError, match="micro: the shipped model has no .tflite"):
+        rundir.resolve_model("micro")
+    (tmp_path / "pi").mkdir()  # a folder named pi in the current folder is what the user means
+    with pytest.raises(UserError, match="pi: run directory has no model_int8.tflite"):
+        rundir.resolve_model("pi")
+    with pytest.raises(UserError, match="shipped model's name: micro, pi"):
+        rundir.resolve_model("mcro")

@@ -74,3 +74,32 @@ def test_subprocess_exit_codes_and_no_tensorflow(tiny_folder, tmp_path):
     fmt = subprocess.run([sys.executable, "-m", "edge.commands", "data", str(tiny_folder), "--format", "fer2013-csv"],
                          env=env, capture_output=True, text=True)
     assert fmt.returncode == 2 and "expected a FER2013 CSV file" in fmt.stderr
+
+
+def test_data_frames_faces_as_train_does(monkeypatch, caplog):
+    """The spec the data is loaded with comes from TrainConfig's framing, exactly as 'fer-edge train' builds it:
+    the same default, --framing-margin/--framing-align, and --expw-margin as the older name of the margin."""
+    import logging
+
+    from train import datasets
+    from train.config import TrainConfig
+
+    seen = []
+
+    def load_dataset(*args, spec, **kwargs):
+        seen.append(spec.framing)
+        raise KeyboardInterrupt  # stop before any loading: only the spec is looked at
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    for argv in ([], ["--framing-margin", "0.3", "--no-framing-align"], ["--expw-margin", "0.2"]):
+        with caplog.at_level(logging.WARNING):
+            assert main(["data", *argv]) == 130
+    assert seen == [TrainConfig().framing, TrainConfig(framing_margin=0.3, framing_align=False).framing,
+                    TrainConfig(framing_margin=0.2).framing]
+    assert sum("--expw-margin" in r.getMessage() and "deprecated" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_bad_framing_margin_is_one_line(capsys):
+    assert main(["data", "--framing-margin", "5"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "framing" in line and "5" in line

@@ -105,6 +105,35 @@ def test_every_failure_is_one_line_exit_2_and_leaves_nothing(server, cache, caps
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
+def test_plain_fetch_models_gets_the_detector_only(server, good, cache, capsys, monkeypatch):
+    """What the systemd unit's ExecStartPre and the Pi guide run: YuNet only, never the training teacher."""
+    monkeypatch.setattr(dm, "YUNET", dm.ModelFile(**{**dm.YUNET.__dict__, "url": f"{server}/good.onnx"}))
+    monkeypatch.setitem(dm.MODELS, "detector", dm.YUNET)
+    monkeypatch.setitem(dm.MODELS, "teacher", dm.ModelFile(**{**dm.ZOO_FER.__dict__, "url": f"{server}/teacher.onnx"}))
+    assert main(["fetch-models"]) == 0
+    assert sorted(p.name for p in cache.iterdir()) == [dm.YUNET.name]
+    assert main(["fetch-models", "--which", "all"]) == 2, "the teacher is asked for here, and not served"
+    assert "HTTP 404" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("which, hint", [
+    ("detector", "run 'fer-edge fetch-models --from face_detection_yunet_2023mar.onnx'"),
+    ("teacher", "run 'fer-edge fetch-models --which teacher --from facial_expression_recognition_mobilefacenet"),
+])
+def test_the_offline_hint_names_the_command_for_that_model(cache, capsys, which, hint):
+    assert main(["fetch-models", "--which", which, "--url", _closed_port_url(), "--timeout", "5"]) == 2
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "error:" in ln]
+    assert "no network?" in line and hint in line
+
+
+def test_help_epilog_reads_as_sentences(capsys):
+    with pytest.raises(SystemExit):
+        main(["fetch-models", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Zoo).The" not in text and text.count("The cache folder is") == 1
+    assert "SHA-256 " + dm.ZOO_FER.sha256 in text
+
+
 def test_a_failed_download_keeps_a_good_installed_file(server, good, cache, capsys):
     assert main(["fetch-models", "--url", f"{server}/good.onnx"]) == 0
     assert main(["fetch-models", "--force", "--url", f"{server}/truncated.onnx"]) == 2
@@ -159,6 +188,18 @@ def test_systemd_unit_fetches_the_detector_before_the_loop():
     assert pre.startswith("-"), "no network at boot must not stop the loop (it falls back to Haar)"
     argv = shlex.split(pre[1:].replace("%h", "/home/me"))
     assert argv[0] == "/home/me/fer-edge/.venv/bin/fer-edge"
-    assert build_parser().parse_args(argv[1:]).command == "fetch-models"
+    fetch = build_parser().parse_args(argv[1:])
+    assert fetch.command == "fetch-models" and fetch.which == "detector", "a Pi fetches the detector only"
     run = build_parser().parse_args(shlex.split(unit["Service"]["ExecStart"].replace("%h", "/home/me"))[1:])
     assert run.detector == "auto", "the unit uses YuNet once it is fetched"
+
+
+def test_the_yunet_tests_find_a_fetched_copy_in_the_cache(cache, tmp_path):
+    """After 'fer-edge fetch-models' the YuNet tests run (conftest.yunet_model), with no ../shared/models."""
+    from conftest import find_yunet
+
+    absent = str(tmp_path / "shared" / dm.YUNET.name)
+    assert find_yunet(absent) == absent, "nothing anywhere: the message names ../shared/models"
+    cache.mkdir()
+    (cache / dm.YUNET.name).write_bytes(b"x")
+    assert find_yunet(absent) == str(cache / dm.YUNET.name)

@@ -192,6 +192,18 @@ def test_bench_prints_and_saves_timings(int8_model, video, tmp_path, capsys):
     assert "inference only:" in capsys.readouterr().out
 
 
+def test_bench_times_what_run_runs_unless_asked_for_detection_only(video, tmp_path, capsys):
+    """Without --model, bench classifies with run's default model, so its fps is the whole pipeline's."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(video[0]), "--json", str(out), "--infer-runs", "5", "--max-frames", "5"]) == 0
+    assert "infer" in json.loads(out.read_text())["ms_per_frame"]
+    printed = capsys.readouterr().out
+    assert "; model " in printed and "fer_micro_int8.tflite" in printed
+    assert main(["bench", str(video[0]), "--json", str(out), "--detect-only", "--max-frames", "5"]) == 0
+    assert "infer" not in json.loads(out.read_text())["ms_per_frame"]
+    assert "detection only (--detect-only)" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_sigterm_finalizes_the_video_and_jsonl(int8_model, tmp_path):
     source = tmp_path / "slow.mp4"

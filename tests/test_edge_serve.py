@@ -174,7 +174,7 @@ def test_live_view_in_headless_chromium_updates_and_needs_the_token(int8_model, 
         assert (seen["width"], seen["height"]) == (640, 480), seen
         assert seen["first"]["pixels"] != seen["second"]["pixels"], "the image updates"
         assert seen["first"]["status"] != seen["second"]["status"], "the predictions update"
-        assert re.match(r"frame \d+ · [\d.]+ fps · 2 face\(s\)", seen["second"]["status"]), seen
+        assert re.match(r"frame \d+ · processed at [\d.]+ fps · 2 face\(s\)", seen["second"]["status"]), seen
         assert seen["rows"] == 2
 
         refused = browser.evaluate(browser.open(base), "document.body.innerText")

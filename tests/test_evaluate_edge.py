@@ -15,17 +15,11 @@ import pytest
 from conftest import missing_modules, require_modules
 from edge.evaluate import metrics_from_predictions
 from edge.core.spec import DEFAULT_SPEC, LABELS
-from edge_testkit import demo_frames
+from edge_testkit import demo_frames, import_blocker
 
 #: what an edge-only install lacks; the subprocess refuses to import them
 BLOCKED = ("tensorflow", "tf_keras", "keras", "sklearn", "scipy")
-BLOCKER = textwrap.dedent(f"""
-    import importlib.abc, sys
-    class Blocker(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {BLOCKED!r}:
-                raise ModuleNotFoundError(f"blocked import of {{name}} (not in the edge extra)")
-    sys.meta_path.insert(0, Blocker())
+BLOCKER = import_blocker(BLOCKED, "not in the edge extra") + textwrap.dedent("""
     from edge.commands.dispatch import main
     sys.exit(main(sys.argv[1:]))
 """)
@@ -111,3 +105,28 @@ def test_a_keras_model_without_tensorflow_says_what_to_install(tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 3 and "Traceback" not in done.stderr
     assert "needs TensorFlow" in done.stderr and "fer-edge[train]" in done.stderr and ".tflite" in done.stderr
+
+
+def test_evaluate_refuses_a_model_it_cannot_feed_in_one_line(int8_model, tmp_path):
+    """An app model (RGB 144x144, what export-mobile writes) is refused before any data loads, not a traceback."""
+    import dataclasses
+
+    app = tmp_path / "fer_micro_int8.tflite"
+    app.write_bytes(int8_model.read_bytes())
+    dataclasses.replace(DEFAULT_SPEC, input_height=144, input_width=144, input_channels=3).save(
+        tmp_path / "fer_micro_int8.spec.json")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", BLOCKER, "evaluate", str(app), "--data", str(tmp_path / "nowhere")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert str(app) in line and "144x144 input with 3 channels" in line and "gray" in line
+
+
+def test_evaluate_takes_a_shipped_model_by_short_name(tmp_path):
+    faces = _face_folder(tmp_path / "mine", count=8)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", BLOCKER, "evaluate", "micro", "--data", str(faces), "--split", "all"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "fer_micro_int8.tflite on" in done.stdout and "(n=8)" in done.stdout

@@ -255,11 +255,12 @@ def test_data_file_cross_compiles_for_cortex_m4(exported, tiny_models, tmp_path)
 
 
 def test_settings_header_escapes_any_label(tmp_path):
-    """Labels come from the spec as free text: quotes, backslashes, trigraphs and UTF-8 survive."""
+    """Labels are plain class names (the spec refuses '/', '\\' and control characters), but quotes,
+    apostrophes, trigraphs and UTF-8 survive into C."""
     from edge.core.spec import ModelSpec, Quant
     from firmware_export.settings import emit_settings_header, settings_from
 
-    labels = ('say "hi"', "back\\slash", "what??=", "naïve", "😀")
+    labels = ('say "hi"', "it's", "what??=", "naïve", "😀")
     spec = ModelSpec(labels=labels)
     header = emit_settings_header("odd", settings_from(spec, Quant(0.5, 3), Quant(0.25, -1), 1024, "test"), "// t")
     (tmp_path / "odd_settings.h").write_text(header)

@@ -152,15 +152,16 @@ def _int8_only(model, folder):
     return folder / model.name
 
 
-def test_an_int8_model_without_float_model_asks_for_int8_only(mobile_python, tmp_path, capsys):
+def test_an_int8_model_without_float_model_gives_the_int8_file(mobile_python, tmp_path, capsys):
+    """What an installed package has (the int8 models only): the default writes the int8 file and says why."""
     out, pi = tmp_path / "pi", _int8_only(PI, tmp_path / "int8_only")
-    code, err, _ = run_cli(pi, "--out-dir", out, capsys=capsys)
+    code, err, _ = run_cli(pi, "--out-dir", out, "--precision", "float16", capsys=capsys)
     assert code == 2 and "no float model" in err and "--precision int8" in err and not out.exists()
-    code, err, stdout = run_cli(pi, "--out-dir", out, "--precision", "int8", "--verify-faces", "50", capsys=capsys)
+    code, err, stdout = run_cli(pi, "--out-dir", out, "--verify-faces", "50", capsys=capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "export_mobile.json", "fer_pi_int8.spec.json",
                                                      "fer_pi_int8.tflite"]
-    assert "100.0% of 50 faces" in stdout
+    assert "100.0% of 50 faces" in stdout and "only the int8 file is written" in stdout
 
 
 def test_bad_input_is_one_line_and_writes_nothing(mobile_python, tmp_path, capsys):
@@ -217,6 +218,45 @@ def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
     assert np.array_equal(web.argmax(1), ref.argmax(1))
     assert np.abs(web - ref).max() <= 1e-6
     assert len(set(ref.argmax(1))) >= 3
+
+
+#: what the train extra adds to the mobile one: export-mobile must not need them
+NOT_IN_MOBILE_EXTRA = ("tensorflow_model_optimization", "sklearn", "matplotlib", "keras_tuner", "scipy")
+
+
+def test_the_float16_conversion_needs_only_the_mobile_extra(tmp_path):
+    """Loading and converting the shipped float model (export-mobile's default float16 file) with no tfmot, scikit-learn
+    or matplotlib importable: the mobile extra installs none of them."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from edge_testkit import import_blocker
+
+    script = import_blocker(NOT_IN_MOBILE_EXTRA, "not in the mobile extra") + textwrap.dedent("""
+        from pathlib import Path
+        from mobile_export.export import _float_spec, _plain_model, find_source
+        source = find_source("micro")  # the shipped model, by its short name
+        path, spec = _plain_model("float16", source, _float_spec(source), Path(sys.argv[1]))
+        print(source.float_model.name, path.stat().st_size, spec.input_shape)
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, size, shape = done.stdout.split(maxsplit=2)
+    assert name == "fer_micro.keras" and int(size) > 100_000 and shape.strip() == "(48, 48, 1)"
+
+
+def test_a_qat_keras_file_is_told_apart_from_a_float_one(tmp_path):
+    import zipfile
+
+    from quantize.float_model import has_qat_wrappers
+
+    assert not has_qat_wrappers(MODELS / "fer_micro.keras")
+    qat = tmp_path / "qat.keras"
+    with zipfile.ZipFile(qat, "w") as z:
+        z.writestr("config.json", '{"class_name": "Sequential", "config": {"layers": [{"class_name": "QuantizeWrapperV2"}]}}')
+    assert has_qat_wrappers(qat)
 
 
 @pytest.mark.requires("tensorflow", "flatbuffers")

@@ -89,7 +89,7 @@ def test_nested_model_is_refused_by_name():
 def test_float_model_that_fails_to_load(tmp_path):
     import tf_keras as keras
 
-    from quantize.qat import load_float_model
+    from quantize.float_model import load_float_model
 
     with pytest.raises(UserError, match="model file not found"):
         load_float_model(tmp_path / "missing.keras")

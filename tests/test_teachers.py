@@ -71,6 +71,21 @@ def test_ensemble_mixes_probabilities_per_source(monkeypatch):
     assert len(own) == 2 and own[0].shape == (3, 7)
 
 
+def test_a_teacher_of_weight_zero_on_a_source_is_not_run_on_it(monkeypatch):
+    runs = []
+
+    def fake(t, split, spec, what=""):
+        runs.append((t, len(split)))
+        return np.log(np.full((len(split), 7), 1 / 7))
+
+    monkeypatch.setattr(teachers, "teacher_log_probs_of", fake)
+    members = [Split(np.zeros((2, 48, 48), np.uint8), [0, 1]), Split(np.zeros((1, 48, 48), np.uint8), [2])]
+    mixed, own = teachers.ensemble_log_probs(members, ["A", "B"], np.array([[0.0, 1.0], [1.0, 1.0]]), DEFAULT_SPEC)
+    assert runs == [("A", 1), ("B", 2), ("B", 1)]
+    assert np.isnan(own[0][:2]).all() and not np.isnan(own[0][2:]).any()
+    np.testing.assert_allclose(np.exp(mixed), 1 / 7, rtol=1e-5)
+
+
 def test_zoo_not_installed_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.delenv("FER_EDGE_TEACHER_MODEL", raising=False)
     with pytest.raises(UserError, match="fer-edge fetch-models --which teacher"):

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
@@ -22,12 +20,10 @@ from pathlib import Path
 import pytest
 
 from conftest import missing_modules
+from wheel_kit import role_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"fer_micro_int8.tflite", "fer_micro_int8.spec.json", "fer_pi_int8.tflite", "fer_pi_int8.spec.json"}
-#: what the wheel build does not need: environments, outputs, caches (the checkout may hold large ones)
-IGNORE = shutil.ignore_patterns(".git", ".venv*", "node_modules", "runs", "build", "dist", "*.egg-info",
-                                "__pycache__", ".pytest_cache", ".cache", "data")
 
 
 def test_package_list_covers_every_package_in_the_tree():
@@ -43,26 +39,13 @@ def test_package_list_covers_every_package_in_the_tree():
 
 
 @pytest.fixture(scope="module")
-def source_copy(tmp_path_factory) -> Path:
-    """The checkout copied (a build leaves build/ and egg-info behind), with a float model that must stay out."""
-    src = tmp_path_factory.mktemp("wheel") / "src"
-    shutil.copytree(ROOT, src, ignore=IGNORE)
-    (src / "models" / "fer_pi.keras").write_bytes(b"a float model that must stay out of the wheel")
-    return src
+def source_copy(built_wheel) -> Path:
+    return built_wheel[0]
 
 
 @pytest.fixture(scope="module")
-def wheel(source_copy) -> Path:
-    import importlib.util
-
-    if missing_modules("setuptools") or (missing_modules("wheel")
-                                         and importlib.util.find_spec("setuptools.command.bdist_wheel") is None):
-        pytest.skip("building the wheel offline needs setuptools (and wheel, before setuptools 70.1) installed here")
-    tmp, src = source_copy.parent, source_copy
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--quiet", "--wheel-dir", str(tmp / "dist"), str(src)], check=True, cwd=tmp)
-    (built,) = (tmp / "dist").glob("fer_edge-*.whl")
-    return built
+def wheel(built_wheel) -> Path:
+    return built_wheel[1]
 
 
 @pytest.mark.slow
@@ -98,21 +81,16 @@ def test_clean_venv_runs_the_shipped_model_from_another_folder(wheel, tmp_path):
     missing = missing_modules("cv2", "numpy")
     if missing or missing_modules("ai_edge_litert") and missing_modules("tflite_runtime"):
         pytest.skip(f"the edge dependencies are not installed here ({', '.join(missing) or 'LiteRT'})")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    py = venv / "bin" / "python"
+    bin_dir = role_venv(wheel, tmp_path / "venv", "edge")
+    py = bin_dir / "python"
     site = Path(subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip())
-    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site / "edge_env_deps.pth").write_text("".join(f"{d}\n" for d in sorted(deps)))
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index",
-                    "--quiet", str(wheel)], check=True)
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "FER_EDGE_DETECTOR_MODEL")}
     env["FER_EDGE_CACHE"] = str(tmp_path / "cache")
-    fer_edge = str(venv / "bin" / "fer-edge")
+    fer_edge = str(bin_dir / "fer-edge")
 
     def run(*argv):
         return subprocess.run([fer_edge, *argv], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)

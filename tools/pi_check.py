@@ -33,9 +33,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.track import iou_matrix  # fer-edge installed in the venv running this (make pi-check: .venv)
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from edge.track import iou_matrix  # noqa: E402
 
 MIRROR = "http://deb.debian.org/debian"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"

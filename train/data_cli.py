@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
 
 HELP = "inspect a dataset: counts per class and split, skipped items, a contact sheet"  # fer-edge --help
 
@@ -22,8 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="dataset format (default: detect)")
     parser.add_argument("--contact-sheet", metavar="OUT.png", help="write a grid of train samples, a row per class")
     parser.add_argument("--per-class", type=int, default=8, metavar="N", help="samples per class on the sheet (default 8)")
-    parser.add_argument("--expw-margin", type=float, default=None, metavar="M",
-                        help="ExpW: grow each face box by this fraction of its size on every side (default 0)")
+    from edge.core.deprecated import add_alias
+
+    parser.add_argument("--framing-margin", type=float, default=None, metavar="FRAC",
+                        help="faces cut from photos (ExpW) as 'fer-edge train --framing-margin' cuts them: the box "
+                             "grown by this fraction on every side (default: the shipped models' framing)")
+    parser.add_argument("--framing-align", action=argparse.BooleanOptionalAction, default=True,
+                        help="level the eyes with the detector's landmarks, as train does (default on)")
+    add_alias(parser, "--expw-margin", "--framing-margin", "framing_margin", type=float, metavar="M")
     parser.add_argument("--expw-min-confidence", type=float, default=None, metavar="C",
                         help="ExpW: drop faces whose detector confidence is below C")
     parser.add_argument("--val-fraction", type=float, default=0.1,
@@ -97,8 +102,9 @@ def write_image(path: str, image) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.core.errors import UserError
-    from edge.core.spec import DEFAULT_SPEC, Framing
+    from train.config import TrainConfig
     from train.datasets import load_dataset
+    from train.run_artifacts import data_spec
 
     if args.per_class < 1:
         raise UserError(f"--per-class must be at least 1, got {args.per_class}")
@@ -107,10 +113,10 @@ def run(args: argparse.Namespace) -> int:
 
         check_outputs({"--contact-sheet": args.contact_sheet},
                       {"the dataset": args.source if args.source and os.path.exists(args.source) else None})
+    # the faces framed exactly as 'fer-edge train' frames them: its config decides the framing, in one place
+    spec = data_spec(TrainConfig(framing_margin=args.framing_margin, framing_align=args.framing_align))
     start = time.monotonic()
-    dataset = load_dataset(args.source, format=args.format, val_fraction=args.val_fraction, seed=args.seed,
-                           spec=DEFAULT_SPEC if args.expw_margin is None else replace(
-                               DEFAULT_SPEC, framing=Framing(margin=args.expw_margin)),
+    dataset = load_dataset(args.source, format=args.format, val_fraction=args.val_fraction, seed=args.seed, spec=spec,
                            expw_min_confidence=args.expw_min_confidence,
                            use_cache=not args.no_cache)
     print(format_table(dataset, time.monotonic() - start))

@@ -21,11 +21,13 @@ EXTRA = ""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it) or a run directory")
+    p.add_argument("model", metavar="MODEL_OR_RUN", help="a .keras/.tflite model (spec beside it), a run directory or "
+                   "a shipped model by name: micro, pi (its int8 model; --variant float: its .keras, in a clone)")
     from edge.core.deprecated import add_alias
 
-    p.add_argument("--variant", dest="kind", choices=("float", "int8"), default="float",
-                   help="which model of a run directory: float (model.keras) or int8 (model_int8.tflite)")
+    p.add_argument("--variant", dest="kind", choices=("float", "int8"), default=None,
+                   help="which model of a run directory: float (model.keras, the default) or int8 "
+                        "(model_int8.tflite); of a shipped model: int8 (the default) or float")
     add_alias(p, "--model", "--variant", "kind", choices=("float", "int8"))
     p.add_argument("--data", metavar="SOURCE", action="append", default=None,
                    help="dataset to evaluate on (any format the loaders read; repeat for several sources, each "
@@ -43,12 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _resolve(args) -> tuple[Path, Path | None]:
     """(model path, run dir whose data to use by default or None)."""
-    from edge.core.rundir import is_run_dir
+    from edge.core.rundir import SHIPPED_NAMES, is_run_dir, resolve_model
     from train import run_artifacts
 
     target = Path(args.model)
+    if args.model in SHIPPED_NAMES and not target.exists():
+        return resolve_model(args.model, kinds=(".keras",) if args.kind == "float" else (".tflite",)), None
     if target.is_dir():
-        return run_artifacts.run_model_path(target, args.kind), target
+        return run_artifacts.run_model_path(target, args.kind or "float"), target
     if not target.is_file():
         raise UserError(f"{target}: no such model file or run directory")
     return target, target.parent if is_run_dir(target.parent) else None
@@ -95,7 +99,7 @@ def run(args) -> int:
 
     from edge.core import atomic
     from edge.core.spec import load_spec_for
-    from edge.evaluate import format_report, metrics_from_predictions, predict_split
+    from edge.evaluate import format_report, metrics_from_predictions, predict_split, require_gray_input
     from train.scoring import predict_fn_for  # imports tf_keras only for a .keras model
 
     if args.data:
@@ -110,6 +114,7 @@ def run(args) -> int:
         check_outputs({"--json": args.json}, {"the model": model_path, "the model's spec": spec_path_for(model_path),
                                               **{f"--data {d}": d for d in args.data or ()}})
     spec = load_spec_for(model_path)
+    require_gray_input(str(model_path), spec)
     predict = predict_fn_for(model_path, spec, num_threads=args.threads)  # a bad model fails before data loads
     sets = _eval_sets(args, spec, run_dir)
     results, labels, probs = [], [], []

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # figures drawn straight to files (Agg): no pyplot, no display, no global state
 
-matplotlib.use("Agg")  # files only; never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from edge.core import atomic  # noqa: E402
+from edge.core import atomic
 
 
 def _save(fig, path: Path) -> Path:
     with atomic.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    plt.close(fig)
     return Path(path)
 
 
 def plot_curves(history: Sequence[dict], path: str | Path, best_epoch: int | None = None) -> Path:
     """Loss and accuracy per epoch (train vs validation, best epoch marked) and the learning rate."""
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [3, 3, 2]})
+    fig = Figure(figsize=(14, 4))
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 3, 2]})
     for ax, key in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, [row.get(key) for row in history], marker=".", label="train")
         ax.plot(epochs, [row.get(f"val_{key}") for row in history], marker=".", label="validation")
@@ -48,7 +44,8 @@ def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str], pa
     """Row-normalised confusion matrix (recall per true class) annotated with counts."""
     cm = np.asarray(confusion, dtype=np.int64)
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    fig = Figure(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)

@@ -148,11 +148,14 @@ def weights_per_source(weights: list[list[float]] | None, teachers: int, sources
 def ensemble_log_probs(members: list[Split], teachers: list[str], weights: np.ndarray, spec: ModelSpec,
                        names: list[str] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """(log of the weighted mean of the teachers' probabilities over the faces of all ``members`` in order,
-    each teacher's own log-probabilities over them)."""
-    own = [np.concatenate([teacher_log_probs_of(t, m, spec, what=(names or [""] * len(members))[i] or "faces")
-                           for i, m in enumerate(members)]) for t in teachers]
+    each teacher's own log-probabilities over them). A teacher whose weight on a source is 0 is not run on
+    that source's faces (the zoo teacher takes minutes per 10k faces): its own log-probabilities there are NaN."""
+    what = names or [""] * len(members)
+    own = [np.concatenate([teacher_log_probs_of(t, m, spec, what=what[i] or "faces") if weights[k, i] > 0
+                           else np.full((len(m), len(spec.labels)), np.nan, np.float32)
+                           for i, m in enumerate(members)]) for k, t in enumerate(teachers)]
     source = np.concatenate([np.full(len(m), i) for i, m in enumerate(members)])
     w = weights[:, source]  # (teachers, N)
     w = w / w.sum(axis=0, keepdims=True)
-    mix = sum(w[t][:, None] * np.exp(own[t]) for t in range(len(teachers)))
+    mix = sum(np.where(w[t][:, None] > 0, w[t][:, None] * np.exp(own[t]), 0.0) for t in range(len(teachers)))
     return np.log(np.maximum(mix, 1e-7)).astype(np.float32), own

@@ -190,8 +190,12 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
                            "train_macro_f1": round(t["macro_f1"], 4)}
         if len(cfg.teachers) > 1:
             data["teacher"]["weights"] = weights.tolist()
-            data["teacher"]["members"] = [{"model": name, "train_accuracy": round(teacher_report(
-                lp, train.labels, spec)["accuracy"], 4)} for name, lp in zip(cfg.teachers, own)]
+            import numpy as np
+
+            taught = [~np.isnan(lp).any(axis=1) for lp in own]  # a teacher of weight 0 on a source skips it
+            data["teacher"]["members"] = [{"model": name, "faces": int(ok.sum()), "train_accuracy": round(teacher_report(
+                lp[ok], train.labels[ok], spec)["accuracy"], 4) if ok.any() else None}
+                for name, lp, ok in zip(cfg.teachers, own, taught)]
         log.info("teacher %s on the train split: accuracy %.4f, macro-F1 %.4f", cfg.teacher, t["accuracy"], t["macro_f1"])
     if is_chief(strategy):
         atomic.write_json(run_dir / run_artifacts.DATA, data)

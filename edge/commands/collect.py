@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True, metavar="SRC", help="picamera2 | usb:N | a video file | a folder of images")
     groups = add_options(parser, CollectOptions, skip=("min_face",))  # --min-face: a detection option, below
     parser.add_argument("--model", metavar="MODEL",
-                        help="the .tflite (with its spec) or run directory whose framing, size and classes the crops "
-                        "follow (default: the shipped micro model)")
+                        help="the .tflite (with its spec), run directory or shipped model (micro, pi) whose framing, "
+                        "size and classes the crops follow (default: micro)")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--display", action="store_true", help="show the frames in a window; press the class keys there (q quits)")
     view.add_argument("--headless", action="store_true", help="no window (the default)")

@@ -128,8 +128,9 @@ def main(argv: list[str] | None = None, prog: str = "fer-edge", only: str | None
     needs = () if isinstance(module, str) else getattr(module, "NEEDS", ())
     missing = [m for m in needs if importlib.util.find_spec(m) is None]
     if missing or isinstance(module, str):
-        what = ", ".join(missing) or module
-        print(f"{prog}: '{args.command}' needs {what}, which is not installed here: {_install_hint(module)}",
+        what = (" and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)) or module
+        verb = "are" if len(missing) > 1 else "is"
+        print(f"{prog}: '{args.command}' needs {what}, which {verb} not installed here: {_install_hint(module)}",
               file=sys.stderr)
         return NOT_INSTALLED
     from edge.core.stop import Terminated, terminate_raises

@@ -1,8 +1,9 @@
-"""``fer-edge fetch-models``: put the YuNet face detector (and the zoo expression teacher) into the cache folder, once.
+"""``fer-edge fetch-models``: put the YuNet face detector (or, asked for, the zoo expression teacher) into the cache
+folder, once.
 
-Downloads them from the OpenCV Model Zoo (or installs a copy brought by hand with ``--from FILE``),
-checks each SHA-256 and writes atomically. ``fer-edge run`` then uses YuNet by default; ``fer-edge train
---teacher zoo`` distils the zoo expression model.
+Downloads it from the OpenCV Model Zoo (or installs a copy brought by hand with ``--from FILE``), checks its
+SHA-256 and writes atomically. ``fer-edge run`` then uses YuNet by default; ``--which teacher`` (or ``all``) also
+gets the zoo expression model that ``fer-edge train --teacher zoo`` distils, which a Pi never needs.
 Standard library only.
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("download the YuNet face detector and the zoo expression teacher "  # fer-edge --help
-        "(checked, into the cache folder)")
+HELP = ("download the YuNet face detector (--which teacher: the zoo expression teacher), "  # fer-edge --help
+        "checked, into the cache folder")
 
 
 #: the longest --timeout accepted, in seconds
@@ -46,21 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.core.deprecated import add_alias
     from edge.detector_model import ENV_CACHE, MODELS, YUNET, ZOO_FER
 
-    parser.add_argument("--which", choices=("all", *MODELS), default=None,
-                        help="which download: detector (YuNet, what 'fer-edge run' needs), teacher (the zoo expression "
-                             "model, for 'fer-edge train --teacher zoo') or all (the default: both; with --from or "
-                             "--url: detector)")
+    parser.add_argument("--which", choices=("all", *MODELS), default="detector",
+                        help="which download: detector (the default: YuNet, what 'fer-edge run' needs), teacher (the "
+                             "zoo expression model, for 'fer-edge train --teacher zoo' on a workstation) or all (both)")
     add_alias(parser, "--model", "--which", "which", choices=("all", *MODELS))
     parser.add_argument("--from", dest="from_file", metavar="FILE",
                         help=f"install a copy of {YUNET.name} (or, with --which teacher, {ZOO_FER.name}) you "
-                        "downloaded elsewhere (an offline Pi)")
+                        "downloaded elsewhere (an offline machine)")
     parser.add_argument("--url", help="download from this URL instead (a mirror); "
                         "the file must still match the published SHA-256")
     parser.add_argument("--force", action="store_true", help="download again even if the cache holds the file")
     parser.add_argument("--timeout", type=_timeout, default=30.0, metavar="S",
                         help="network timeout in seconds (default %(default)s)")
     parser.epilog = (f"The cache folder is ${ENV_CACHE}, else $XDG_CACHE_HOME/fer-edge, else ~/.cache/fer-edge. "
-                     " ".join(f"{m.name}: {m.size:,} bytes, SHA-256 {m.sha256}, {m.licence}." for m in (YUNET, ZOO_FER)))
+                     + " ".join(f"{m.name}: {m.size:,} bytes, SHA-256 {m.sha256}, {m.licence}." for m in (YUNET, ZOO_FER)))
     parser.set_defaults(url=None)
 
 
@@ -72,9 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.url is not None:
         _check_url(args.url)
-    single = args.from_file or args.url
-    which = args.which or ("detector" if single else "all")
-    if single and which == "all":
+    which = args.which
+    if (args.from_file or args.url) and which == "all":
         raise UserError("--from and --url install one model: add --which detector or --which teacher")
     for name in dm.MODELS if which == "all" else (which,):
         model = dm.MODELS[name]

@@ -51,8 +51,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, min_face_help: str = M
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help="a .tflite model (with its .spec.json) or a run directory (uses RUN_DIR/model_int8.tflite); "
-                             "default: the micro model shipped in models/")
+                        help="a .tflite model (with its .spec.json), a run directory (uses RUN_DIR/model_int8.tflite) "
+                             "or a shipped model by name: micro, pi ('fer-edge models' lists them); default: micro")
     parser.add_argument("--source", required=True, metavar="SRC",
                         help="picamera2 | usb:N | a video file | a folder of images")
     view = parser.add_mutually_exclusive_group()

@@ -1,5 +1,5 @@
 """The run directory ``runs/<name>/`` as edge reads it: which file is a run's model, and the one answer to
-"a model file, a run directory or the shipped default" that every stage asks.
+"a model file, a run directory, a shipped model's short name or the shipped default" that every stage asks.
 
     train_config.json   marks a run directory (written by fer-edge train)
     model.keras         its float model (fer-edge train), with model.spec.json
@@ -39,8 +39,29 @@ def shipped_models_dir() -> Path:
 
 #: Where the shipped models are (the checkout's models/, or the installed package's copy of it).
 SHIPPED_MODELS = shipped_models_dir()
+#: The shipped models by short name (``fer-edge run pi``): name -> file stem in SHIPPED_MODELS. Each has its int8
+#: model ``<stem>_int8.tflite`` (with its spec); the float ``<stem>.keras`` is in the checkout's models/ only.
+SHIPPED_NAMES = {"micro": "fer_micro", "pi": "fer_pi"}
 #: The reference micro model trained on FER2013 (its card: models/fer_micro.md); used when no model is given.
 DEFAULT_MODEL = SHIPPED_MODELS / "fer_micro_int8.tflite"
+
+
+def shipped_file(name: str, kind: str) -> Path:
+    """Where the shipped model ``name`` (a key of SHIPPED_NAMES) of file type ``kind`` is (it may be missing)."""
+    stem = SHIPPED_NAMES[name]
+    return SHIPPED_MODELS / (f"{stem}_int8.tflite" if kind == ".tflite" else f"{stem}{kind}")
+
+
+def _shipped(name: str, what: str, kinds: tuple[str, ...]) -> Path:
+    """The first of ``kinds`` the shipped model ``name`` has, or one line saying what is there."""
+    for kind in kinds:
+        if shipped_file(name, kind).is_file():
+            return shipped_file(name, kind)
+    wanted = " or ".join(kinds)
+    hint = ("the float .keras models ship in the checkout's models/ only (not in the installed package): "
+            "run this from a clone of fer-edge, or pass a .keras file" if ".keras" in kinds
+            else "reinstall fer-edge")
+    raise UserError(f"{name}: the shipped model has no {wanted} {what} in {SHIPPED_MODELS} ({hint})")
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -48,8 +69,10 @@ def is_run_dir(path: str | Path) -> bool:
 
 
 def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[str, ...] = (".tflite",)) -> Path:
-    """A model file of one of ``kinds``, or a run directory's model of the first kind it holds
-    (``.keras`` -> model.keras, ``.tflite`` -> model_int8.tflite); None means the shipped micro model."""
+    """A model file of one of ``kinds``, a run directory's model of the first kind it holds (``.keras`` ->
+    model.keras, ``.tflite`` -> model_int8.tflite), or a shipped model by short name (``micro``, ``pi``: its
+    int8 ``.tflite``, or its float ``.keras`` when that kind comes first); None means the shipped micro model.
+    An existing file or folder of that name wins over a short name."""
     if model is None:
         if not DEFAULT_MODEL.is_file():
             raise UserError(f"no model given and the default {DEFAULT_MODEL} is missing (it ships in the checkout's "
@@ -57,6 +80,8 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
                             "directory, or reinstall fer-edge")
         return DEFAULT_MODEL
     path, expected = Path(model), " or ".join(kinds)
+    if str(model) in SHIPPED_NAMES and not path.exists():
+        return _shipped(str(model), what, kinds)
     if path.is_dir():
         names = [_RUN_MODEL_BY_SUFFIX[k] for k in kinds]
         for name in names:
@@ -70,7 +95,8 @@ def resolve_model(model: str | Path | None, what: str = "model", kinds: tuple[st
         raise UserError(f"{path}: not a regular file (a pipe or device; expected a {expected} {what} file or a run "
                         "directory)")
     if not path.is_file():
-        raise UserError(f"{path}: no such {what} file or run directory (expected a {expected} file)")
+        raise UserError(f"{path}: no such {what} file or run directory (expected a {expected} file, a run directory "
+                        f"or a shipped model's name: {', '.join(SHIPPED_NAMES)})")
     if path.suffix not in kinds:
         hint = "; convert .keras models with 'fer-edge quantize'" if path.suffix == ".keras" else ""
         raise UserError(f"{path}: expected a {expected} {what} (or a run directory), got "

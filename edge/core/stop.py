@@ -10,9 +10,12 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
+#: how often a thread waiting for a stop wakes up (see ``wait_for``)
+WAKE_S = 0.2
 
 
 @dataclass
@@ -21,6 +24,20 @@ class StopRequest:
 
     event: threading.Event = field(default_factory=threading.Event)
     signal: str | None = None
+
+
+def wait_for(event: threading.Event, timeout: float | None = None) -> bool:
+    """``event.wait(timeout)``, waking every ``WAKE_S``. Python runs a signal's handler only in the main thread, when
+    that thread runs Python code; when the kernel hands SIGINT/SIGTERM to another thread (an HTTP handler, a native
+    pool of OpenCV or LiteRT), a main thread blocked in one long wait would never run the handler that sets
+    ``event``, and the program would not stop. Returns whether ``event`` is set."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = WAKE_S if deadline is None else min(WAKE_S, deadline - time.monotonic())
+        if step <= 0:
+            return event.is_set()
+        if event.wait(step):
+            return True
 
 
 @contextlib.contextmanager
