@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 
 class LocatorDetector(FaceDetector):
-    min_size = 1
-
     def __init__(self, model_path: str | Path, num_threads: int | None = None, delegates: bool = True,
                  label: str | None = None):
         from edge.runtime import TFLiteClassifier

@@ -35,6 +35,8 @@ STORE_FORMAT = 1  # bump when the generator makes different frames for the same 
 SHARD = 250
 SPLITS = {"train": 0, "val": 1}
 DONE = "done.json"
+#: YuNet's detection width for labelling: wider than any frame, so every frame is labelled at its full size
+FULL_SIZE = 4096
 Labeler = Callable[[np.ndarray], np.ndarray]
 
 
@@ -43,17 +45,12 @@ def yunet_labeler(model_path: str | Path) -> tuple[Labeler, str]:
     from edge.detect import YuNetDetector
     from edge.detector_model import sha256_of
 
-    detector = YuNetDetector(model_path, label=f"YuNet {model_path}")
+    detector = YuNetDetector(model_path, detect_width=FULL_SIZE, label=f"YuNet {model_path}")
 
     def label(gray: np.ndarray) -> np.ndarray:
-        return detector.detect_faces(gray, None)[0] if max(gray.shape) <= 640 else _full_size(detector, gray)
+        return detector.detect_faces(gray, None)[0]
 
     return label, sha256_of(Path(model_path))
-
-
-def _full_size(detector, gray):
-    detector._downscale.detect_width = gray.shape[1]  # label at the full size, however large
-    return detector.detect_faces(gray, None)[0]
 
 
 def store_key(config: FramesConfig, source_paths: list[str | None], labeler_id: str) -> str:
