@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.errors import UserError
-from edge.detect import FaceDetector
 from edge.core.locator_spec import load_locator_spec_for
+from edge.detect import FaceDetector
 from edge.locator import DecodeParams, Located, check_frame, decode, downscale, input_table, quantize_input
 
 log = logging.getLogger(__name__)

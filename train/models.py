@@ -28,6 +28,7 @@ import tf_keras as keras
 
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, ModelSpec
+from train.locator.model import build_locator  # the face locator: frames in, a grid of faces out
 
 L = keras.layers
 #: BatchNorm moving-average momentum: 0.9 (PyTorch's default) settles the inference statistics in
@@ -142,8 +143,6 @@ def build_pi(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 32, depth: int = 2,
     x = L.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, _head(x, spec.num_classes, dropout, hidden=4 * width), name="pi")
 
-
-from train.locator.model import build_locator  # noqa: E402  (the face locator: frames in, a grid of faces out)
 
 PRESETS: dict[str, Callable[..., keras.Model]] = {
     "seed": build_seed,

@@ -32,7 +32,6 @@ from train.locator.data import LocatorDataset, load_split
 from train.locator.loss import LocatorLoss
 from train.locator.model import build_locator
 from train.locator.targets import REG
-from train.pipeline import steps_per_epoch
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 256
@@ -225,9 +224,9 @@ def _train(cfg, run_dir: Path, strategy, model, budget, dataset: LocatorDataset,
 
 
 def finalize(run_dir: Path, dataset: LocatorDataset, result, budget, data: dict) -> dict:
-    from train.plots import plot_curves
-
     from dataclasses import replace
+
+    from train.plots import plot_curves
 
     model = keras.models.load_model(run_dir / rundir.FLOAT_MODEL, compile=False)
     spec_path = spec_path_for(run_dir / rundir.FLOAT_MODEL)
