@@ -20,9 +20,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
