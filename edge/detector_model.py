@@ -1,10 +1,11 @@
 """The YuNet face-detector model file: where it is found, how it is downloaded and installed.
 
 The file is OpenCV Model Zoo's ``face_detection_yunet_2023mar.onnx`` (MIT licence). It is not part of
-this repository: ``fer-edge fetch-models`` downloads it into the cache folder (``$FER_EDGE_CACHE`` or
-``~/.cache/fer-edge``), or installs a copy the user brought (``--from FILE``). Either way the bytes
-are checked against the published SHA-256 and written atomically, so the cache holds the right file
-or nothing. Standard library only (no OpenCV): the CLI imports it to resolve paths.
+this repository: ``fer-edge fetch-models`` downloads it into the cache folder (``edge.core.cache``:
+``$FER_EDGE_CACHE``, else ``$XDG_CACHE_HOME/fer-edge``, else ``~/.cache/fer-edge``), or installs a
+copy the user brought (``--from FILE``). Either way the bytes are checked against the published SHA-256
+and written atomically, so the cache holds the right file or nothing. Standard library only (no OpenCV):
+the CLI imports it to resolve paths.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from edge.core import atomic
+from edge.core.cache import cache_dir
 from edge.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
 ENV_MODEL = "FER_EDGE_DETECTOR_MODEL"
-ENV_CACHE = "FER_EDGE_CACHE"
 CHUNK = 64 * 1024
 #: a download larger than this many times the expected size is cut off (a wrong --url, not a model)
 MAX_SIZE_FACTOR = 4
@@ -68,14 +69,6 @@ def install_command(model: ModelFile) -> str:
     """The command that installs a hand-carried copy of ``model`` (the offline hint)."""
     which = next(k for k, m in MODELS.items() if m is model)
     return f"fer-edge fetch-models {'' if which == 'detector' else f'--which {which} '}--from {model.name}"
-
-
-def cache_dir() -> Path:
-    """``$FER_EDGE_CACHE``, else ``$XDG_CACHE_HOME/fer-edge``, else ``~/.cache/fer-edge``."""
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fer-edge"
 
 
 def cached_path(model: ModelFile = YUNET) -> Path:
@@ -148,19 +141,6 @@ def detector_model_label(path: Path, where: str) -> str:
     if where == "cache":
         return f"{path} (cached copy)"
     return f"{ENV_MODEL}={path}" if where == ENV_MODEL else f"--detector-model {path}"
-
-
-def require_cache_dir() -> Path:
-    """The cache folder, refusing a ``$FER_EDGE_CACHE`` (or ancestor) that exists as something other than a folder."""
-    folder = cache_dir()
-    for p in (folder, *folder.parents):
-        if p.exists():
-            if not p.is_dir():
-                what = f"{ENV_CACHE}={os.environ[ENV_CACHE]}" if os.environ.get(ENV_CACHE) else str(folder)
-                raise UserError(f"{what}: {p} is a file, not a folder (expected a folder for the cache); "
-                                f"point {ENV_CACHE} at a folder")
-            break
-    return folder
 
 
 def sha256_of(path: Path) -> str:

@@ -3,7 +3,7 @@
 Order: ``ai_edge_litert`` (the successor of tflite-runtime, works with NumPy 2), then
 ``tflite_runtime``, then ``tensorflow.lite``. ``TFLiteClassifier`` wraps one interpreter for one
 model for the whole run: float inputs in, probabilities out, int8 quantization handled with the
-model's own scale and zero point.
+model's own scale and zero point (``edge.core.pixels``: the microcontroller's rounding).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from edge.core import pixels
 from edge.core.errors import UserError
 from edge.core.spec import ModelSpec, Quant
 
@@ -157,9 +158,7 @@ class TFLiteClassifier:
         """Float model input -> the dtype the model expects (int8/uint8 with its scale/zero point)."""
         if self.input_quant is None:
             return np.asarray(x, dtype=self.input_dtype)
-        info = np.iinfo(self.input_dtype)
-        q = np.round(np.asarray(x, dtype=np.float32) / self.input_quant.scale) + self.input_quant.zero_point
-        return np.clip(q, info.min, info.max).astype(self.input_dtype)
+        return pixels.quantize(x, self.input_quant, self.input_dtype)
 
     def dequantize_output(self, raw: np.ndarray) -> np.ndarray:
         if self.output_quant is None:

@@ -39,7 +39,7 @@ def to_argv(config) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from firmware_export import boards
     from firmware_export.export import export_firmware
-    from firmware_export.measure_m4 import board_clocks, latency_lines
+    from firmware_export.render import board_clocks, latency_lines
 
     config = config_from_args(args)
     result = export_firmware(config)

@@ -24,7 +24,7 @@ from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
 from firmware_export.config import FIRMWARE_REPORT, ExportConfig
 from firmware_export.ops import resolver_methods
-from firmware_export.render import export_record, render_files
+from firmware_export.render import board_clocks, export_record, measured_markdown, render_files
 from firmware_export.settings import settings_from
 from firmware_export.tflite_model import ModelInfo, TensorInfo, read_model
 
@@ -131,10 +131,10 @@ def export_firmware(config: ExportConfig) -> ExportResult:
             inputs = m4_mod.measure_inputs(model_path, spec, settings)
             measured = m4_mod.measure_export(tmp, config.name, data, settings, inputs, config.measure_m4)
             record["measure_m4"] = measured.to_record()
-            clocks = m4_mod.board_clocks(all_boards)
+            clocks = board_clocks(all_boards)
             with open(tmp / "README.md", "a", encoding="utf-8") as readme:
                 readme.write("\n## Measured on an emulated Cortex-M4\n\n"
-                             + m4_mod.measured_markdown(record["measure_m4"], clocks) + "\n")
+                             + measured_markdown(record["measure_m4"], clocks) + "\n")
         (tmp / FIRMWARE_REPORT).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("wrote %d files to %s", len(files) + 1, out)
     return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],

@@ -1,4 +1,5 @@
-"""Every file of the export directory as text, from the measured facts (pure functions)."""
+"""Every file of the export directory as text, from the measured facts (pure functions), and the
+``--measure-m4`` report (the README paragraph, the model card's, the implied milliseconds the CLI prints)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from firmware_export.ops import emit_ops_header
 from firmware_export.parity import ParityReport
 from firmware_export.settings import Settings, emit_settings_header
 from firmware_export.tflite_model import ModelInfo, TensorInfo
+from firmware_export.tflm.library import KERNEL_TITLES
 
 
 def comment_text(text: str) -> str:
@@ -103,3 +105,52 @@ def export_record(config: dict, info: ModelInfo, model_file: str, settings: Sett
         "boards": [{"id": f.board.id, "flash_needed": f.flash_needed, "ram_needed": f.ram_needed,
                     "fits": f.fits, "problems": list(f.problems), "latency_ms": round(f.latency_ms, 3)} for f in fits],
     }
+
+
+# --measure-m4: instructions per inference, turned into milliseconds at assumed cycles per instruction
+
+CPI_ASSUMED = (1.0, 1.4)  # cycles per instruction: ideal, and typical of a Cortex-M4 running CMSIS-NN code
+
+
+def kernel_title(kernels: str) -> str:
+    return KERNEL_TITLES.get(kernels, kernels)
+
+
+def implied_ms(instructions: int, clock_mhz: float, cpi: float) -> float:
+    return instructions * cpi / (clock_mhz * 1e3)
+
+
+def board_clocks(boards: dict) -> dict[str, float]:
+    """The clocks the count is turned into ms at: the Cortex-M4 boards of ``boards.json`` and 168 MHz, the
+    clock of the <= 100 ms target (a Cortex-M7 runs the same code at a lower, unmeasured CPI)."""
+    clocks = {b.id: b.clock_mhz for b in boards.values() if b.core.startswith("Cortex-M4")}
+    return {**clocks, "Cortex-M4 target": 168.0}
+
+
+def latency_lines(counts: dict[str, int], clocks: dict[str, float]) -> list[str]:
+    """One line per clock: ms per inference of each kernel set's count at each assumed cycles per instruction."""
+    cpis = " / ".join(f"{c:g}" for c in CPI_ASSUMED)
+    lines = [f"implied ms per inference at {cpis} cycles per instruction (assumed; QEMU counts instructions, "
+             "not cycles):"]
+    for label, mhz in clocks.items():
+        cells = "; ".join(f"{kernel_title(k)} " + " / ".join(f"{implied_ms(n, mhz, c):.0f}" for c in CPI_ASSUMED)
+                          for k, n in counts.items())
+        lines.append(f"  {label} @ {mhz:g} MHz: {cells}")
+    return lines
+
+
+def measured_markdown(record: dict, clocks: dict[str, float]) -> str:
+    """A paragraph for a README or model card from ``export.json``'s ``measure_m4`` record."""
+    counts = record["instructions_per_inference"]
+    nn, ref = counts.get("cmsis_nn"), counts.get("reference")
+    lo, hi = CPI_ASSUMED[0], CPI_ASSUMED[-1]
+    at = "; ".join(f"{implied_ms(nn, mhz, lo):.0f}-{implied_ms(nn, mhz, hi):.0f} ms at {mhz:g} MHz ({label})"
+                   for label, mhz in clocks.items())
+    a = record.get("agreement") or {}
+    agree = (f" CMSIS-NN's outputs equal the reference kernels' on {a['identical']} of {record['inputs']} inputs "
+             f"(max {a['max_lsb_diff']} LSB, same top-1 on {a['top1_agree']})." if a else "")
+    return (f"Measured: **{nn / 1e6:.1f} M instructions per inference with CMSIS-NN** ({ref / 1e6:.1f} M with "
+            f"TFLM's reference kernels) on an emulated Cortex-M4 (QEMU `{record['machine']}`, `-icount shift=0`; "
+            f"`fer-edge export-firmware --measure-m4`), TFLM arena {record['runs']['cmsis_nn']['arena_used']:,} "
+            f"bytes used.{agree} QEMU counts instructions, not cycles: at {lo:g}-{hi:g} cycles per instruction "
+            f"that is {at}.")

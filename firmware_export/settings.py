@@ -9,9 +9,9 @@ Macros (``<NAME>_INPUT_ROWS`` ...) work from C and C++; C++ code also gets the s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from edge.core.pixels import c_float, c_quantize_pixel
 from edge.core.spec import ModelSpec, Quant
 
 
@@ -32,16 +32,6 @@ class Settings:
     arena_note: str  # how arena_size was obtained, one line
 
 
-def c_float(value: float) -> str:
-    """A C ``float`` literal that round-trips a float32 value (finite: C has no literal for nan or inf)."""
-    if not math.isfinite(value):
-        raise ValueError(f"{value!r} has no C float literal")
-    text = f"{float(value):.9g}"
-    if not any(c in text for c in ".en"):
-        text += ".0"
-    return f"{text}f"
-
-
 def c_string(text: str) -> str:
     """A C string literal: printable ASCII kept, everything else (UTF-8 bytes, quotes) escaped."""
     out = []
@@ -60,6 +50,8 @@ def emit_settings_header(name: str, s: Settings, banner: str) -> str:
     N = name.upper()
     guard = f"{N}_SETTINGS_H_"
     labels = ", ".join(c_string(label) for label in s.labels)
+    fma_note = ("" if s.pixel_offset == 0 else "\n// Build with -ffp-contract=off: a fused multiply-add of p * PIXEL_SCALE + "
+                "PIXEL_OFFSET rounds differently.")
     return f"""{banner}
 #ifndef {guard}
 #define {guard}
@@ -67,7 +59,9 @@ def emit_settings_header(name: str, s: Settings, banner: str) -> str:
 // Input: one {s.rows}x{s.cols}x{s.channels} int8 tensor. Preprocessing, as in training: resize the grayscale
 // face crop to {s.cols}x{s.rows} ('{s.interpolation}' interpolation), then for each pixel p (0..255)
 //   x = p * {N}_PIXEL_SCALE + {N}_PIXEL_OFFSET
-//   q = round(x / {N}_INPUT_SCALE) + {N}_INPUT_ZERO_POINT, clamped to -128..127.
+//   q = round(x / {N}_INPUT_SCALE) + {N}_INPUT_ZERO_POINT, clamped to -128..127
+// in float arithmetic, rounding half away from zero: {name}_quantize_pixel below, the same computation as
+// fer-edge's Python (edge.core.pixels.quantize_pixel) on a Pi.{fma_note}
 #define {N}_INPUT_ROWS {s.rows}
 #define {N}_INPUT_COLS {s.cols}
 #define {N}_INPUT_CHANNELS {s.channels}
@@ -85,11 +79,7 @@ def emit_settings_header(name: str, s: Settings, banner: str) -> str:
 #define {N}_TENSOR_ARENA_SIZE {s.arena_size}
 
 // One pixel (0..255) of the resized grayscale crop -> the model's int8 input value.
-static inline signed char {name}_quantize_pixel(unsigned char pixel) {{
-  const float r = ((float)pixel * {N}_PIXEL_SCALE + {N}_PIXEL_OFFSET) / {N}_INPUT_SCALE;
-  const long q = (long)(r >= 0.0f ? r + 0.5f : r - 0.5f) + {N}_INPUT_ZERO_POINT;
-  return (signed char)(q < -128 ? -128 : (q > 127 ? 127 : q));
-}}
+{c_quantize_pixel(name, N)}
 
 // Index of the highest of the {N}_NUM_CLASSES int8 output scores (the first one on a tie).
 static inline int {name}_top_class(const signed char* scores) {{

@@ -3,8 +3,8 @@
 With a tflite-micro checkout (its Makefile fetches its third-party code into
 ``tensorflow/lite/micro/tools/make/downloads/`` when online; offline it must already be there):
 
-1. TFLM's own Makefile builds ``libtensorflow-microlite.a`` for the host with the reference kernels,
-   into ``$FER_EDGE_CACHE/tflm-build/<commit>-<path hash>/`` (default ``~/.cache/fer-edge``); make
+1. TFLM's own Makefile builds ``libtensorflow-microlite.a`` for the host with the reference kernels
+   (``firmware_export.tflm``), into ``tflm-build/<commit>-<path hash>/`` in the fer-edge cache folder; make
    rebuilds only what changed, so later calls take seconds.
 2. The exported ``main.cc`` and ``<name>_data.cc``, untouched, link into the example program, which
    must run and print the arena line and a label matching tflite-micro Python on its test frame.
@@ -19,13 +19,11 @@ is exit 1, naming the build log.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -34,15 +32,15 @@ from string import Template
 
 import numpy as np
 
-from edge.core.errors import UserError
-from edge.core.stop import run_child_group
-from firmware_export.settings import Settings, c_float
+from edge.core.pixels import quantize_pixel
+from firmware_export.settings import Settings
+from firmware_export.tflm import tree
+from firmware_export.tflm.library import HOST, build_library
+from firmware_export.tflm.make import fail, run_logged
 
 log = logging.getLogger(__name__)
 
-MAKEFILE = "tensorflow/lite/micro/tools/make/Makefile"
-DOWNLOADS = "tensorflow/lite/micro/tools/make/downloads"
-JOBS = 2
+OPTION = "--verify-tflm"
 _EXAMPLE_ARENA = re.compile(r"arena: (\d+) of (\d+) bytes used")
 _EXAMPLE_RESULT = re.compile(r"^(\S+) (-?\d+)%\s*$", re.M)
 
@@ -66,82 +64,25 @@ class TflmVerification:
         return asdict(self)
 
 
-def _fail(message: str, log_path: Path, option: str = "--verify-tflm") -> UserError:
-    return UserError(f"{option}: {message} (log: {log_path})", exit_code=1)
-
-
-def check_tree(tflm_dir: str | os.PathLike, option: str = "--verify-tflm") -> Path:
-    root = Path(tflm_dir).expanduser()
-    if not root.is_dir():
-        raise UserError(f"{option} {tflm_dir}: no such directory (expected a tflite-micro checkout)")
-    for rel in (MAKEFILE, "tensorflow/lite/micro/micro_interpreter.h"):
-        if not (root / rel).is_file():
-            raise UserError(f"{option} {tflm_dir}: not a tflite-micro checkout (no {rel})")
-    return root.resolve()
-
-
-def tree_commit(root: Path) -> str | None:
-    done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
-
-
-def build_root(root: Path, commit: str | None) -> Path:
-    """The cache folder of this tree's builds (the same cache root as the dataset cache)."""
-    cache = Path(os.environ.get("FER_EDGE_CACHE") or Path.home() / ".cache" / "fer-edge")
-    key = f"{(commit or 'nogit')[:12]}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
-    return cache / "tflm-build" / key
-
-
-def _run_logged(cmd: list[str], log_path: Path, **kw) -> int:
-    with open(log_path, "a", encoding="utf-8") as out:
-        out.write("$ " + " ".join(cmd) + "\n")
-        out.flush()
-        return run_child_group(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)  # interrupted: make -j ends too
-
-
-def run_make(root: Path, build: Path, args: list[str], log_path: Path, option: str = "--verify-tflm") -> None:
-    """TFLM's Makefile with ``args`` and its output under ``build/gen``; a failure names the log and the fix."""
-    # the Makefile runs python3 scripts (with numpy and PIL) while it parses: use this interpreter's
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    code = _run_logged(["make", "-C", str(root), "-f", MAKEFILE, f"-j{JOBS}",
-                        f"BASE_GENDIR={build / 'gen'}", *args], log_path, env=env)
-    if code != 0:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-        hint = ""
-        if re.search(r"No module named '?(PIL|numpy)", text):
-            hint = ": TFLM's Makefile needs numpy and pillow in this Python (pip install pillow)"
-        elif re.search(r"downloading|Could not resolve|wget|curl", text, re.I):
-            hint = (f": TFLM's Makefile could not fetch its third-party code; offline, put it in {root / DOWNLOADS}")
-        raise _fail(f"building TFLM's library failed (make exit {code}){hint}", log_path, option)
-
-
-def build_library(root: Path, build: Path) -> Path:
-    """TFLM's Makefile: the host library with reference kernels, under ``build`` (incremental)."""
-    build.mkdir(parents=True, exist_ok=True)
-    log_path = build / "microlite.log"
-    log_path.write_text("", encoding="utf-8")
-    log.info("--verify-tflm: building TFLM's host library in %s (make -j%d; minutes the first time)", build, JOBS)
-    run_make(root, build, ["microlite"], log_path)
-    libs = sorted((build / "gen").glob("*/lib/libtensorflow-microlite.a"), key=lambda p: p.stat().st_mtime)
-    if not libs:
-        raise _fail(f"TFLM's Makefile built no libtensorflow-microlite.a under {build / 'gen'}", log_path)
-    return libs[-1]
+def check_tree(tflm_dir: str | os.PathLike) -> Path:
+    """The checkout, checked before any slow step (a one-line UserError, exit 2)."""
+    return tree.check_tree(tflm_dir, OPTION)
 
 
 def _compile(root: Path, source: Path, include: Path, log_path: Path) -> Path:
     """``source`` -> an object file beside the log, with the defines TFLM's host library was built with."""
-    downloads = root / DOWNLOADS
+    downloads = root / tree.DOWNLOADS
     flags = ["-std=c++17", "-O2", "-DTF_LITE_STATIC_MEMORY", "-fno-rtti", "-fno-exceptions"]
     incs = [f"-I{p}" for p in (include, root, downloads / "flatbuffers" / "include", downloads / "gemmlowp")]
     obj = log_path.parent / f"{source.name}.o"
-    if _run_logged([os.environ.get("CXX", "g++"), *flags, *incs, "-c", str(source), "-o", str(obj)], log_path) != 0:
-        raise _fail(f"compiling {source.name} against TFLM failed", log_path)
+    if run_logged([os.environ.get("CXX", "g++"), *flags, *incs, "-c", str(source), "-o", str(obj)], log_path) != 0:
+        raise fail(f"compiling {source.name} against TFLM failed", log_path, OPTION)
     return obj
 
 
 def _link(objects: list[Path], lib: Path, out: Path, log_path: Path) -> None:
-    if _run_logged([os.environ.get("CXX", "g++"), *map(str, objects), str(lib), "-lm", "-o", str(out)], log_path):
-        raise _fail(f"linking {out.name} with {lib} failed", log_path)
+    if run_logged([os.environ.get("CXX", "g++"), *map(str, objects), str(lib), "-lm", "-o", str(out)], log_path):
+        raise fail(f"linking {out.name} with {lib} failed", log_path, OPTION)
 
 
 def _harness_source(name: str) -> str:
@@ -150,15 +91,11 @@ def _harness_source(name: str) -> str:
 
 
 def example_frame(settings: Settings) -> np.ndarray:
-    """main.cc's test frame quantized as ``<name>_quantize_pixel`` does it (float32 arithmetic)."""
+    """main.cc's test frame, quantized as ``<name>_quantize_pixel`` does it."""
     rows, cols = settings.rows, settings.cols
     y, x = np.mgrid[0:rows, 0:cols]
-    pixels = ((x + y) * 255 // (rows + cols - 2)).astype(np.float32)
-    f32 = [np.float32(c_float(v)[:-1]) for v in (settings.pixel_scale, settings.pixel_offset,
-                                                 settings.input_quant.scale)]
-    r = (pixels * f32[0] + f32[1]) / f32[2]
-    q = np.where(r >= 0, np.trunc(r + np.float32(0.5)), np.trunc(r - np.float32(0.5))) + settings.input_quant.zero_point
-    return np.clip(q, -128, 127).astype(np.int8).reshape(1, -1)
+    frame = ((x + y) * 255 // (rows + cols - 2)).astype(np.uint8)
+    return quantize_pixel(frame, settings.pixel_scale, settings.pixel_offset, settings.input_quant).reshape(1, -1)
 
 
 def python_outputs(data: bytes, settings: Settings, inputs: np.ndarray) -> np.ndarray:
@@ -181,14 +118,14 @@ def _check_example(binary: Path, log_path: Path, data: bytes, settings: Settings
         out.write(f"$ {binary}\n{printed}\n(exit {done.returncode})\n")
     arena, result = _EXAMPLE_ARENA.search(printed), _EXAMPLE_RESULT.search(printed)
     if done.returncode != 0 or not arena or not result:
-        raise _fail(f"the example main.cc exited {done.returncode} and printed {printed[:200]!r}", log_path)
+        raise fail(f"the example main.cc exited {done.returncode} and printed {printed[:200]!r}", log_path, OPTION)
     scores = python_outputs(data, settings, example_frame(settings))[0].astype(np.int32)
     best = int(scores.argmax())
     score = np.float32(scores[best] - settings.output_quant.zero_point) * np.float32(settings.output_quant.scale)
     expected = f"{settings.labels[best]} {int(score * np.float32(100) + np.float32(0.5))}%"
     if f"{result.group(1)} {result.group(2)}%" != expected:
-        raise _fail(f"the example main.cc printed {result.group(0).strip()!r}, tflite-micro Python gives "
-                    f"{expected!r} on its test frame", log_path)
+        raise fail(f"the example main.cc printed {result.group(0).strip()!r}, tflite-micro Python gives "
+                    f"{expected!r} on its test frame", log_path, OPTION)
     return printed, int(arena.group(1))
 
 
@@ -196,9 +133,9 @@ def verify_export(export_dir: Path, name: str, data: bytes, settings: Settings, 
                   tflm_dir: str) -> TflmVerification:
     """Build the export in ``export_dir`` against ``tflm_dir`` and check it bit for bit (see the module doc)."""
     root = check_tree(tflm_dir)
-    commit = tree_commit(root)
-    build = build_root(root, commit)
-    lib = build_library(root, build)
+    commit = tree.tree_commit(root)
+    build = tree.build_root(root, commit)
+    lib = build_library(root, build, HOST, OPTION).path
     (build / "apps").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=build / "apps"))
     log_path = work / "build.log"
@@ -218,25 +155,26 @@ def verify_export(export_dir: Path, name: str, data: bytes, settings: Settings, 
     with open(log_path, "a", encoding="utf-8") as out:
         out.write(f"$ harness on {len(inputs)} inputs\n{done.stdout}{done.stderr}(exit {done.returncode})\n")
     if done.returncode == 3:
-        raise _fail(f"the exported arena of {settings.arena_size:,} bytes is too small for TFLM's C++ interpreter "
-                    f"({done.stderr.strip()[:200]})", log_path)
+        raise fail(f"the exported arena of {settings.arena_size:,} bytes is too small for TFLM's C++ interpreter "
+                    f"({done.stderr.strip()[:200]})", log_path, OPTION)
     used = re.search(r"arena_used_bytes (\d+)", done.stdout)
     if done.returncode != 0 or not used:
-        raise _fail(f"the harness exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]!r}", log_path)
+        raise fail(f"the harness exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]!r}", log_path,
+                   OPTION)
     arena_used = int(used.group(1))
     cpp = np.frombuffer((work / "outputs.bin").read_bytes(), np.int8)
     py = python_outputs(data, settings, inputs)
     if cpp.size != py.size:
-        raise _fail(f"the harness wrote {cpp.size} output values, expected {py.size}", log_path)
+        raise fail(f"the harness wrote {cpp.size} output values, expected {py.size}", log_path, OPTION)
     cpp = cpp.reshape(py.shape)
     same = (cpp == py).all(axis=1)
     if not same.all():
         i = int(np.flatnonzero(~same)[0])
-        raise _fail(f"{int((~same).sum())} of {len(py)} outputs differ from tflite-micro Python; first, input {i}: "
-                    f"C++ {cpp[i].tolist()} vs Python {py[i].tolist()}", log_path)
+        raise fail(f"{int((~same).sum())} of {len(py)} outputs differ from tflite-micro Python; first, input {i}: "
+                    f"C++ {cpp[i].tolist()} vs Python {py[i].tolist()}", log_path, OPTION)
     if arena_used > settings.arena_size or example_arena != arena_used:
-        raise _fail(f"arena_used_bytes() {arena_used:,} (example: {example_arena:,}) against the exported "
-                    f"{settings.arena_size:,}", log_path)
+        raise fail(f"arena_used_bytes() {arena_used:,} (example: {example_arena:,}) against the exported "
+                    f"{settings.arena_size:,}", log_path, OPTION)
     shutil.rmtree(work, ignore_errors=True)
     return TflmVerification(str(root), commit, len(py), int(same.sum()), arena_used, settings.arena_size,
                             example_output, str(build))

@@ -38,7 +38,7 @@ SETUP_HINT = (f"run 'fer-edge mobile-env' once (a venv with {REQUIREMENT} in the
 
 def cache_venv() -> Path:
     """Where ``fer-edge mobile-env`` puts the MediaPipe venv: ``<cache folder>/mobile-venv``."""
-    from edge.detector_model import cache_dir
+    from edge.core.cache import cache_dir
 
     return cache_dir() / CACHE_VENV_NAME
 

@@ -9,10 +9,12 @@ import logging
 import threading
 
 import pytest
+from edge_testkit import one_line_error, write_no_face_frames
 
 from edge import detector_model as dm
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error, write_no_face_frames
+from edge.core.cache import ENV_CACHE
+
 
 def tree(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
@@ -27,7 +29,7 @@ def frames(tmp_path):
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     folder.mkdir()
-    monkeypatch.setenv(dm.ENV_CACHE, str(folder))
+    monkeypatch.setenv(ENV_CACHE, str(folder))
     return folder
 
 
@@ -88,9 +90,9 @@ def test_haar_with_a_detector_model_is_a_contradiction(int8_model, frames, tmp_p
 def test_fer_edge_cache_pointing_at_a_file(tmp_path, monkeypatch, yunet_model, capsys):
     not_a_folder = tmp_path / "cachefile"
     not_a_folder.write_text("keep me\n")
-    monkeypatch.setenv(dm.ENV_CACHE, str(not_a_folder))
+    monkeypatch.setenv(ENV_CACHE, str(not_a_folder))
     assert main(["fetch-models", "--from", str(yunet_model)]) == 2
-    one_line_error(capsys, f"{dm.ENV_CACHE}={not_a_folder}: {not_a_folder} is a file, not a folder")
+    one_line_error(capsys, f"{ENV_CACHE}={not_a_folder}: {not_a_folder} is a file, not a folder")
     assert not_a_folder.read_text() == "keep me\n" and tree(tmp_path) == ["cachefile"]
 
 

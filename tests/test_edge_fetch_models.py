@@ -6,10 +6,13 @@ import http.server
 import socket
 import threading
 from pathlib import Path
+
 import pytest
 
 from edge import detector_model as dm
 from edge.commands.dispatch import main
+from edge.core.cache import ENV_CACHE
+
 
 @pytest.fixture(scope="module")
 def yunet_bytes(yunet_model):
@@ -65,7 +68,7 @@ def server():
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
-    monkeypatch.setenv(dm.ENV_CACHE, str(folder))
+    monkeypatch.setenv(ENV_CACHE, str(folder))
     monkeypatch.delenv(dm.ENV_MODEL, raising=False)
     return folder
 

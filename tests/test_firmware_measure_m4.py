@@ -65,9 +65,9 @@ def test_a_missing_toolchain_is_a_one_line_error(int8_model, tmp_path, capsys, m
 
 
 def test_latency_lines_state_the_cycles_per_instruction():
-    from firmware_export import measure_m4
+    from firmware_export.render import latency_lines
 
-    lines = measure_m4.latency_lines({"cmsis_nn": 16_800_000}, {"target": 168.0})
+    lines = latency_lines({"cmsis_nn": 16_800_000}, {"target": 168.0})
     assert "1 / 1.4 cycles per instruction" in lines[0]
     assert lines[1] == "  target @ 168 MHz: CMSIS-NN 100 / 140"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_tool
+
 from edge.commands.dispatch import main as fer_edge
 from edge.core.errors import UserError
 
@@ -62,10 +62,11 @@ def test_export_runs_bit_identical_in_tflm_cpp(verified, capsys):
 
 
 def _build(tflm: Path, export_dir: Path, tmp: Path, sources: list[Path], defines: list[str]) -> str:
-    from firmware_export import verify_tflm
+    from firmware_export.tflm import tree
+    from firmware_export.tflm.library import HOST, build_library
 
-    lib = verify_tflm.build_library(tflm, verify_tflm.build_root(tflm, verify_tflm.tree_commit(tflm)))
-    d = tflm / verify_tflm.DOWNLOADS
+    lib = build_library(tflm, tree.build_root(tflm, tree.tree_commit(tflm)), HOST, "--verify-tflm").path
+    d = tflm / tree.DOWNLOADS
     binary = tmp / "example"
     subprocess.run([require_tool("g++"), "-std=c++17", "-DTF_LITE_STATIC_MEMORY", *defines, f"-I{export_dir}",
                     f"-I{tflm}", f"-I{d / 'flatbuffers' / 'include'}", f"-I{d / 'gemmlowp'}", *map(str, sources),

@@ -2,8 +2,8 @@
 
 No Pi is attached here, so this proves what a Pi runs on the code it runs:
 
-1. ``mmdebstrap`` builds a Debian bookworm arm64 userland (cached in ``$FER_EDGE_CACHE/pi-check``,
-   default ``~/.cache/fer-edge``); binfmt_misc runs its binaries through ``qemu-aarch64-static``.
+1. ``mmdebstrap`` builds a Debian bookworm arm64 userland (cached in ``pi-check`` under the fer-edge
+   cache folder, ``edge.core.cache``); binfmt_misc runs its binaries through ``qemu-aarch64-static``.
 2. The checkout's tracked files are copied in, and the Pi guide's install runs in the chroot as
    written: ``python3 -m venv --system-site-packages .venv`` and ``pip install '.[edge,pi]'``.
 3. A generated video is decoded once, here, into a folder of PNG frames, so both sides see identical
@@ -33,7 +33,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.track import iou_matrix  # fer-edge installed in the venv running this (make pi-check: .venv)
+from edge.core.cache import cache_dir  # fer-edge installed in the venv running this (make pi-check: .venv)
+from edge.track import iou_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if not set(pis) <= set(PIS):
         fail(f"--pis {args.pis}: expected a comma-separated list of {', '.join(PIS)}")
     check_host()
-    cache = Path(os.environ.get("FER_EDGE_CACHE") or Path.home() / ".cache" / "fer-edge") / "pi-check"
+    cache = cache_dir() / "pi-check"
     cache.mkdir(parents=True, exist_ok=True)
     root = rootfs(cache, args.rebuild)
     work = root / "root" / "pi-check"

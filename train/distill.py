@@ -2,7 +2,7 @@
 
 The student learns from ``(1 - a) * CE(labels) + a * T^2 * KL(teacher_T || student_T)`` where ``_T``
 is a softmax at temperature T (Hinton et al. 2015). Teacher outputs are taken on the unaugmented
-training faces once, stored as log-probabilities under ``$FER_EDGE_CACHE`` keyed by the teacher
+training faces once, stored as log-probabilities in the fer-edge cache folder keyed by the teacher
 file's and spec's hashes and the faces' bytes, and fed to the tf.data pipeline beside the labels:
 no teacher runs during training. A ``.keras`` teacher gives exact log-softmax logits; a ``.tflite``
 teacher (float or int8, through ``edge.runtime``) gives probabilities, whose logarithms are the
@@ -17,13 +17,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-
 import tensorflow as tf
 import tf_keras as keras
 
+from edge.core.cache import cache_dir
 from edge.core.rundir import resolve_model
 from edge.core.spec import ModelSpec, load_spec_for
-from train.datasets.cache import cache_dir, load_array, save_array
+from train.datasets.cache import load_array, save_array
 from train.scoring import metrics_from_predictions, predict_fn_for, predict_split
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,7 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
     @classmethod
-    def load(cls, run_dir: Path, cfg: TrainConfig) -> "TrainState":
+    def load(cls, run_dir: Path, cfg: TrainConfig) -> TrainState:
         path = run_dir / layout.CHECKPOINTS / STATE_NAME
         if not path.exists():
             return cls(lr=cfg.lr)

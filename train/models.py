@@ -22,7 +22,7 @@ The knobs (``width``, ``depth``, ``dropout``) let a tuner vary a preset without 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tf_keras as keras
 

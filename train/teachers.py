@@ -10,7 +10,7 @@ the weighted mean of the teachers' probabilities, since each teacher is strong o
 The zoo model sees each face the way it was trained: 112x112, colour where the source has colour
 (ExpW photos: ``Split.views``), warped from YuNet's five landmarks onto the standard template; grey
 48x48 crops are upscaled and aligned the same way (``train.datasets.face_views``). Its scores, remapped
-to our label order, are computed once per face and cached under ``$FER_EDGE_CACHE``.
+to our label order, are computed once per face and cached in the fer-edge cache folder.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core.cache import cache_dir
 from edge.core.errors import UserError
 from edge.core.spec import LABELS, ModelSpec
 from train.datasets.base import Progress, Split
-from train.datasets.cache import cache_dir, load_array, save_array
+from train.datasets.cache import load_array, save_array
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,9 @@ def _check_url(url: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge.core.cache import WHERE
     from edge.core.deprecated import add_alias
-    from edge.detector_model import ENV_CACHE, MODELS, YUNET, ZOO_FER
+    from edge.detector_model import MODELS, YUNET, ZOO_FER
 
     parser.add_argument("--which", choices=("all", *MODELS), default="detector",
                         help="which download: detector (the default: YuNet, what 'fer-edge run' needs), teacher (the "
@@ -59,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="download again even if the cache holds the file")
     parser.add_argument("--timeout", type=_timeout, default=30.0, metavar="S",
                         help="network timeout in seconds (default %(default)s)")
-    parser.epilog = (f"The cache folder is ${ENV_CACHE}, else $XDG_CACHE_HOME/fer-edge, else ~/.cache/fer-edge. "
-                     + " ".join(f"{m.name}: {m.size:,} bytes, SHA-256 {m.sha256}, {m.licence}." for m in (YUNET, ZOO_FER)))
+    parser.epilog = (f"The cache folder is {WHERE}. " +
+                     " ".join(f"{m.name}: {m.size:,} bytes, SHA-256 {m.sha256}, {m.licence}." for m in (YUNET, ZOO_FER)))
     parser.set_defaults(url=None)
 
 
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     import errno
 
     from edge import detector_model as dm
+    from edge.core.cache import ENV_CACHE, require_cache_dir
     from edge.core.errors import UserError, describe_os_error
 
     if args.url is not None:
@@ -77,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--from and --url install one model: add --which detector or --which teacher")
     for name in dm.MODELS if which == "all" else (which,):
         model = dm.MODELS[name]
-        dest = dm.require_cache_dir() / model.name
+        dest = require_cache_dir() / model.name
         if dm.is_installed(dest, model) and not args.force and not args.from_file:
             print(f"{dest}: already installed (SHA-256 matches)")
             continue
         from edge.core.paths import writable_folder
 
-        writable_folder(dest.parent, "the cache folder", f"set {dm.ENV_CACHE} to a writable folder")
+        writable_folder(dest.parent, "the cache folder", f"set {ENV_CACHE} to a writable folder")
         try:
             if args.from_file:
                 dm.install_from(args.from_file, dest, model)
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
             raise UserError(f"{e.filename or dest.parent}: cannot write the cache folder ({describe_os_error(e)}); "
-                            f"set {dm.ENV_CACHE} to a writable folder") from None
+                            f"set {ENV_CACHE} to a writable folder") from None
         use = "'fer-edge run' now detects faces with YuNet" if model is dm.YUNET else \
             "'fer-edge train --teacher zoo' can now distil it"
         print(f"{dest}: installed {model.name} ({model.size:,} bytes, SHA-256 checked); {use}")

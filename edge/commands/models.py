@@ -28,6 +28,7 @@ def lines() -> list[str]:
 
     from edge import detector_model as dm
     from edge.core import rundir
+    from edge.core.cache import cache_dir
 
     out = [f"shipped models, in {rundir.SHIPPED_MODELS}:"]
     for name in rundir.SHIPPED_NAMES:
@@ -44,7 +45,7 @@ def lines() -> list[str]:
         keras = rundir.shipped_file(name, ".keras")
         out.append(f"         float model for --init {name}: "
                    + (f"{keras.name}" if keras.is_file() else "not installed (in a clone's models/ only)"))
-    out.append(f"downloads ('fer-edge fetch-models --which NAME'), in {dm.cache_dir()}:")
+    out.append(f"downloads ('fer-edge fetch-models --which NAME'), in {cache_dir()}:")
     for which, model in dm.MODELS.items():
         state = "installed" if dm.cached_path(model).is_file() else "not downloaded"
         out.append(f"  {which:10}{model.name} ({state})")

@@ -3,7 +3,7 @@
 The key hashes every file's relative path, size and mtime_ns (a fast ``os.scandir`` walk, no file
 reads) together with the loader options and the spec's preprocessing fields, so editing, adding or
 removing a file, or changing how faces are cropped/resized, misses the cache. Files live under
-``$FER_EDGE_CACHE`` (default ``~/.cache/fer-edge``) and are written atomically.
+the fer-edge cache folder (``edge.core.cache``) and are written atomically.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import os
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from edge.core import atomic
+from edge.core.cache import cache_dir
 from edge.core.spec import ModelSpec
 from train.datasets.base import Loaded, Split
 
@@ -30,10 +32,6 @@ CACHE_FORMAT = 3  # bump when a loader changes what it produces for the same fil
 #: Split arrays stored when a loader gives them (images and labels always are)
 OPTIONAL_ARRAYS = ("groups", "soft", "views")
 Signature = list[tuple[str, int, int]]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("FER_EDGE_CACHE") or Path.home() / ".cache" / "fer-edge")
 
 
 def tree_signature(root: str | os.PathLike) -> Signature:
