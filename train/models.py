@@ -1,4 +1,5 @@
-"""A light registry of CNN presets: ``PRESETS[name](spec=..., **knobs) -> tf_keras.Model``.
+"""A light registry of CNN presets: ``PRESETS[name](spec=..., **knobs) -> tf_keras.Model`` (the expression
+classifiers) and ``DETECTOR_PRESETS`` (the face locator).
 
 Every preset uses only layers that tensorflow-model-optimization can wrap for quantization-aware
 training (default 8-bit scheme) and that TensorFlow Lite Micro runs: Conv2D, DepthwiseConv2D,
@@ -149,15 +150,18 @@ PRESETS: dict[str, Callable[..., keras.Model]] = {
     "micro": build_micro,
     "micro_ds": build_micro_ds,
     "pi": build_pi,
-    "locator": build_locator,
 }
+#: presets that are not expression classifiers (another input and output): the face locator
+DETECTOR_PRESETS: dict[str, Callable[..., keras.Model]] = {"locator": build_locator}
 
 
 def build_model(preset: str, spec: ModelSpec = DEFAULT_SPEC, **knobs) -> keras.Model:
-    """Build a preset by name; unknown names or knobs are a UserError naming what exists."""
-    if preset not in PRESETS:
-        raise UserError(f"unknown preset {preset!r} (expected one of {', '.join(PRESETS)})")
-    builder = PRESETS[preset]
+    """Build a preset by name (a classifier of ``PRESETS`` or the locator); unknown names or knobs are a
+    UserError naming what exists."""
+    every = {**PRESETS, **DETECTOR_PRESETS}
+    if preset not in every:
+        raise UserError(f"unknown preset {preset!r} (expected one of {', '.join(every)})")
+    builder = every[preset]
     allowed = builder.__kwdefaults__ or {}
     unknown = sorted(set(knobs) - set(allowed))
     if unknown:
