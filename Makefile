@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RUN    ?= runs/demo
 EPOCHS ?= 15
 
-.PHONY: venv demo test system-deps picamera2-test-deps clean mobile-venv mobile-web test-edge pi-check
+.PHONY: venv demo test lint system-deps picamera2-test-deps clean mobile-venv mobile-web test-edge pi-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,8 +65,12 @@ mobile-web:
 		|| echo "note: npm ci failed; the browser check of export-mobile will skip"; \
 	else echo "note: install npm to run the browser check of export-mobile; it skips without it"; fi
 
-test: venv system-deps picamera2-test-deps mobile-venv mobile-web test-edge
+test: venv system-deps picamera2-test-deps mobile-venv mobile-web test-edge lint
 	$(BIN)/python -m pytest -q
+
+# pyflakes, import order, pyupgrade and bugbear over the whole tree ([tool.ruff] in pyproject.toml)
+lint: venv
+	$(BIN)/python -m ruff check .
 
 # The suite in what a Raspberry Pi installs ('.[edge,dev]', no TensorFlow) in its own .venv-edge: the
 # edge tests run, tests needing another extra skip (tests/conftest.py, @pytest.mark.requires).

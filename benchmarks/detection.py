@@ -33,16 +33,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
 from benchmarks.edge_pipeline import detection_counts, make_video
 from benchmarks.expw_faces import EXPW_SAMPLE, Crops, crop, load_expw, match, yunet_model
-
-from edge.core import atomic
 from edge.config import EdgeConfig
+from edge.core import atomic
+from edge.core.rundir import DEFAULT_MODEL
 from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, default_detect_width
 from edge.detector_model import ENV_MODEL
 from edge.loop import run_edge
-from edge.core.rundir import DEFAULT_MODEL
 
 ROWS = (("haar", 320), ("haar", 480), ("haar", 640), ("yunet", 320), ("yunet", 480), ("yunet", 640))
 MIN_SIZE = 24  # both detectors' smallest face (edge.detect.HAAR_MIN_SIZE, YUNET_MIN_SIZE)

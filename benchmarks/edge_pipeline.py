@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.core import atomic
-from edge.config import EdgeConfig
 from edge.commands.bench import measure
+from edge.config import EdgeConfig
+from edge.core import atomic
 from edge.core.spec import DEFAULT_SPEC, spec_path_for
 from edge.track import iou_matrix
 

@@ -21,9 +21,7 @@ from pathlib import Path, PurePath
 import cv2
 import numpy as np
 
-
 from benchmarks.expw_faces import EXPW_SAMPLE
-
 from edge.core.spec import DEFAULT_SPEC
 
 SIZE = (640, 480)

@@ -6,14 +6,12 @@ ExpW boxes come from ``label.lst`` through the same parser training uses (``trai
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import cv2
 import numpy as np
-
 
 from edge.core.preprocess import frame_face, preprocess
 from edge.core.spec import Framing

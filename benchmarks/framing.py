@@ -26,14 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-
 from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN, Crops, crop, load_expw, match, rotated, yunet_model
-
 from edge.core import atomic
-from edge.detect import YuNetDetector
 from edge.core.preprocess import eye_angle
 from edge.core.rundir import DEFAULT_MODEL
 from edge.core.spec import Framing
+from edge.detect import YuNetDetector
 
 TILTED = 10.0  # degrees
 

@@ -104,7 +104,7 @@ def variants(models: dict, threads: list[int]) -> dict:
 
 def measure(fns: dict, x: np.ndarray, *, rounds: int, per_round: int, warmup: int) -> dict[str, np.ndarray]:
     """Interleaved timing: every round runs ``per_round`` faces through each variant in turn."""
-    for name, (fn, _) in fns.items():
+    for fn, _ in fns.values():
         for i in range(warmup):
             fn(x[i % len(x)][None])
     times = {name: [] for name in fns}

@@ -67,8 +67,8 @@ def spread_logits(model, rep) -> None:
 
 def quantized_candidate(preset: str, knobs: dict, out: Path, rep) -> tuple[Path, int]:
     """An untrained preset as a full-int8 .tflite with its spec in ``out``; (path, parameters)."""
-    from edge.runtime import TFLiteClassifier
     from edge.core.spec import DEFAULT_SPEC, spec_path_for
+    from edge.runtime import TFLiteClassifier
     from quantize.convert import convert_int8
     from train.models import build_model
 

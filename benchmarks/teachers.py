@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from benchmarks.expw_faces import EXPW_SAMPLE, EXPW_TRAIN
 from edge.core.spec import DEFAULT_SPEC, FACE_FRAMING
 

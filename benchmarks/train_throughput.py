@@ -45,13 +45,13 @@ def worker(opts: dict) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(opts["intra"])
     tf.config.threading.set_inter_op_parallelism_threads(opts["inter"])
+    from edge.core.spec import DEFAULT_SPEC
     from train.config import AugmentConfig, TrainConfig
     from train.datasets.base import Split
     from train.distribute import seed_everything
     from train.fit import compile_model
     from train.models import build_model
     from train.pipeline import training_dataset
-    from edge.core.spec import DEFAULT_SPEC
 
     if opts["deterministic"]:
         seed_everything(0)

@@ -174,7 +174,7 @@ class Collector:
         rows = [f"{k} {v} {self.counts[v]}" for k, v in self.keys().items() if v is not None]
         rows.append("space: pause" if self.current else "PAUSED (space)")
         y = image.shape[0] - line * len(rows) - 4
-        for text, (key, name) in zip(rows, list(self.keys().items())):
+        for text, name in zip(rows, list(self.keys().values())):
             color = (40, 220, 255) if name == self.current else (230, 230, 230)
             cv2.putText(image, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
             cv2.putText(image, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)

@@ -6,8 +6,8 @@ Standard library only, so the command modules can build it without importing Ope
 from __future__ import annotations
 
 import ipaddress
-import math
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any

@@ -17,9 +17,9 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from edge.core import atomic
 from edge.core.cache import cache_dir

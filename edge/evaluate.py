@@ -10,7 +10,7 @@ never predicted has precision 0; macro-F1 averages over the classes present in t
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -113,7 +113,7 @@ class DecodeParams:
     max_faces: int
 
     @classmethod
-    def from_spec(cls, spec: LocatorSpec) -> "DecodeParams":
+    def from_spec(cls, spec: LocatorSpec) -> DecodeParams:
         if spec.output_quant is None:
             raise UserError("the face locator's spec has no output quantization (a float locator: quantize it "
                             "with 'fer-edge quantize RUN_DIR')")

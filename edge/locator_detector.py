@@ -20,16 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.errors import UserError
-from edge.detect import FaceDetector
 from edge.core.locator_spec import load_locator_spec_for
+from edge.detect import FaceDetector
 from edge.locator import DecodeParams, Located, check_frame, decode, downscale, input_table, quantize_input
 
 log = logging.getLogger(__name__)
 
 
 class LocatorDetector(FaceDetector):
-    min_size = 1
-
     def __init__(self, model_path: str | Path, num_threads: int | None = None, delegates: bool = True,
                  label: str | None = None):
         from edge.runtime import TFLiteClassifier

@@ -16,15 +16,15 @@ from dataclasses import dataclass, replace
 import cv2
 
 from edge.config import EdgeConfig
+from edge.core.errors import UserError
+from edge.core.stop import stop_on_signals, wait_for
 from edge.detect import make_detector
 from edge.draw import draw_faces
 from edge.frame import FrameSource
-from edge.core.errors import UserError
+from edge.live.session import SessionStats
 from edge.outputs import Display, JsonlOutput, VideoOutput, frame_record
 from edge.recognize import Recognizer, load_classifier
-from edge.live.session import SessionStats
 from edge.sources import open_source
-from edge.core.stop import stop_on_signals, wait_for
 from edge.timing import StageTimer
 from edge.track import Tracker
 
@@ -88,7 +88,7 @@ class _Outputs:
     display: Display | None = None
 
     @classmethod
-    def open(cls, config: EdgeConfig, fps: float, stack: contextlib.ExitStack) -> "_Outputs":
+    def open(cls, config: EdgeConfig, fps: float, stack: contextlib.ExitStack) -> _Outputs:
         """Open every output ``config`` asks for; ``stack`` closes them."""
         out = cls()
         if config.serve:  # first: a port in use fails before any output file is opened

@@ -105,7 +105,7 @@ def for_apps(data: bytes, spec: ModelSpec, *, factor: int = 1, what: str = "mode
         raise UserError(f"{what}: not a TFLite flatbuffer (no TFL3 identifier)")
     try:
         model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    except Exception as e:  # a truncated or corrupt flatbuffer fails anywhere inside the generated reader
+    except Exception:  # a truncated or corrupt flatbuffer fails anywhere inside the generated reader
         raise UserError(f"{what}: not a readable TFLite model: its flatbuffer ends or points outside the "
                         f"{len(data):,} bytes of the file (truncated or corrupt; copy or export it again)") from None
     if len(model.subgraphs) != 1 or len(model.subgraphs[0].inputs) != 1 or len(model.subgraphs[0].outputs) != 1:

@@ -17,8 +17,8 @@ import numpy as np
 
 from edge.core.errors import UserError
 from edge.core.preprocess import preprocess
-from edge.runtime import TFLiteClassifier
 from edge.core.spec import Framing, ModelSpec
+from edge.runtime import TFLiteClassifier
 from mobile_export import env
 
 log = logging.getLogger(__name__)

@@ -7,14 +7,13 @@ A run is publishable once ``fer-edge train``, ``fer-edge quantize`` (gate passed
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.jsonio import read_json
 from edge.core.spec import ModelSpec, load_spec_for, spec_path_for
@@ -26,6 +25,7 @@ from quantize.config import QuantizeConfig
 from train.cli import to_argv as train_argv
 from train.config import TrainConfig
 from train.run_artifacts import METRICS, load_run, run_model_path, source_name
+
 
 def train_command(cfg: TrainConfig, name: str, refs: dict[str, str] | None = None) -> str:
     """The `fer-edge train` command line that reproduces ``cfg`` (``train.cli.to_argv``: every option that differs

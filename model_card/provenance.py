@@ -14,9 +14,9 @@ import logging
 import subprocess
 from pathlib import Path
 
-from edge.detector_model import sha256_of
 from edge.core.errors import UserError
 from edge.core.rundir import resolve_model
+from edge.detector_model import sha256_of
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)

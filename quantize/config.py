@@ -87,11 +87,11 @@ class QuantizeConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "quantize config") -> "QuantizeConfig":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "quantize config") -> QuantizeConfig:
         return dataclass_from_dict(cls, d, source, "quantize config")
 
     @classmethod
-    def load(cls, path: str | Path) -> "QuantizeConfig":
+    def load(cls, path: str | Path) -> QuantizeConfig:
         return cls.from_dict(read_json(path, "quantize config"), source=str(path))
 
 

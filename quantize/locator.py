@@ -92,7 +92,7 @@ def quantize_locator_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: boo
     from quantize.gate import verify_full_integer
     from quantize.pipeline import _commit
     from train.config import TrainConfig
-    from train.locator.session import _inputs, evaluate_outputs, load_data
+    from train.locator.session import evaluate_outputs, frame_inputs, load_data
 
     run_dir = Path(run_dir)
     if cfg.method == "qat":
@@ -108,7 +108,7 @@ def quantize_locator_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: boo
     dataset, folder = load_data(train_cfg, spec)
     train, val = dataset.splits["train"], dataset.splits["val"]
     rng = np.random.default_rng(cfg.seed)
-    rep = _inputs(train.images[np.sort(rng.permutation(len(train))[:cfg.rep_samples])])
+    rep = frame_inputs(train.images[np.sort(rng.permutation(len(train))[:cfg.rep_samples])])
     stage = Path(tempfile.mkdtemp(prefix=".quantize.", suffix=".tmp", dir=run_dir))
     seconds = {}
     try:
@@ -126,7 +126,7 @@ def quantize_locator_run(run_dir: str | Path, cfg: QuantizeConfig, *, force: boo
         int8_spec.save(spec_path_for(path))
         t = time.monotonic()
         q_int8 = int8_outputs(path, val.images, int8_spec)
-        q_float = quantize_output(float_model.predict(_inputs(val.images), batch_size=256, verbose=0), int8_spec)
+        q_float = quantize_output(float_model.predict(frame_inputs(val.images), batch_size=256, verbose=0), int8_spec)
         seconds["evaluate"] = time.monotonic() - t
         counts = {"int8": evaluate_outputs(q_int8, val.frames, int8_spec),
                   "float": evaluate_outputs(q_float, val.frames, int8_spec)}

@@ -21,8 +21,8 @@ import numpy as np
 from edge.core import atomic
 from edge.core.errors import UserError
 from edge.core.lock import folder_locked
-from edge.runtime import TFLiteClassifier
 from edge.core.spec import ModelSpec, spec_path_for
+from edge.runtime import TFLiteClassifier
 from quantize import files
 from quantize import report as rpt
 from quantize.config import QuantizeConfig
@@ -105,8 +105,8 @@ def _quantize_locked(run_dir, cfg, train_cfg, spec, model_path, force, verbose) 
 
 def _build(run_dir, stage, cfg, train_cfg, spec, model_path, float_model, qat_model, rep, splits, verbose,
            sources=()):
-    from train.scoring import metrics_from_predictions, predict_fn_for, predict_split
     from quantize.convert import convert_float16, convert_int8
+    from train.scoring import metrics_from_predictions, predict_fn_for, predict_split
 
     eval_split = splits[cfg.eval_split]
     seconds: dict[str, float] = {}

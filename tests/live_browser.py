@@ -10,6 +10,7 @@ import threading
 import time
 
 from conftest import require_tool
+
 from tools.chromium import Chromium
 
 

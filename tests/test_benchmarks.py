@@ -56,7 +56,8 @@ def test_run_all_writes_one_table_with_both_models(tmp_path, monkeypatch):
 
 def test_clip_reads_counts_each_face_frame_of_a_real_run(tmp_path):
     """benchmarks.clip_reads runs `fer-edge run` on <class>.mp4 clips and counts the label of every face-frame."""
-    from benchmarks.clip_reads import main as clip_reads, read_jsonl, shares, table
+    from benchmarks.clip_reads import main as clip_reads
+    from benchmarks.clip_reads import read_jsonl, shares, table
     from edge.commands.dispatch import main as fer_edge
     from edge.core.spec import DEFAULT_SPEC
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import one_line_error
 
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error
+
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):

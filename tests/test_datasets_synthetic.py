@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from edge.core.spec import LABELS
-from train.datasets import load_dataset, synthetic
 from edge.synthetic.faces import BOX_WIDTH
+from train.datasets import load_dataset, synthetic
 
 
 @pytest.fixture(autouse=True)

@@ -15,14 +15,14 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-
-from edge.commands.dispatch import main
-from edge.collect import CollectOptions, Collector, sharpness, signature
-from edge.core.preprocess import preprocess
-from edge.recognize import load_classifier
-from edge.live.server import LiveServer
-from edge.core.spec import DEFAULT_SPEC
 from edge_testkit import demo_frames, demo_video, help_options, one_line_error, write_no_face_frames
+
+from edge.collect import CollectOptions, Collector, sharpness, signature
+from edge.commands.dispatch import main
+from edge.core.preprocess import preprocess
+from edge.core.spec import DEFAULT_SPEC
+from edge.live.server import LiveServer
+from edge.recognize import load_classifier
 
 
 def _face(crop):

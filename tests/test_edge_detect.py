@@ -4,12 +4,12 @@ on face-free frames, works on a padded Y plane; the YuNet adapter maps its boxes
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_frames, no_face_frame
 
 from edge.config import EdgeConfig
-from edge.detect import HaarDetector, YuNetDetector, make_detector
 from edge.core.errors import UserError
+from edge.detect import HaarDetector, YuNetDetector, make_detector
 from edge.track import iou_matrix
-from edge_testkit import demo_frames, no_face_frame
 
 
 def _gray(image):

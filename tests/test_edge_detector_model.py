@@ -9,11 +9,12 @@ import logging
 import threading
 
 import pytest
+from edge_testkit import one_line_error, write_no_face_frames
 
 from edge import detector_model as dm
-from edge.core.cache import ENV_CACHE
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error, write_no_face_frames
+from edge.core.cache import ENV_CACHE
+
 
 def tree(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))

@@ -6,11 +6,13 @@ import http.server
 import socket
 import threading
 from pathlib import Path
+
 import pytest
 
 from edge import detector_model as dm
-from edge.core.cache import ENV_CACHE
 from edge.commands.dispatch import main
+from edge.core.cache import ENV_CACHE
+
 
 @pytest.fixture(scope="module")
 def yunet_bytes(yunet_model):

@@ -10,9 +10,9 @@ import pytest
 
 from edge.core.errors import UserError
 from edge.core.preprocess import align_matrix, eye_angle, frame_face, framed_box, preprocess
+from edge.core.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
 from edge.detect import FaceDetector
 from edge.recognize import Recognizer
-from edge.core.spec import BOX_CROP, DEFAULT_SPEC, Framing, ModelSpec
 from edge.timing import StageTimer
 
 

@@ -3,9 +3,9 @@
 
 import numpy as np
 
+from edge.core.spec import DEFAULT_SPEC
 from edge.detect import FaceDetector
 from edge.recognize import Recognizer
-from edge.core.spec import DEFAULT_SPEC
 from edge.timing import StageTimer
 
 

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import textwrap
 
-import edge
 from edge_testkit import demo_video
+
+import edge
 
 BLOCKED = ("tensorflow", "tf_keras", "keras", "train", "quantize", "firmware_export", "mobile_export", "model_card")
 

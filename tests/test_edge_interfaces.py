@@ -5,6 +5,7 @@ method signatures and its attributes set on each instance."""
 import inspect
 
 import pytest
+from edge_testkit import demo_video
 
 from edge.config import EdgeConfig
 from edge.detect import FaceDetector, HaarDetector, YuNetDetector, make_detector
@@ -12,7 +13,6 @@ from edge.frame import FrameSource
 from edge.locator_detector import LocatorDetector
 from edge.picam import PicameraSource
 from edge.sources import ImageFolderSource, Reconnecting, VideoCaptureSource, open_source
-from edge_testkit import demo_video
 
 
 def _members(protocol) -> tuple[list[str], list[str]]:

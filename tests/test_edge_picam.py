@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_video
 
 from edge.config import EdgeConfig
 from edge.core.errors import UserError
@@ -21,7 +22,6 @@ from edge.loop import run_edge
 from edge.picam import PicameraSource, import_picamera2
 from edge.sources import Reconnecting
 from edge.track import iou_matrix
-from edge_testkit import demo_video
 
 FAKES = Path(__file__).parent / "fake_libcamera"
 ROOT = Path(run_edge.__code__.co_filename).parent.parent  # the checkout whose edge package is under test
@@ -181,7 +181,7 @@ def test_a_camera_that_fails_to_start_is_released_for_the_retry(camera, monkeypa
 
     camera()
 
-    def start(self, controls={}):
+    def start(self, controls={}):  # noqa: B006 (libcamera's own binding has this signature)
         raise RuntimeError("Failed to start camera: Input/output error")  # as pybind11 raises libcamera's error
 
     monkeypatch.setattr(_libcamera.Camera, "start", start)

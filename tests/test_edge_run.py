@@ -11,13 +11,13 @@ import time
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_frames, demo_video, help_options, one_line_error, write_no_face_frames
 
 from edge.commands.dispatch import main
+from edge.core.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.detect import FaceDetector
 from edge.recognize import Recognizer
-from edge.core.spec import DEFAULT_SPEC, LABELS, spec_path_for
 from edge.timing import StageTimer
-from edge_testkit import demo_frames, demo_video, help_options, one_line_error, write_no_face_frames
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
-
-from edge.live.server import BOUNDARY, LiveServer
 from edge_testkit import demo_video
 from live_browser import live_run
+
+from edge.live.server import BOUNDARY, LiveServer
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_video
 
 from edge.commands.dispatch import main
+from edge.core.spec import LABELS
 from edge.draw import PALETTE, TRACK_MARK, draw_faces
 from edge.live.session import SessionStats
-from edge.core.spec import LABELS
 from edge.live.summary_image import render
-from edge_testkit import demo_video
 
 
 def _face(track, cls, p=0.9):

@@ -7,13 +7,13 @@ import time
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_frames, demo_video, one_line_error
 
+from edge.commands.dispatch import main
 from edge.config import EdgeConfig
 from edge.core.errors import UserError
 from edge.frame import FrameSource, SourceError
-from edge.commands.dispatch import main
 from edge.sources import ImageFolderSource, Reconnecting, VideoCaptureSource, open_source
-from edge_testkit import demo_frames, demo_video, one_line_error
 
 
 def test_video_file_frames_then_end(tmp_path):

@@ -8,13 +8,13 @@ import logging
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_frames, demo_video
 
 from edge.commands.dispatch import main
 from edge.config import EdgeConfig
-from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, detect_width_for, make_detector
 from edge.core.errors import UserError
+from edge.detect import YUNET_DETECT_PIXELS, HaarDetector, YuNetDetector, detect_width_for, make_detector
 from edge.track import iou_matrix
-from edge_testkit import demo_frames, demo_video
 
 
 def _gray(image):

@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import require_modules
+
 from edge.commands.dispatch import main
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, spec_path_for

@@ -11,11 +11,11 @@ import warnings
 import cv2
 import numpy as np
 import pytest
-
 from conftest import missing_modules, require_modules
-from edge.evaluate import metrics_from_predictions
-from edge.core.spec import DEFAULT_SPEC, LABELS
 from edge_testkit import demo_frames, import_blocker
+
+from edge.core.spec import DEFAULT_SPEC, LABELS
+from edge.evaluate import metrics_from_predictions
 
 #: what an edge-only install lacks; the subprocess refuses to import them
 BLOCKED = ("tensorflow", "tf_keras", "keras", "sklearn", "scipy")
@@ -27,8 +27,13 @@ BLOCKER = import_blocker(BLOCKED, "not in the edge extra") + textwrap.dedent("""
 
 def sklearn_metrics(y_true, probs, n_classes):
     """The numbers as scikit-learn computes them (what evaluate printed before it went NumPy-only)."""
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
-    from sklearn.metrics import precision_recall_fscore_support
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     ids = list(range(n_classes))
     y_pred = np.asarray(probs).argmax(axis=1)

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
+
 from edge.commands.dispatch import main as fer_edge
 from firmware_export import ops
 from firmware_export.carray import emit_c_array
@@ -98,8 +98,8 @@ int main(void) {
 def test_settings_header_compiles_and_holds_the_models_values(exported, tiny_models, tmp_path, compiler, std, ext):
     import numpy as np
 
-    from edge.runtime import TFLiteClassifier
     from edge.core.spec import load_spec_for
+    from edge.runtime import TFLiteClassifier
 
     probe = tmp_path / f"probe.{ext}"
     probe.write_text(SETTINGS_PROBE + ("static_assert(fer_model::kTensorArenaSize % 16 == 0, \"aligned\");\n"

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
+
 from edge.core.errors import UserError
 from firmware_export import arena, ops
 from firmware_export.tflite_model import read_model

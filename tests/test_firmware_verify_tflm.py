@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_tool
+
 from edge.commands.dispatch import main as fer_edge
 from edge.core.errors import UserError
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from dataset_fixtures import write_expw_photos
+
 from edge.core.preprocess import prepare
+from edge.core.spec import Framing, ModelSpec
 from edge.detect import FaceDetector
 from edge.recognize import Recognizer
-from edge.core.spec import Framing, ModelSpec
 from edge.timing import StageTimer
 from train.datasets import face_views, load_dataset
 
@@ -91,10 +91,9 @@ def test_expw_margin_is_an_alias_of_framing_margin_with_one_deprecation_line(cap
     import argparse
     import logging
 
+    from edge.core.deprecated import warn_deprecated
     from train import cli
     from train.config import TrainConfig
-
-    from edge.core.deprecated import warn_deprecated
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)

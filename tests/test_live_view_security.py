@@ -8,10 +8,11 @@ import http.server
 import socket
 
 import pytest
+from edge_testkit import one_line_error, write_no_face_frames
 
 from edge.commands.dispatch import main
 from edge.live.server import KEY_HEADER, LiveServer
-from edge_testkit import one_line_error, write_no_face_frames
+
 
 @pytest.fixture
 def frames(tmp_path):

@@ -10,12 +10,12 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_video, one_line_error
 
 from edge.commands.dispatch import main
 from edge.core.locator_spec import LocatorSpec
 from edge.core.spec import spec_path_for
 from edge.locator_eval import Counts, label_line, read_labels
-from edge_testkit import demo_video, one_line_error
 
 pytestmark = pytest.mark.requires("tensorflow", "tf_keras")
 
@@ -32,6 +32,7 @@ def _labeler(yunet_path=None):
 def sources(tmp_path_factory):
     """Tiny sources in the real formats: an ExpW folder of drawn faces (label.lst boxes) and face crops."""
     from dataset_fixtures import write_expw_photos
+
     from edge.synthetic.faces import Pose, face_layer
 
     root = tmp_path_factory.mktemp("locator_sources")
@@ -103,6 +104,17 @@ def test_generator_caches_and_resumes_the_same_frames(sources, tmp_path):
     assert other != out  # another seed: another folder
 
 
+def test_photos_without_labels_get_their_faces_from_the_labeller(sources):
+    from pathlib import Path
+
+    from train.datasets.locator_frames import load_sources
+
+    photos = str(Path(sources[0]) / "Images")  # the ExpW fixture's photos, without their label.lst
+    loaded = load_sources([photos, sources[1]], 0, finder=_labeler())
+    assert len(loaded.crops) == 5  # 48x48 images stay face crops
+    assert loaded.photos and all(len(p.faces) for p in loaded.photos)  # drawn faces Haar finds
+
+
 def test_yunet_labels_generated_frames(sources, tmp_path, yunet_model):
     from train.datasets.locator_frames import FramesConfig
     from train.datasets.locator_store import generated_frames, yunet_labeler
@@ -118,8 +130,9 @@ def test_yunet_labels_generated_frames(sources, tmp_path, yunet_model):
 @pytest.fixture(scope="module")
 def locator_run(sources, tmp_path_factory):
     """A tiny locator trained and quantized through the commands (YuNet labels when present, else Haar)."""
-    import train.locator.session as session
     from conftest import YUNET_MODEL
+
+    import train.locator.session as session
 
     runs = tmp_path_factory.mktemp("locator_runs")
     yunet = YUNET_MODEL if __import__("os").path.isfile(YUNET_MODEL) else None
@@ -263,7 +276,8 @@ def test_bad_locators_and_frames_are_one_line_errors(big_locator, int8_model, tm
 def test_locator_clips_benchmark_compares_with_yunet(locator_run, sources, int8_model, yunet_model, tmp_path,
                                                       monkeypatch, capsys):
     import train.datasets.locator_frames as frames
-    from benchmarks.locator_clips import main as locator_clips, make_clips
+    from benchmarks.locator_clips import main as locator_clips
+    from benchmarks.locator_clips import make_clips
 
     monkeypatch.setattr(frames, "held_out", lambda name: name in ("p0.png", "p3.png"))
     clips = tmp_path / "clips"

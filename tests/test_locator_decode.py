@@ -10,8 +10,17 @@ from edge.core.area_resize import area_resize
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
 from edge.core.spec import Quant
-from edge.locator import (DecodeParams, decode, downscale, input_table, peaks, quantize_output, score_min_q,
-                          square_in_frame, to_frame)
+from edge.locator import (
+    DecodeParams,
+    decode,
+    downscale,
+    input_table,
+    peaks,
+    quantize_output,
+    score_min_q,
+    square_in_frame,
+    to_frame,
+)
 
 # 32x24 input, stride 8: a 3 x 4 grid. Output scale 1/16, zero point 0: v(q) = q * (1/16) * 8 * 16 = 8q
 # (in 1/16 input pixels), so every decoded value below is exact.

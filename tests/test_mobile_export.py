@@ -17,8 +17,8 @@ import pytest
 from edge.commands.dispatch import main
 from edge.core.errors import UserError
 from edge.core.preprocess import preprocess
-from edge.runtime import TFLiteClassifier
 from edge.core.spec import load_spec_for, spec_path_for
+from edge.runtime import TFLiteClassifier
 
 # export-mobile is a workstation command (the 'mobile' extra): an edge-only environment skips this file.
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "flatbuffers")]
@@ -126,7 +126,7 @@ def test_grafted_front_is_bit_exact_with_cv2(tiny_models, tmp_path):
                 if grafted.input_dtype == np.uint8:
                     got, want = grafted.invoke_raw(rgb).astype(np.int32), want.astype(np.int32) + 128
                 else:
-                    got = grafted.invoke_raw(((rgb.astype(np.float32) - np.float32(mean)) / np.float32(std)))
+                    got = grafted.invoke_raw((rgb.astype(np.float32) - np.float32(mean)) / np.float32(std))
                 assert np.array_equal(got, want), (plain_path.name, factor)
     with pytest.raises(UserError, match="input-factor"):
         for_apps(MICRO.read_bytes(), load_spec_for(MICRO), factor=4)
@@ -196,6 +196,7 @@ def test_browser_runs_the_same_file_from_a_fake_camera(exported, tmp_path):
     camera plays face crops into a video element; every classified crop agrees with LiteRT on the same pixels."""
     from conftest import require_tool
     from mobile_webkit import TASKS_VISION, run_browser_check
+
     from mobile_export.verify import synthetic_colour_faces
 
     chromium = require_tool("chromium")

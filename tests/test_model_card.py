@@ -5,8 +5,8 @@ import json
 import pytest
 
 from edge.commands.dispatch import main
-from edge.runtime import TFLiteClassifier
 from edge.core.spec import load_spec_for
+from edge.runtime import TFLiteClassifier
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras")]
 

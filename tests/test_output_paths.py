@@ -9,12 +9,12 @@ from pathlib import Path
 
 import cv2
 import pytest
+from edge_testkit import no_face_frame, one_line_error, write_no_face_frames
 
 from edge import outputs
 from edge.commands.dispatch import main
 from edge.core import atomic
 from edge.core.errors import UserError
-from edge_testkit import no_face_frame, one_line_error, write_no_face_frames
 
 MICRO = Path(__file__).resolve().parent.parent / "models" / "fer_micro_int8.tflite"
 

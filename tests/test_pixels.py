@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import require_tool
+
 from edge.core.pixels import c_float, quantize, quantize_pixel
 from edge.core.preprocess import normalize
 from edge.core.spec import DEFAULT_SPEC, Quant

@@ -4,8 +4,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import build_tiny_keras
+
 from edge.core.errors import UserError
 from edge.core.preprocess import normalize
 from edge.runtime import TFLiteClassifier

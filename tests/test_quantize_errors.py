@@ -4,8 +4,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import build_tiny_keras
+
 from edge.commands.dispatch import main
 from edge.core.spec import DEFAULT_SPEC, spec_path_for
 

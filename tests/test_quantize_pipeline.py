@@ -5,11 +5,11 @@ import shutil
 
 import numpy as np
 import pytest
+from test_quantize_convert import patterned_faces
 
 from edge.commands.dispatch import main
-from edge.runtime import TFLiteClassifier
 from edge.core.spec import DEFAULT_SPEC, load_spec_for, spec_path_for
-from test_quantize_convert import patterned_faces
+from edge.runtime import TFLiteClassifier
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
 
@@ -35,8 +35,8 @@ def base_run(tmp_path_factory):
     """A real run dir (train_config.json, model.keras, model.spec.json) of a tiny model trained for a few
     seconds on a synthetic image-folder dataset (~85% on its val split); the dataset cache is a temp dir."""
     import tf_keras as keras
-
     from conftest import build_tiny_keras
+
     from edge.core.preprocess import normalize
     from train.config import TrainConfig
     from train.datasets import load_dataset

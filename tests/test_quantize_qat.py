@@ -4,8 +4,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import build_tiny_keras
+
 from edge.core.errors import UserError
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("tensorflow", "tf_keras", "tensorflow_model_optimization")]
@@ -65,7 +65,6 @@ def test_layer_qat_cannot_wrap_is_named_with_what_to_do():
     assert "'norm' (LayerNormalization)" in msg and "--method ptq" in msg and "\n" not in msg
 
     # BatchNormalization is fine after a convolution (folded), but not on its own after pooling
-    import tf_keras as keras
 
     L = keras.layers
     inputs = keras.Input((48, 48, 1))

@@ -11,10 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from edge_testkit import demo_frames
 
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, FACE_FRAMING, LABELS
-from edge_testkit import demo_frames
 from train import teachers
 from train.datasets import load_dataset
 from train.datasets.base import Split

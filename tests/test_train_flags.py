@@ -5,10 +5,11 @@ margin out of range. Nothing is downloaded; the teachers are tiny models built i
 from pathlib import Path
 
 import pytest
+from edge_testkit import one_line_error
 
 from edge.commands.dispatch import main
 from edge.core.spec import DEFAULT_SPEC, spec_path_for
-from edge_testkit import one_line_error
+
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):

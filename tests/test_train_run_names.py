@@ -4,9 +4,10 @@
 from pathlib import Path
 
 import pytest
+from edge_testkit import one_line_error
 
 from edge.commands.dispatch import main
-from edge_testkit import one_line_error
+
 
 def snapshot(folder: Path) -> dict:
     """Every file and folder under ``folder`` with its bytes and modification time: what 'nothing changed' means."""

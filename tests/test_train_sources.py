@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from dataset_fixtures import write_expw, write_folders
+
 from edge.commands.dispatch import main
 from edge.core.errors import UserError
 from train.config import TrainConfig

@@ -18,7 +18,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import missing_modules
 from wheel_kit import role_venv
 

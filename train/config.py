@@ -56,7 +56,7 @@ class AugmentConfig:
         return self.flip or any(getattr(self, f.name) for f in fields(self) if f.name != "flip")
 
     @classmethod
-    def off(cls) -> "AugmentConfig":
+    def off(cls) -> AugmentConfig:
         return cls(flip=False, rotate=0, shift=0, zoom=0, brightness=0, contrast=0, erase=0)
 
 
@@ -259,11 +259,11 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_epochs(self, epochs: int) -> "TrainConfig":
+    def with_epochs(self, epochs: int) -> TrainConfig:
         return replace(self, epochs=epochs)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "train config") -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "train config") -> TrainConfig:
         if isinstance(d, dict) and "expw_margin" in d:  # older configs: the former name of framing_margin
             d = dict(d)
             margin = d.pop("expw_margin")
@@ -275,7 +275,7 @@ class TrainConfig:
         return atomic.write_json(Path(run_dir) / TRAIN_CONFIG, self.to_dict())
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> "TrainConfig":
+    def load(cls, run_dir: str | Path) -> TrainConfig:
         path = Path(run_dir) / TRAIN_CONFIG
         if not path.is_file():
             raise UserError(f"{run_dir}: not a run directory (no {TRAIN_CONFIG})")

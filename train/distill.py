@@ -17,7 +17,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-
 import tensorflow as tf
 import tf_keras as keras
 

@@ -20,9 +20,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -63,7 +63,7 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
     @classmethod
-    def load(cls, run_dir: Path, cfg: TrainConfig) -> "TrainState":
+    def load(cls, run_dir: Path, cfg: TrainConfig) -> TrainState:
         path = run_dir / layout.CHECKPOINTS / STATE_NAME
         if not path.exists():
             return cls(lr=cfg.lr)

@@ -1,4 +1,5 @@
-"""A light registry of CNN presets: ``PRESETS[name](spec=..., **knobs) -> tf_keras.Model``.
+"""A light registry of CNN presets: ``PRESETS[name](spec=..., **knobs) -> tf_keras.Model`` (the expression
+classifiers) and ``DETECTOR_PRESETS`` (the face locator).
 
 Every preset uses only layers that tensorflow-model-optimization can wrap for quantization-aware
 training (default 8-bit scheme) and that TensorFlow Lite Micro runs: Conv2D, DepthwiseConv2D,
@@ -22,12 +23,13 @@ The knobs (``width``, ``depth``, ``dropout``) let a tuner vary a preset without 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tf_keras as keras
 
 from edge.core.errors import UserError
 from edge.core.spec import DEFAULT_SPEC, ModelSpec
+from train.locator.model import build_locator  # the face locator: frames in, a grid of faces out
 
 L = keras.layers
 #: BatchNorm moving-average momentum: 0.9 (PyTorch's default) settles the inference statistics in
@@ -143,22 +145,23 @@ def build_pi(spec: ModelSpec = DEFAULT_SPEC, *, width: int = 32, depth: int = 2,
     return keras.Model(inputs, _head(x, spec.num_classes, dropout, hidden=4 * width), name="pi")
 
 
-from train.locator.model import build_locator  # noqa: E402  (the face locator: frames in, a grid of faces out)
-
 PRESETS: dict[str, Callable[..., keras.Model]] = {
     "seed": build_seed,
     "micro": build_micro,
     "micro_ds": build_micro_ds,
     "pi": build_pi,
-    "locator": build_locator,
 }
+#: presets that are not expression classifiers (another input and output): the face locator
+DETECTOR_PRESETS: dict[str, Callable[..., keras.Model]] = {"locator": build_locator}
 
 
 def build_model(preset: str, spec: ModelSpec = DEFAULT_SPEC, **knobs) -> keras.Model:
-    """Build a preset by name; unknown names or knobs are a UserError naming what exists."""
-    if preset not in PRESETS:
-        raise UserError(f"unknown preset {preset!r} (expected one of {', '.join(PRESETS)})")
-    builder = PRESETS[preset]
+    """Build a preset by name (a classifier of ``PRESETS`` or the locator); unknown names or knobs are a
+    UserError naming what exists."""
+    every = {**PRESETS, **DETECTOR_PRESETS}
+    if preset not in every:
+        raise UserError(f"unknown preset {preset!r} (expected one of {', '.join(every)})")
+    builder = every[preset]
     allowed = builder.__kwdefaults__ or {}
     unknown = sorted(set(knobs) - set(allowed))
     if unknown:

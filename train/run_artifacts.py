@@ -46,8 +46,8 @@ def source_name(source: str | None) -> str:
 def model_inputs(cfg: TrainConfig) -> dict:
     """The models a run started from or learnt from, by file name and SHA-256 (``--init``, ``--teacher``), so a
     card can name exactly those files after ``models/`` has moved on (e.g. the model it replaces)."""
-    from edge.detector_model import ZOO_FER, sha256_of
     from edge.core.rundir import resolve_model
+    from edge.detector_model import ZOO_FER, sha256_of
 
     def ref(model: str, what: str) -> dict:
         if model == "zoo":

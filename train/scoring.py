@@ -15,9 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.errors import UserError
-from edge.evaluate import (  # noqa: F401  (re-exported: train, quantize and model_card score through these)
-    NATURAL_PRIOR, PredictFn, format_report, metrics_from_predictions, natural_prior_accuracy, predict_split)
 from edge.core.spec import ModelSpec
+from edge.evaluate import (  # noqa: F401  (re-exported: train, quantize and model_card score through these)
+    NATURAL_PRIOR,
+    PredictFn,
+    format_report,
+    metrics_from_predictions,
+    natural_prior_accuracy,
+    predict_split,
+)
 
 log = logging.getLogger(__name__)
 

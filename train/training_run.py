@@ -213,8 +213,8 @@ def _train(cfg, run_dir: Path, strategy, model, budget: Budget, dataset) -> RunR
 def finalize(run_dir: Path, dataset, result: FitResult, budget: Budget, replicas: int, data: dict) -> dict:
     """Evaluate the best model on val (and test), write metrics.json, curves.png and confusion.png."""
     from edge.core.spec import load_spec_for
-    from train.scoring import evaluate_model
     from train.plots import plot_confusion, plot_curves
+    from train.scoring import evaluate_model
 
     model_path = run_dir / run_artifacts.FLOAT_MODEL
     spec = load_spec_for(model_path)

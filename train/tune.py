@@ -161,7 +161,7 @@ def format_rows(rows: list[dict[str, Any]], objective: str = "val_accuracy") -> 
     for r in rows:
         score = f"{r['score']:.4f}" if _scored(r) else "-"
         acc = f"{r['val_accuracy']:.4f}" if r.get("val_accuracy") is not None else "-"
-        kib = (lambda k: f"{r[k] / 1024:.1f}" if k in r else "-")
+        kib = (lambda k, r=r: f"{r[k] / 1024:.1f}" if k in r else "-")
         lines.append(f"| {r['trial']} | {r['status']} | {score} | {acc} | {r.get('width', '-')} | {r.get('depth', '-')} | "
                      f"{r.get('dropout', 0):.2f} | {r.get('lr', 0):.2g} | {r.get('augment', '-')} | "
                      f"{r.get('params', '-'):,} | {r.get('macs', 0) / 1e6:.1f} | {kib('int8_weight_bytes')} | "

@@ -101,7 +101,7 @@ class TuneConfig:
         return atomic.write_json(run_dir / CONFIG_NAME, self.to_dict())
 
     @classmethod
-    def load(cls, run_dir: Path) -> "TuneConfig":
+    def load(cls, run_dir: Path) -> TuneConfig:
         path = Path(run_dir) / CONFIG_NAME
         if not path.is_file():
             raise UserError(f"{run_dir}: not a tuning directory (no {CONFIG_NAME})")

@@ -43,9 +43,8 @@ def measure(config, infer_runs: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.core import atomic
     from edge.commands.run import check_run_paths, config_from_args
-
+    from edge.core import atomic
     from edge.core.rundir import resolve_model
 
     config = config_from_args(args, model=None if args.detect_only else str(resolve_model(args.model)))

@@ -67,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import errno
+
     from edge import detector_model as dm
     from edge.core.cache import ENV_CACHE, require_cache_dir
     from edge.core.errors import UserError, describe_os_error

@@ -27,8 +27,8 @@ def lines() -> list[str]:
     import json
 
     from edge import detector_model as dm
-    from edge.core.cache import cache_dir
     from edge.core import rundir
+    from edge.core.cache import cache_dir
 
     out = [f"shipped models, in {rundir.SHIPPED_MODELS}:"]
     for name in rundir.SHIPPED_NAMES:

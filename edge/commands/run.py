@@ -133,10 +133,9 @@ def check_run_paths(config, files: dict | None = None, folders: dict | None = No
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.core.rundir import resolve_model
     from edge.loop import run_edge
     from edge.timing import StageTimer
-
-    from edge.core.rundir import resolve_model
 
     config = config_from_args(args, model=str(resolve_model(args.model)))
     check_run_paths(config)

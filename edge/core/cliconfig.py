@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from edge.core.deprecated import add_alias
 
@@ -38,7 +39,7 @@ class Option:
     positional: bool = False  # an optional positional argument (nargs="?")
     required: bool = False
     deprecated: tuple[str, ...] = ()  # older spellings, accepted with a warning (edge.core.deprecated)
-    keys: dict[str, "Option"] | None = None  # a dict field: one option per key (absent key: not given)
+    keys: dict[str, Option] | None = None  # a dict field: one option per key (absent key: not given)
     group: str | None = None  # the argument group's title in --help
     dest: str | None = None  # the namespace attribute (default: the field's name)
 

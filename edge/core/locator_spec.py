@@ -91,7 +91,7 @@ class LocatorSpec:
     def is_quantized(self) -> bool:
         return self.input_quant is not None and self.output_quant is not None
 
-    def with_quant(self, input_quant: Quant | None, output_quant: Quant | None) -> "LocatorSpec":
+    def with_quant(self, input_quant: Quant | None, output_quant: Quant | None) -> LocatorSpec:
         from dataclasses import replace
 
         return replace(self, input_quant=input_quant, output_quant=output_quant)
@@ -102,7 +102,7 @@ class LocatorSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "locator spec") -> "LocatorSpec":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "locator spec") -> LocatorSpec:
         if isinstance(d, dict):
             d = dict(d)
             if d.get("kind") != LOCATOR_KIND:
@@ -118,7 +118,7 @@ class LocatorSpec:
         return atomic.write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "LocatorSpec":
+    def load(cls, path: str | Path) -> LocatorSpec:
         return cls.from_dict(read_json(path, "locator spec"), source=str(path))
 
 

@@ -153,7 +153,7 @@ class ModelSpec:
     def input_shape(self) -> tuple[int, int, int]:
         return (self.input_height, self.input_width, self.input_channels)
 
-    def check_contract(self, other: "ModelSpec", what: str, other_what: str) -> None:
+    def check_contract(self, other: ModelSpec, what: str, other_what: str) -> None:
         """Raise unless this model reads the same faces and names the same classes as ``other``.
 
         ``what`` and ``other_what`` name the two in the message, e.g. ``"PATH: teacher"`` and
@@ -165,7 +165,7 @@ class ModelSpec:
                 raise UserError(f"{what}'s {name} is {mine!r}, {other_what} has {theirs!r} (both must share the "
                                 "input contract)")
 
-    def with_quant(self, input_quant: Quant | None, output_quant: Quant | None) -> "ModelSpec":
+    def with_quant(self, input_quant: Quant | None, output_quant: Quant | None) -> ModelSpec:
         return replace(self, input_quant=input_quant, output_quant=output_quant)
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,7 +174,7 @@ class ModelSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "spec") -> "ModelSpec":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "spec") -> ModelSpec:
         if isinstance(d, dict):
             if d.get("kind") == "face_locator":  # edge.core.locator_spec
                 raise UserError(f"{source}: a face locator's spec, not an expression model's (pass a locator with "
@@ -191,7 +191,7 @@ class ModelSpec:
         return atomic.write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "ModelSpec":
+    def load(cls, path: str | Path) -> ModelSpec:
         return cls.from_dict(read_json(path, "spec file"), source=str(path))
 
 

@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.answering(self.request)
         return ok
 
-    def _refused(self, live: "LiveServer") -> bool:
+    def _refused(self, live: LiveServer) -> bool:
         """Answer 403 and return True unless the Host and the token allow this request."""
         host = self.headers.get("Host", "").lower()
         if not live.host_allowed(host):
@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _stream(self, live: "LiveServer") -> None:
+    def _stream(self, live: LiveServer) -> None:
         if self.command != "HEAD" and not self.server.may_stream(self.request):
             return self._send(503, b"busy: too many streams open; close one or try again later\n", "text/plain",
                               **{"Retry-After": "5"})
@@ -362,7 +362,7 @@ class LiveServer:
     def host_allowed(self, host: str) -> bool:
         return self.hosts is None or host.lower() in self.hosts
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread.start()
         return self
 

@@ -219,7 +219,7 @@ class Pose:
     yaw: float = 0.0  # turn around the vertical axis, radians
 
     @classmethod
-    def random(cls, rng: np.random.Generator, scale: tuple[float, float] = CROP_SCALE) -> "Pose":
+    def random(cls, rng: np.random.Generator, scale: tuple[float, float] = CROP_SCALE) -> Pose:
         u = rng.uniform
         return cls(u(*scale), 0.5 + u(-0.05, 0.05), 0.5 + u(-0.04, 0.06), u(-15, 15), u(-0.3, 0.3))
 

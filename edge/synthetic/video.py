@@ -115,7 +115,6 @@ def write_video(out: str | Path, config: VideoConfig) -> Path:
 
     from edge.core import atomic
     from edge.core.errors import UserError
-
     from edge.recording import frames_in
 
     out = Path(out)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -42,7 +41,7 @@ class Switches:
     platform: str = "vc4"
 
     @classmethod
-    def from_env(cls) -> "Switches":
+    def from_env(cls) -> Switches:
         env = os.environ.get
 
         def number(name, kind):

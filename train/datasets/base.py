@@ -71,7 +71,7 @@ class Split:
     def class_counts(self, num_classes: int = len(LABELS)) -> list[int]:
         return np.bincount(self.labels, minlength=num_classes).tolist()
 
-    def take(self, index: np.ndarray) -> "Split":
+    def take(self, index: np.ndarray) -> Split:
         def part(a):
             return None if a is None else a[index]
         return Split(self.images[index], self.labels[index], part(self.groups), part(self.sources), part(self.soft),
@@ -84,7 +84,7 @@ class Split:
         return np.eye(num_classes, dtype=np.float32)[self.labels]
 
     @classmethod
-    def concat(cls, splits: list["Split"], shape: tuple[int, int] = (48, 48)) -> "Split":
+    def concat(cls, splits: list[Split], shape: tuple[int, int] = (48, 48)) -> Split:
         """One split of all faces in ``splits``, in order, each tagged with the index of the split it came from."""
         if not splits:
             return cls(np.zeros((0, *shape), np.uint8), np.zeros(0, np.int64), sources=np.zeros(0, np.int64))
@@ -96,7 +96,7 @@ class Split:
 
     @classmethod
     def stack(cls, images: list[np.ndarray], labels: list[int], shape: tuple[int, int],
-              groups: list[int] | None = None) -> "Split":
+              groups: list[int] | None = None) -> Split:
         array = np.stack(images) if images else np.zeros((0, *shape), np.uint8)
         return cls(array, np.asarray(labels, dtype=np.int64), None if groups is None else np.asarray(groups, np.int64))
 
@@ -134,7 +134,7 @@ class Dataset:
     labels: tuple[str, ...] = LABELS
     skip_examples: dict[str, str] = field(default_factory=dict)  # kind -> first example seen
     unsplit: bool = False  # the source has no splits of its own (flat class folders, ExpW): "train" is all of it
-    members: list["Dataset"] = field(default_factory=list)  # the sources of a merged dataset, in order (see merge)
+    members: list[Dataset] = field(default_factory=list)  # the sources of a merged dataset, in order (see merge)
 
     def counts(self) -> dict[str, list[int]]:
         return {name: split.class_counts(len(self.labels)) for name, split in self.splits.items()}

@@ -140,7 +140,7 @@ def load_folders(path: Path, *, spec: ModelSpec = DEFAULT_SPEC) -> Loaded:
                 if soft is not None:
                     items.append((name, soft, where))
 
-        def read(item):
+        def read(item, folder=folder):
             name, soft, where = item
             try:
                 return read_gray(folder / name), soft, where

@@ -3,9 +3,10 @@
 ``make_frame(rng, sources, config)`` returns one grayscale frame (``config.width`` x ``config.height``, or
 the narrower QCIF aspect 11:9 for a share of them) made by one of these recipes:
 
-- ``view``: a pan and zoom over an ExpW image around one of its labelled faces, the face 13-75% of the frame
-  height; where the window leaves the image, a background from another photo shows. ExpW's crops (one face
-  with half its size on every side, ``expw_train``) and whole photos (``expw_sample``) both work this way.
+- ``view``: a pan and zoom over a photo around one of its faces, the face 13-75% of the frame height; where the
+  window leaves the image, a background from another photo shows. ExpW's crops (one face with half its size
+  on every side, ``expw_train``) and whole photos (``expw_sample``) work this way with their labelled boxes,
+  and so do folders of photos without labels (muxspace's), whose faces the labeller (YuNet) finds first.
 - ``collage``: 1-3 faces pasted with soft edges at random scales and places on a background cut from a photo
   (or drawn): ExpW faces with their surroundings, FER2013 faces (48x48, upscaled as a far camera would).
 - ``synthetic``: a frame of ``edge.synthetic.video``'s drawn scene (the demo video).
@@ -163,8 +164,40 @@ def load_face_crops(folder: Path, sources: Sources, limit: int, rng: np.random.G
     return len(sources.crops)
 
 
-def load_sources(paths: list[str | None], seed: int = 0, crop_limit: int = 4000) -> Sources:
-    """Sources from train --data values: ExpW folders (label.lst), face-crop folders, ``synthetic``."""
+#: images at most this many pixels on their longer side are face crops (FER2013's 48x48), larger ones photos
+CROP_SIDE = 64
+
+
+def load_photos(folder: Path, sources: Sources, limit: int, rng: np.random.Generator, finder) -> int:
+    """Up to ``limit`` photos of a folder without face labels (muxspace's, say), drawn at random, with the
+    faces ``finder(gray) -> boxes`` (YuNet, the labeller) finds in them; photos without a face are left out."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    count = 0
+    for i in rng.permutation(len(paths))[:limit]:
+        gray = _read_gray(paths[i])
+        if gray is None or min(gray.shape) < CROP_SIDE:
+            continue
+        faces = np.asarray(finder(gray), np.float64).reshape(-1, 4)
+        if len(faces):
+            sources.photos.append(Photo(gray, faces))
+            count += 1
+    return count
+
+
+def _is_crop_folder(folder: Path) -> bool:
+    """Whether a folder holds face crops (small images) rather than photos, judged on a few of its images."""
+    sizes = []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:200:20]:
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if image is not None:
+            sizes.append(max(image.shape))
+    return not sizes or float(np.median(sizes)) <= CROP_SIDE
+
+
+def load_sources(paths: list[str | None], seed: int = 0, crop_limit: int = 4000, finder=None,
+                 photo_limit: int = 4000) -> Sources:
+    """Sources from train --data values: ExpW folders (label.lst), folders of face crops (small images such as
+    FER2013's), folders of photos without labels (their faces found by ``finder``, YuNet), ``synthetic``."""
     sources = Sources()
     for raw in paths:
         if raw is None or str(raw).startswith("synthetic"):
@@ -178,9 +211,12 @@ def load_sources(paths: list[str | None], seed: int = 0, crop_limit: int = 4000)
         if (path / "label.lst").is_file() or path.suffix == ".lst":
             n = load_expw(path, sources)
             log.info("%s: %d ExpW images (held-out ones excluded)", path, n)
-        elif path.is_dir():
+        elif path.is_dir() and (finder is None or _is_crop_folder(path)):
             n = load_face_crops(path, sources, crop_limit, np.random.default_rng([seed, 7]))
             log.info("%s: %d face crops", path, n)
+        elif path.is_dir():
+            n = load_photos(path, sources, photo_limit, np.random.default_rng([seed, 8]), finder)
+            log.info("%s: %d photos with faces found by the labeller", path, n)
         else:
             raise UserError(f"--data {raw}: expected a folder (ExpW with label.lst, or face crops) or 'synthetic'")
         sources.names.append(path.name)

@@ -18,8 +18,8 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -35,6 +35,8 @@ STORE_FORMAT = 1  # bump when the generator makes different frames for the same 
 SHARD = 250
 SPLITS = {"train": 0, "val": 1}
 DONE = "done.json"
+#: YuNet's detection width for labelling: wider than any frame, so every frame is labelled at its full size
+FULL_SIZE = 4096
 Labeler = Callable[[np.ndarray], np.ndarray]
 
 
@@ -43,17 +45,12 @@ def yunet_labeler(model_path: str | Path) -> tuple[Labeler, str]:
     from edge.detect import YuNetDetector
     from edge.detector_model import sha256_of
 
-    detector = YuNetDetector(model_path, label=f"YuNet {model_path}")
+    detector = YuNetDetector(model_path, detect_width=FULL_SIZE, label=f"YuNet {model_path}")
 
     def label(gray: np.ndarray) -> np.ndarray:
-        return detector.detect_faces(gray, None)[0] if max(gray.shape) <= 640 else _full_size(detector, gray)
+        return detector.detect_faces(gray, None)[0]
 
     return label, sha256_of(Path(model_path))
-
-
-def _full_size(detector, gray):
-    detector._downscale.detect_width = gray.shape[1]  # label at the full size, however large
-    return detector.detect_faces(gray, None)[0]
 
 
 def store_key(config: FramesConfig, source_paths: list[str | None], labeler_id: str) -> str:
@@ -135,6 +132,6 @@ def generated_frames(source_paths: list[str | None], config: FramesConfig, label
         log.info("locator frames: cached in %s", out)
         return out
     log.info("locator frames: generating %d + %d frames into %s", config.frames, config.val_frames, out)
-    sources = sources or load_sources(source_paths, config.seed)
+    sources = sources or load_sources(source_paths, config.seed, finder=labeler)
     meta = {"sources": [os.fspath(p) if p else "synthetic" for p in source_paths], "labeler": labeler_id}
     return generate(out, sources, config, labeler, meta)

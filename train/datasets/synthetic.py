@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.synthetic.faces import CROP_SCALE, HEAD_SCALE, Pose, background, composite, face_layer, finish
 from edge.core.preprocess import prepare
 from edge.core.spec import DEFAULT_SPEC, LABELS, ModelSpec
+from edge.synthetic.faces import CROP_SCALE, HEAD_SCALE, Pose, background, composite, face_layer, finish
 from train.datasets.base import Loaded, Progress, Split
 
 __all__ = ["CROP_SCALE", "HEAD_SCALE", "Pose", "background", "composite", "face_layer", "finish", "generate", "load",

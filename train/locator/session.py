@@ -32,7 +32,6 @@ from train.locator.data import LocatorDataset, load_split
 from train.locator.loss import LocatorLoss
 from train.locator.model import build_locator
 from train.locator.targets import REG
-from train.pipeline import steps_per_epoch
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 256
@@ -92,7 +91,8 @@ def _compile(model, cfg, lr, optimizer=None):
     model.compile(optimizer=optimizer or keras.optimizers.Adam(learning_rate=lr), loss=LocatorLoss())
 
 
-def _inputs(images: np.ndarray) -> np.ndarray:
+def frame_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) locator inputs -> the float model's (N, H, W, 1) pixel / 255."""
     return images[..., None].astype(np.float32) / np.float32(255.0)
 
 
@@ -122,7 +122,7 @@ def _mirror(images, targets, seed):
 
 
 def _val_data(split, spec):
-    return tf.data.Dataset.from_tensor_slices((_inputs(split.images), split.targets)).batch(EVAL_BATCH).cache()
+    return tf.data.Dataset.from_tensor_slices((frame_inputs(split.images), split.targets)).batch(EVAL_BATCH).cache()
 
 
 LOCATE = Task(_compile, _train_data, _val_data, lambda dataset, spec: [])
@@ -158,7 +158,7 @@ def evaluate_float(model, split, spec: LocatorSpec):
 
     from edge.locator import quantize_output
 
-    values = model.predict(_inputs(split.images), batch_size=EVAL_BATCH, verbose=0)
+    values = model.predict(frame_inputs(split.images), batch_size=EVAL_BATCH, verbose=0)
     spec = spec.with_quant(None, float_output_quant(values))
     q = quantize_output(values, spec)
     f1 = {}
@@ -224,9 +224,9 @@ def _train(cfg, run_dir: Path, strategy, model, budget, dataset: LocatorDataset,
 
 
 def finalize(run_dir: Path, dataset: LocatorDataset, result, budget, data: dict) -> dict:
-    from train.plots import plot_curves
-
     from dataclasses import replace
+
+    from train.plots import plot_curves
 
     model = keras.models.load_model(run_dir / rundir.FLOAT_MODEL, compile=False)
     spec_path = spec_path_for(run_dir / rundir.FLOAT_MODEL)

@@ -4,9 +4,8 @@ image into a buffer in that format's memory layout."""
 from __future__ import annotations
 
 import cv2
-import numpy as np
-
 import fake_camera
+import numpy as np
 
 PROCESSED = ("YUV420", "YVU420", "RGB888", "BGR888", "XRGB8888", "XBGR8888")
 BYTES_PER_PIXEL = {"RGB888": 3, "BGR888": 3, "XRGB8888": 4, "XBGR8888": 4}

@@ -26,13 +26,22 @@ import time
 import types
 import weakref
 
+import fake_camera
 import numpy as np
 
-import fake_camera
-
+from ._geometry import (
+    ColorSpace,
+    ControlId,
+    ControlInfo,
+    ControlType,
+    Orientation,
+    PixelFormat,
+    Rectangle,
+    Size,
+    StreamRole,
+    Transform,
+)
 from ._isp import PROCESSED, frame_size, render, stride
-from ._geometry import (ColorSpace, ControlId, ControlInfo, ControlType, Orientation, PixelFormat, Rectangle,
-                        Size, StreamRole, Transform)
 
 __all__ = ["Camera", "CameraConfiguration", "CameraManager", "ColorSpace", "ControlId", "ControlInfo",
            "ControlType", "FrameBuffer", "FrameMetadata", "Orientation", "PixelFormat", "Rectangle", "Request",
@@ -87,7 +96,7 @@ class StreamFormats:
 
 
 class Stream:
-    def __init__(self, configuration: "StreamConfiguration"):
+    def __init__(self, configuration: StreamConfiguration):
         self.configuration = configuration
 
 
@@ -195,7 +204,7 @@ class Request:
     class Status(enum.Enum):
         Pending, Complete, Cancelled = range(3)
 
-    def __init__(self, camera: "Camera", cookie: int):
+    def __init__(self, camera: Camera, cookie: int):
         self._camera, self.cookie = camera, cookie
         self.status = Request.Status.Pending
         self.buffers: dict = {}
@@ -343,7 +352,7 @@ class Camera:
     def create_request(self, cookie=0):
         return Request(self, cookie)
 
-    def start(self, controls={}):
+    def start(self, controls={}):  # noqa: B006 (libcamera's own binding has this signature)
         if not self._acquired or self._config is None or self._running:
             raise _system_error("Failed to start camera", errno.EACCES)
         self._frame_us = self._frame_duration(controls, 33333)
