@@ -8,13 +8,13 @@ input table from ``input_table``) instead of recomputing them. Division ``//`` i
 non-negative integers (C's ``/`` on unsigned values); ``>>`` is applied to non-negative values only.
 
 1. Downscale (``downscale``): a W x H uint8 gray frame (W >= w, H >= h; the frame is stretched to the input,
-   no crop, no padding) -> the w x h locator input. Output pixel (i, j) averages the block of columns
-   ``[x(j), x(j+1))`` and rows ``[y(i), y(i+1))``, where ``x(j) = j * W // w`` and ``y(i) = i * H // h``
-   (so ``x(w) = W``: the blocks tile the frame; each is 1 or more pixels wide). With ``n`` the block's pixel
-   count and ``S`` its pixel sum (fits in uint32): ``out = (S + n // 2) // n``.
-2. Input quantization (``input_table``): ``q_in = T[pixel]``, a 256-entry int8 table computed from the spec:
-   ``T[p] = clamp(floor(p * pixel_scale / s_in + 0.5) + z_in, -128, 127)``. For the shipped locator
-   (pixel_scale 1/255, s_in 1/255, z_in -128) it is ``T[p] = p - 128``.
+   no crop, no padding) -> the w x h locator input by ``edge.core.area_resize.area_resize``, the integer area
+   resize the pipeline also cuts faces with: each output pixel weighs the frame pixels its footprint covers
+   by the exact integer overlap, ``out = (S + n // 2) // n`` with ``S`` the weighted sum and ``n = W * H``.
+2. Input quantization (``input_table``): ``q_in = T[pixel]``, a 256-entry int8 table of
+   ``edge.core.pixels.quantize_pixel`` (the one pixel rule of every runtime: float32, half away from zero)
+   with the spec's pixel scale and offset and input quantization. For the shipped locator (pixel_scale 1/255,
+   s_in 1/255, z_in -128) it is ``T[p] = p - 128``.
 3. The model: int8 (1, h, w, 1) -> int8 (1, h / stride, w / stride, 5) raw outputs ``q``, channels in the order
    ``score, offset_x, offset_y, width, height`` (``edge.core.locator_spec.CHANNELS``), one output scale
    ``s`` and zero point ``z`` for all five.
@@ -51,8 +51,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from edge.core.area_resize import area_resize
 from edge.core.errors import UserError
 from edge.core.locator_spec import LocatorSpec
+from edge.core.pixels import quantize_pixel
 
 #: fixed-point fraction bits of the box multiplier K (step 5)
 SHIFT = 16
@@ -72,21 +74,12 @@ def check_frame(gray: np.ndarray, width: int, height: int, what: str = "frame") 
                         "locator only downscales: give it frames at least that large)")
 
 
-def block_edges(size: int, out: int) -> np.ndarray:
-    """``[k * size // out for k in 0..out]``: where the downscale's blocks start (the last is ``size``)."""
-    return (np.arange(out + 1, dtype=np.int64) * size) // out
-
-
 def downscale(gray: np.ndarray, width: int, height: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Step 1: the uint8 ``height`` x ``width`` block average of a larger (or equal) uint8 gray frame."""
+    """Step 1: the uint8 ``height`` x ``width`` integer area resize of a larger (or equal) uint8 gray frame."""
     check_frame(gray, width, height)
-    H, W = gray.shape
-    xs, ys = block_edges(W, width), block_edges(H, height)
-    sums = np.add.reduceat(np.add.reduceat(gray.astype(np.uint32), ys[:-1], axis=0), xs[:-1], axis=1)
-    n = (np.diff(ys)[:, None] * np.diff(xs)[None, :]).astype(np.uint32)
-    result = (sums + n // 2) // n
+    result = area_resize(gray, width, height)
     if out is None:
-        return result.astype(np.uint8)
+        return result
     out[...] = result
     return out
 
@@ -96,9 +89,7 @@ def input_table(spec: LocatorSpec) -> np.ndarray:
     if spec.input_quant is None:
         raise UserError("the face locator's spec has no input quantization (a float locator: quantize it with "
                         "'fer-edge quantize RUN_DIR')")
-    p = np.arange(256, dtype=np.float64)
-    q = np.floor(p * spec.pixel_scale / spec.input_quant.scale + 0.5) + spec.input_quant.zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    return quantize_pixel(np.arange(256, dtype=np.uint8), spec.pixel_scale, spec.pixel_offset, spec.input_quant)
 
 
 def quantize_input(small: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -53,6 +53,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"Cortex-M4: {result.measured.summary()}")
         counts = {k: result.measured.instructions(k) for k in result.measured.runs}
         print("\n".join(latency_lines(counts, board_clocks(boards.load_boards()))))
+    if result.pipeline:
+        _print_pipeline(result.pipeline)
     print(boards.text_table(boards.fit_table(result.fits)))
     print(f"wrote {len(result.files)} files to {result.out}/ (see {result.out}/README.md)")
     return 0
+
+
+def _print_pipeline(record: dict) -> None:
+    from firmware_export.pipeline_m4 import summary
+
+    loc = record["locator"]
+    print(f"locator: {loc['file']} ({loc['bytes']} bytes, {loc['macs']:,} MACs, arena {loc['arena']['recommended']} "
+          "bytes recommended); camera pipeline: <name>_pipeline.h/.cc")
+    if "parity" in record:
+        p = record["parity"]
+        print(f"pipeline: {p['frames_identical']}/{p['frames_compared']} frames identical to the Python reference "
+              f"({p['video']}, {', '.join(p['sizes'])}; {p['faces']} faces)")
+    for line in summary(record.get("measure_m4", {})):
+        print(f"pipeline on Cortex-M4: {line}")

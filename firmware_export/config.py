@@ -71,11 +71,31 @@ class ExportConfig:
              "with the reference kernels and with CMSIS-NN (both cached), run each under "
              "qemu-system-arm -M mps2-an386 -icount and record the instructions per inference in "
              "export.json; needs the tree's downloads (CMSIS, CMSIS-NN, ...) in place"))
+    #: a face locator (.tflite + its locator spec): also export the camera pipeline
+    locator: str | None = field(default=None, metadata=option(
+        metavar="LOCATOR", group="camera pipeline",
+        help="a face locator (face_locator_int8.tflite with its spec): also export the camera pipeline, "
+             "<name>::process_frame(gray, width, height, &result): frame -> faces -> expressions, and board "
+             "examples; --verify-tflm and --measure-m4 then check and count it frame by frame"))
+    parity_video: str | None = field(default=None, metadata=option(
+        metavar="CLIP", group="camera pipeline",
+        help="with --locator and --verify-tflm/--measure-m4: the video whose frames the pipeline is checked on "
+             "against the Python reference (default: the synthetic demo video)"))
+    parity_frames: int = field(default=24, metadata=option(
+        metavar="N", group="camera pipeline",
+        help="frames taken from the clip, evenly spread, at each camera size (default: %(default)s)"))
+    parity_sizes: str = field(default="160x120,320x240", metadata=option(
+        metavar="WxH[,WxH...]", group="camera pipeline",
+        help="camera frame sizes the pipeline is checked at (default: %(default)s)"))
 
     def __post_init__(self):
         check_c_name(self.name)
         if not isinstance(self.parity_samples, int) or not 1 <= self.parity_samples <= 10000:
             raise UserError(f"--parity-samples {self.parity_samples!r}: expected an integer in 1..10000")
+        if not isinstance(self.parity_frames, int) or not 1 <= self.parity_frames <= 10000:
+            raise UserError(f"--parity-frames {self.parity_frames!r}: expected an integer in 1..10000")
+        if self.parity_video and not self.locator:
+            raise UserError("--parity-video checks the camera pipeline: it needs --locator LOCATOR")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,6 +24,7 @@ from firmware_export import parity as parity_mod
 from firmware_export import verify_tflm as verify_mod
 from firmware_export.config import FIRMWARE_REPORT, ExportConfig
 from firmware_export.ops import resolver_methods
+from firmware_export.pipeline_export import CameraPipeline
 from firmware_export.render import board_clocks, export_record, measured_markdown, render_files
 from firmware_export.settings import settings_from
 from firmware_export.tflite_model import ModelInfo, TensorInfo, read_model
@@ -42,6 +43,7 @@ class ExportResult:
     files: list[str]
     verified: verify_mod.TflmVerification | None = None  # with --verify-tflm
     measured: m4_mod.M4Measurement | None = None  # with --measure-m4
+    pipeline: dict | None = None  # export.json's "pipeline", with --locator
 
 
 def _check_quant(source: Path, what: str, model_quant: Quant, spec_quant: Quant | None) -> None:
@@ -83,7 +85,8 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     config = replace(config, model=str(model_path))  # what export.json records
     out = Path(config.out)
     check_outputs(inputs={"the model": model_path, "the model's spec": spec_path_for(model_path),
-                          "--parity-data": config.parity_data, "--verify-tflm": config.verify_tflm},
+                          "--parity-data": config.parity_data, "--verify-tflm": config.verify_tflm,
+                          "--locator": config.locator, "--parity-video": config.parity_video},
                   folders={"--out-dir": out}, replacing=True)
     _check_out_dir(out, config.force)
     all_boards = boards_mod.load_boards()
@@ -118,6 +121,11 @@ def export_firmware(config: ExportConfig) -> ExportResult:
     settings = settings_from(spec, info.input.quant, info.output.quant, arena.recommended, arena.note)
     files = render_files(config.name, data, info, model_path.name, settings, arena, parity, fits, len(user))
     record = export_record(config.to_dict(), info, model_path.name, settings, arena, parity, fits)
+    camera = None
+    if config.locator:  # the face locator and the camera pipeline: checked, measured and rendered before writing
+        camera = CameraPipeline.prepare(config, model_path, data, info, spec, arena.recommended, files)
+        files.update(camera.files)
+        record["pipeline"] = camera.record
     verified = measured = None
     with atomic_dir(out, overwrite=config.force) as tmp:
         for rel, text in files.items():
@@ -135,7 +143,9 @@ def export_firmware(config: ExportConfig) -> ExportResult:
             with open(tmp / "README.md", "a", encoding="utf-8") as readme:
                 readme.write("\n## Measured on an emulated Cortex-M4\n\n"
                              + measured_markdown(record["measure_m4"], clocks) + "\n")
+        if camera is not None:  # built against the tree(s) from the files as written, its README section added
+            camera.check(tmp, config, board_clocks(all_boards))
         (tmp / FIRMWARE_REPORT).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     log.info("wrote %d files to %s", len(files) + 1, out)
     return ExportResult(out, model_path, info, arena, parity, [f for f in fits if f.board in wanted],
-                        sorted([*files, FIRMWARE_REPORT]), verified, measured)
+                        sorted([*files, FIRMWARE_REPORT]), verified, measured, record.get("pipeline"))

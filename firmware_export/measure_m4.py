@@ -33,12 +33,12 @@ import numpy as np
 from edge.core.errors import UserError
 from firmware_export import verify_tflm
 from firmware_export.m4 import OPTION
-from firmware_export.m4.firmware import build_firmware, code_bytes
+from firmware_export.m4.firmware import build_firmware, code_bytes, with_library
 from firmware_export.m4.qemu import MACHINE, parse_run, run_firmware
 from firmware_export.render import CPI_ASSUMED, kernel_title
 from firmware_export.tflite_model import read_model
 from firmware_export.tflm import tree
-from firmware_export.tflm.library import build_library, cortex_m4
+from firmware_export.tflm.library import cortex_m4
 from firmware_export.tflm.make import fail
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def check_tree(tflm_dir: str) -> Path:
     return root
 
 
-def _tool_version(tool: str) -> str:
+def tool_version(tool: str) -> str:
+    """The first line of ``tool --version``."""
     done = subprocess.run([tool, "--version"], capture_output=True, text=True)
     return (done.stdout.splitlines() or [tool])[0].strip()
 
@@ -158,20 +159,11 @@ def measure_export(export_dir: Path, name: str, data: bytes, settings, inputs: n
     runs, per_ticks = {}, []
     ops = list(read_model(data, name).ops)
     for k in kernels:
-        target = cortex_m4(gcc, k)
-        lib = build_library(root, cache / f"m4-{k}", target, OPTION, ops)
         work = work_root / k
         work.mkdir()
-        try:
-            elf = build_firmware(root, export_dir, name, lib, gcc, work, inputs)
-        except UserError:
-            undefined = "undefined reference" in (work / "build.log").read_text(encoding="utf-8", errors="replace")
-            if not lib.path.name.startswith("libfer-edge-") or not undefined:
-                raise
-            log.warning("%s: the firmware did not link with the model's TFLM objects alone; building the whole "
-                        "library (see %s)", OPTION, work / "build.log")
-            lib = build_library(root, cache / f"m4-{k}", target, OPTION)
-            elf = build_firmware(root, export_dir, name, lib, gcc, work, inputs)
+        lib, elf = with_library(root, cache / f"m4-{k}", cortex_m4(gcc, k), ops, work,
+                                lambda library, work=work: build_firmware(root, export_dir, name, library, gcc, work,
+                                                                          inputs))
         log.info("%s: running the %s firmware under QEMU %s", OPTION, kernel_title(k), MACHINE)
         printed = run_firmware(qemu, elf, work / "build.log")
         per_tick, arena, instructions, outputs = parse_run(printed, k, len(inputs), work / "build.log")
@@ -190,5 +182,5 @@ def measure_export(export_dir: Path, name: str, data: bytes, settings, inputs: n
     agreement = (compare(ref, np.asarray(runs[kernels[1]].outputs, np.int8)[:, :py.shape[1]])
                  if len(kernels) > 1 else {})
     shutil.rmtree(work_root, ignore_errors=True)
-    return M4Measurement(str(root), commit, _tool_version(gcc), _tool_version(qemu), MACHINE,
+    return M4Measurement(str(root), commit, tool_version(gcc), tool_version(qemu), MACHINE,
                          round(float(np.mean(per_ticks)), 3), len(inputs), runs, python_identical, agreement)

@@ -69,7 +69,7 @@ def check_tree(tflm_dir: str | os.PathLike) -> Path:
     return tree.check_tree(tflm_dir, OPTION)
 
 
-def _compile(root: Path, source: Path, include: Path, log_path: Path) -> Path:
+def compile_for_host(root: Path, source: Path, include: Path, log_path: Path) -> Path:
     """``source`` -> an object file beside the log, with the defines TFLM's host library was built with."""
     downloads = root / tree.DOWNLOADS
     flags = ["-std=c++17", "-O2", "-DTF_LITE_STATIC_MEMORY", "-fno-rtti", "-fno-exceptions"]
@@ -80,7 +80,8 @@ def _compile(root: Path, source: Path, include: Path, log_path: Path) -> Path:
     return obj
 
 
-def _link(objects: list[Path], lib: Path, out: Path, log_path: Path) -> None:
+def link_for_host(objects: list[Path], lib: Path, out: Path, log_path: Path) -> None:
+    """``objects`` and TFLM's host library -> the program ``out``."""
     if run_logged([os.environ.get("CXX", "g++"), *map(str, objects), str(lib), "-lm", "-o", str(out)], log_path):
         raise fail(f"linking {out.name} with {lib} failed", log_path, OPTION)
 
@@ -142,10 +143,10 @@ def verify_export(export_dir: Path, name: str, data: bytes, settings: Settings, 
     harness_cc = work / "verify_harness.cc"
     harness_cc.write_text(_harness_source(name), encoding="utf-8")
     log.info("--verify-tflm: compiling main.cc and the harness against %s", lib)
-    main_o, model_o, harness_o = (_compile(root, src, export_dir, log_path)
+    main_o, model_o, harness_o = (compile_for_host(root, src, export_dir, log_path)
                                   for src in (export_dir / "main.cc", export_dir / f"{name}_data.cc", harness_cc))
-    _link([main_o, model_o], lib, work / "example", log_path)
-    _link([harness_o, model_o], lib, work / "harness", log_path)
+    link_for_host([main_o, model_o], lib, work / "example", log_path)
+    link_for_host([harness_o, model_o], lib, work / "harness", log_path)
     example_output, example_arena = _check_example(work / "example", log_path, data, settings)
 
     inputs = np.ascontiguousarray(inputs, np.int8).reshape(len(inputs), -1)

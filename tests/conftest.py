@@ -78,6 +78,19 @@ def build_tiny_keras(seed: int = 0):
     ], name="tiny")
 
 
+def full_int8_tflite(model, representative: np.ndarray) -> bytes:
+    """A Keras model as full-int8 .tflite bytes (int8 input and output), calibrated on ``representative``."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([representative[i:i + 1]] for i in range(len(representative)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """A tiny trained model as .keras, float .tflite and full-int8 .tflite, each with its spec.
@@ -102,14 +115,8 @@ def tiny_models(tmp_path_factory):
     float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     DEFAULT_SPEC.save(spec_path_for(float_path))
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(64))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
     int8_path = out / "model_int8.tflite"
-    int8_path.write_bytes(conv.convert())
+    int8_path.write_bytes(full_int8_tflite(model, x[:64]))
     from edge.runtime import TFLiteClassifier
 
     clf = TFLiteClassifier(int8_path)

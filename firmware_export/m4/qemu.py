@@ -38,14 +38,19 @@ def run_firmware(qemu: str, elf: Path, log_path: Path, timeout: float = RUN_TIME
     return printed
 
 
+def instructions_per_tick(printed: str) -> float | None:
+    """The firmware's calibration line (``calibration <instructions> <ticks>``) as instructions per timer tick."""
+    cal = _CALIBRATION.search(printed)
+    return int(cal.group(1)) / max(int(cal.group(2)), 1) if cal else None
+
+
 def parse_run(printed: str, kernels: str, n_inputs: int, log_path: Path) -> tuple[float, int, list, list]:
     """(instructions per timer tick, arena_used_bytes, instructions per input, int8 outputs per input)."""
-    cal, arena = _CALIBRATION.search(printed), _ARENA.search(printed)
+    per_tick, arena = instructions_per_tick(printed), _ARENA.search(printed)
     runs = _INPUT.findall(printed)
-    if not cal or not arena or len(runs) != n_inputs:
+    if per_tick is None or not arena or len(runs) != n_inputs:
         raise fail(f"the {kernels} firmware printed no calibration/arena line or {len(runs)} of {n_inputs} "
                    "inputs", log_path, OPTION)
-    per_tick = int(cal.group(1)) / max(int(cal.group(2)), 1)
     instructions = [round(int(ticks) * per_tick) for _, ticks, _ in runs]
     outputs = [[int(v) for v in values.split()] for _, _, values in runs]
     return per_tick, int(arena.group(1)), instructions, outputs
