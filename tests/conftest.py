@@ -10,6 +10,7 @@ in CI's full run a missing module fails too.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -147,6 +148,17 @@ def _no_user_detector_model(monkeypatch, tmp_path_factory):
     ``yunet_model``: a developer's cache or environment does not change what a test runs."""
     monkeypatch.delenv("FER_EDGE_DETECTOR_MODEL", raising=False)
     monkeypatch.setenv("FER_EDGE_CACHE", str(tmp_path_factory.getbasetemp() / "empty-fer-edge-cache"))
+
+
+@contextlib.contextmanager
+def tflm_builds():
+    """TFLM builds (``--verify-tflm``, ``--measure-m4``) go into ``FER_EDGE_TFLM_CACHE`` when it is set (a folder
+    kept between runs: the builds take minutes), else into the test's own empty cache folder."""
+    cache = os.environ.get("FER_EDGE_TFLM_CACHE")
+    with pytest.MonkeyPatch.context() as mp:
+        if cache:
+            mp.setenv("FER_EDGE_CACHE", cache)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 The test that builds needs arm-none-eabi-gcc, qemu-system-arm and a tflite-micro checkout with its
 third-party downloads (CMSIS, CMSIS-NN, flatbuffers, ...) in place: set ``FER_EDGE_TFLM_DIR`` (nothing
 is downloaded at test time). It builds TFLM for the Cortex-M4 twice (minutes) into the session's empty
-fer-edge cache, or into ``FER_EDGE_TFLM_CACHE`` when set (a folder kept between runs). Without them it
+fer-edge cache, or into ``FER_EDGE_TFLM_CACHE`` when set (``conftest.tflm_builds``). Without them it
 skips with the reason; the argument checks still run.
 """
 
@@ -14,6 +14,7 @@ import os
 import shutil
 
 import pytest
+from conftest import tflm_builds
 
 from edge.commands.dispatch import main as fer_edge
 
@@ -83,10 +84,7 @@ def _skip_without_m4_tools():
 @pytest.fixture(scope="module")
 def measured(tiny_models, tmp_path_factory):
     _skip_without_m4_tools()
-    cache = os.environ.get("FER_EDGE_TFLM_CACHE")
-    with pytest.MonkeyPatch.context() as mp:
-        if cache:
-            mp.setenv("FER_EDGE_CACHE", cache)
+    with tflm_builds():
         out = tmp_path_factory.mktemp("m4") / "fw"
         assert export(tiny_models["int8"], out, "--measure-m4", TFLM_DIR) == 0
     return out

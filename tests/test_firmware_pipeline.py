@@ -15,7 +15,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import full_int8_tflite, require_tool
+from conftest import full_int8_tflite, require_tool, tflm_builds
 
 from edge.commands.dispatch import main as fer_edge
 from edge.core.errors import UserError
@@ -136,8 +136,9 @@ def verified(int8_model, locators, tmp_path_factory):
     clip = work / "clip.mp4"
     write_video(clip, VideoConfig(frames=12, width=640, height=480, fps=5.0, seed=3))
     out = work / "fw"
-    assert export(int8_model, out, "--locator", str(locators[0]), "--verify-tflm", TFLM_DIR, "--parity-video",
-                  str(clip), "--parity-frames", "6") == 0
+    with tflm_builds():
+        assert export(int8_model, out, "--locator", str(locators[0]), "--verify-tflm", TFLM_DIR, "--parity-video",
+                      str(clip), "--parity-frames", "6") == 0
     return out
 
 
@@ -157,8 +158,9 @@ def measured(int8_model, locators, tmp_path_factory):
     for tool in ("make", "arm-none-eabi-gcc", "qemu-system-arm"):
         require_tool(tool)
     out = tmp_path_factory.mktemp("pipeline_m4") / "fw"
-    assert export(int8_model, out, "--locator", str(locators[0]), "--measure-m4", TFLM_DIR, "--parity-frames",
-                  "3") == 0
+    with tflm_builds():
+        assert export(int8_model, out, "--locator", str(locators[0]), "--measure-m4", TFLM_DIR, "--parity-frames",
+                      "3") == 0
     return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_tool
+from conftest import require_tool, tflm_builds
 
 from edge.commands.dispatch import main as fer_edge
 from edge.core.errors import UserError
@@ -47,7 +47,8 @@ def verified(int8_model, tmp_path_factory):
     require_tool("make")
     require_tool("g++")
     out = tmp_path_factory.mktemp("verify") / "fw"
-    assert export(int8_model, out, "--verify-tflm", TFLM_DIR) == 0
+    with tflm_builds():
+        assert export(int8_model, out, "--verify-tflm", TFLM_DIR) == 0
     return out
 
 
@@ -114,7 +115,7 @@ def test_an_arena_too_small_fails_with_the_log(verified, int8_model, tmp_path):
     header = small / "fer_model_settings.h"
     header.write_text(header.read_text().replace(f"_TENSOR_ARENA_SIZE {settings.arena_size}",
                                                  "_TENSOR_ARENA_SIZE 4096"))
-    with pytest.raises(UserError) as e:
+    with pytest.raises(UserError) as e, tflm_builds():
         verify_tflm.verify_export(small, "fer_model", int8_model.read_bytes(), settings,
                                   np.zeros((2, 48 * 48), np.int8), TFLM_DIR)
     # TFLM either fails AllocateTensors (main.cc returns 1) or aborts in it (this tree at 90b983c: SIGABRT)
@@ -136,7 +137,7 @@ def test_an_output_that_differs_by_one_lsb_fails(verified, int8_model, monkeypat
 
     monkeypatch.setattr(verify_tflm, "python_outputs", off_by_one)
     inputs = np.random.default_rng(0).integers(-128, 128, (3, 48 * 48)).astype(np.int8)
-    with pytest.raises(UserError) as e:
+    with pytest.raises(UserError) as e, tflm_builds():
         verify_tflm.verify_export(verified, "fer_model", int8_model.read_bytes(), _settings(verified), inputs,
                                   TFLM_DIR)
     assert e.value.exit_code == 1 and "1 of 3 outputs differ from tflite-micro Python; first, input 1" in str(e.value)
