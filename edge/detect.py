@@ -217,9 +217,8 @@ def make_detector(config) -> FaceDetector:
     """The detector ``config`` asks for. ``auto`` is YuNet when its model file is found
     (--detector-model, $FER_EDGE_DETECTOR_MODEL, the cache), else the Haar cascade with one loud warning; a
     .tflite path is a face locator (``edge.locator_detector``)."""
-    from edge.detector_model import ENV_MODEL, detector_model_label, find_detector_model, verify_detector_model
-
     from edge.config import is_locator_path
+    from edge.detector_model import ENV_MODEL, detector_model_label, find_detector_model, verify_detector_model
 
     if is_locator_path(config.detector):
         from edge.locator_detector import LocatorDetector

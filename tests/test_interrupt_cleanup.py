@@ -66,7 +66,11 @@ def test_sigterm_ends_the_childs_whole_process_group(tmp_path):
 MAKEFILE = """\
 microlite:
 \tsleep 300 & echo $$! > {pidfile}; wait
-"""
+print-MICROLITE_LIB_PATH:
+\t@echo 'MICROLITE_LIB_PATH=gen/lib/libtensorflow-microlite.a'
+print-%:
+\t@echo '$*='
+"""  # print-VAR: the toolkit reads the Makefile's variables (the library's path; the rest empty) before it builds
 
 
 @pytest.mark.slow
